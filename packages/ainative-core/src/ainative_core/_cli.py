@@ -1,0 +1,182 @@
+"""The ``ainative`` command line: core commands; other distributions add theirs by hook."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import platform
+import sys
+from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import anyio
+import click
+import structlog
+
+from ._exceptions import AINativeError
+from ._models import Message
+from ._plugins import Plugins, get_plugins
+from ._provider import build_request, open_stream
+
+__all__ = ["cli", "configure_cli_logging", "main", "parse_options"]
+
+
+def _version() -> str:
+    try:
+        return version("ainative-core")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def configure_cli_logging(verbose: bool = False) -> None:
+    """Send structlog output to stderr; only the CLI configures logging, never the library."""
+    level = logging.DEBUG if verbose else logging.WARNING
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``("tokens=5", "delay=0.1", "name=x")`` -> ``{"tokens": 5, "delay": 0.1, "name": "x"}``.
+
+    Values are read as JSON when they parse (numbers, booleans, lists), else kept as text.
+    """
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="-o")
+        try:
+            options[key] = json.loads(raw)
+        except ValueError:
+            options[key] = raw
+    return options
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="ainative")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug output to stderr.")
+def cli(verbose: bool) -> None:
+    """ainative: token-by-token LLM streaming."""
+    configure_cli_logging(verbose)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(as_json: bool) -> None:
+    """List plugins, what each registers, and broken plugins with their error."""
+    plugins = get_plugins()
+    infos = plugins.plugin_infos()
+    broken = plugins.broken
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"plugins": [asdict(i) for i in infos], "broken": [asdict(b) for b in broken]},
+                indent=2,
+            )
+        )
+        return
+    for info in infos:
+        dist = (
+            f"{info.distribution} {info.version}" if info.distribution else "(registered in code)"
+        )
+        click.echo(f"{info.name}  [{dist}]")
+        for label in ("providers", "transports", "tools", "commands"):
+            names = getattr(info, label)
+            if names:
+                click.echo(f"  {label}: {', '.join(names)}")
+    for bad in broken:
+        dist = f" [{bad.distribution} {bad.version}]" if bad.distribution else ""
+        click.echo(f"BROKEN {bad.name}{dist}: {bad.error}")
+
+
+@cli.command("generate")
+@click.argument("prompt")
+@click.option("-p", "--provider", "provider_name", default="echo", show_default=True)
+@click.option("-m", "--model", default=None, help="Model name passed to the provider.")
+@click.option("-s", "--system", default=None, help="A system message.")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Generation or provider option (repeatable), e.g. -o max_tokens=50.",
+)
+@click.option(
+    "--backend", type=click.Choice(["asyncio", "trio"]), default="asyncio", show_default=True
+)
+def generate_command(
+    prompt: str,
+    provider_name: str,
+    model: str | None,
+    system: str | None,
+    options: tuple[str, ...],
+    backend: str,
+) -> None:
+    """Stream a provider in-process to the terminal, token by token (no server)."""
+    messages = [Message(role="system", content=system)] if system else []
+    try:
+        request = build_request(
+            prompt=prompt, messages=messages, model=model, **parse_options(options)
+        )
+        provider = get_plugins().get_provider(provider_name)
+    except AINativeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    async def run() -> str | None:
+        async with open_stream(provider, request) as events:
+            async for event in events:
+                if event.type == "text" and event.text:
+                    click.echo(event.text, nl=False)
+                    sys.stdout.flush()
+                elif event.type == "error":
+                    return f"{event.code}: {event.text}"
+        return None
+
+    try:
+        error = anyio.run(run, backend=backend)
+    except AINativeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo()
+    if error is not None:
+        raise click.ClickException(error)
+
+
+@cli.command("doctor")
+def doctor_command() -> None:
+    """Report Python, async backends, plugins and configuration found."""
+    click.echo(
+        f"ainative-core {_version()} on Python {platform.python_version()} ({sys.executable})"
+    )
+    for backend, module in (("asyncio", "asyncio"), ("trio", "trio"), ("uvloop", "uvloop")):
+        found = importlib.util.find_spec(module) is not None
+        click.echo(f"backend {backend}: {'available' if found else 'not installed'}")
+    plugins: Plugins = get_plugins()
+    for info in plugins.plugin_infos():
+        click.echo(
+            f"plugin {info.name}: {info.distribution or 'in code'} "
+            f"providers={','.join(info.providers) or '-'}"
+        )
+    for bad in plugins.broken:
+        click.echo(f"plugin {bad.name}: BROKEN {bad.error}")
+    names = sorted(k for k in os.environ if k.startswith("AINATIVE_"))
+    keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_HOST") if k in os.environ]
+    click.echo(f"config: {', '.join(names + keys) or 'none (defaults: echo provider)'}")
+    if os.path.exists(".env"):
+        click.echo("config: .env file in the current directory")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the ``ainative`` script: core commands plus those plugins add."""
+    get_plugins().add_commands(cli)
+    return cli.main(args=argv, prog_name="ainative")

@@ -1,0 +1,178 @@
+"""Server-Sent Events: a cheap encoder and a spec-correct incremental decoder.
+
+The decoder follows the WHATWG "event stream interpretation" algorithm: lines end in CR,
+LF or CRLF (a CR at the end of one chunk and an LF at the start of the next are one line
+end); a leading UTF-8 BOM is dropped; lines starting with ``:`` are comments; a line without
+a colon is a field with an empty value; ``id`` containing NUL is ignored; ``retry`` is taken
+only when it is all ASCII digits; a blank line dispatches the event, unless its data buffer
+is empty, in which case nothing is dispatched. It is written here rather than taken from
+httpx-sse, which dispatches spurious empty events when a comment follows an ``id:`` line
+(florimondmanca/httpx-sse#35) and works on whole lines from httpx only.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from typing import final
+
+__all__ = [
+    "SSEDecoder",
+    "ServerSentEvent",
+    "encode_sse",
+    "encode_sse_comment",
+]
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_BOM = "\ufeff"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One dispatched event. ``id`` is the stream's last event id at dispatch time."""
+
+    data: str
+    event: str = "message"
+    id: str = ""
+    retry: int | None = None
+
+
+def encode_sse(
+    data: str,
+    *,
+    id: int | str | None = None,
+    event: str | None = None,
+    retry: int | None = None,
+) -> str:
+    """Encode one event; multi-line ``data`` becomes one ``data:`` line per line.
+
+    Lines end with ``\\n`` only: the seed's client splits on ``\\n``.
+    """
+    parts: list[str] = []
+    if retry is not None:
+        parts.append(f"retry: {int(retry)}\n")
+    if id is not None:
+        ident = str(id)
+        if "\n" in ident or "\r" in ident or "\0" in ident:
+            raise ValueError("an SSE id cannot contain CR, LF or NUL")
+        parts.append(f"id: {ident}\n")
+    if event is not None:
+        if "\n" in event or "\r" in event:
+            raise ValueError("an SSE event name cannot contain CR or LF")
+        parts.append(f"event: {event}\n")
+    if "\n" in data or "\r" in data:
+        parts.extend(f"data: {line}\n" for line in _LINE_END.split(data))
+    else:
+        parts.append(f"data: {data}\n")
+    parts.append("\n")
+    return "".join(parts)
+
+
+def encode_sse_comment(text: str = "") -> str:
+    """A comment block (``: text``), e.g. a keep-alive ping; every line gets its colon."""
+    return "".join(f": {line}\n" if line else ":\n" for line in _LINE_END.split(text)) + "\n"
+
+
+@final
+class SSEDecoder:
+    """Incremental decoder: feed bytes (split anywhere), get the events completed so far.
+
+    ``last_event_id`` and ``retry`` keep the values the stream has set, for reconnecting.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_data",
+        "_decoder",
+        "_event",
+        "_pending_cr",
+        "_started",
+        "last_event_id",
+        "retry",
+    )
+
+    def __init__(self, *, last_event_id: str = "") -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._pending_cr = False
+        self._started = False
+        self._data: list[str] = []
+        self._event = ""
+        self.last_event_id = last_event_id
+        self.retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Decode ``chunk`` and return the events it completes (possibly none)."""
+        return self.feed_text(self._decoder.decode(chunk))
+
+    def feed_text(self, text: str) -> list[ServerSentEvent]:
+        """Like `feed` for already-decoded text."""
+        if not text:
+            return []
+        if not self._started:
+            self._started = True
+            if text.startswith(_BOM):
+                text = text[1:]
+        if self._pending_cr:
+            self._pending_cr = False
+            if text.startswith("\n"):
+                text = text[1:]
+        buffer = self._buffer + text
+        if "\r" in buffer:
+            lines = _LINE_END.split(buffer)
+            if buffer.endswith("\r"):
+                # The CR may be the first half of a CRLF split across chunks.
+                self._pending_cr = True
+        else:
+            lines = buffer.split("\n")
+        self._buffer = lines.pop()
+        events: list[ServerSentEvent] = []
+        for line in lines:
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def close(self) -> list[ServerSentEvent]:
+        """End of stream: an incomplete event (no blank line yet) is discarded, per spec."""
+        self._decoder.decode(b"", final=True)
+        self._buffer = ""
+        self._data = []
+        self._event = ""
+        return []
+
+    def _line(self, line: str) -> ServerSentEvent | None:
+        if not line:
+            return self._dispatch()
+        if line[0] == ":":
+            return None
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self.last_event_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self.retry = int(value)
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        if not self._data:
+            self._event = ""
+            return None
+        data = "\n".join(self._data)
+        event = ServerSentEvent(
+            data=data,
+            event=self._event or "message",
+            id=self.last_event_id,
+            retry=self.retry,
+        )
+        self._data = []
+        self._event = ""
+        return event

@@ -1,0 +1,160 @@
+"""Wire protocol v1: the event objects an ainative server sends, and their encodings.
+
+A wire event is the JSON object the seed's clients read: ``{"type":"token","data":"Hi"}``.
+Over SSE it travels as ``id: N`` + ``data: <json>``; over WebSocket as one text frame with
+``"id"`` and ``"stream_id"`` added. The stream ends with ``done`` and, on SSE, ``data: [DONE]``.
+
+Encoding runs once per token, so the token path builds its JSON by concatenation around the
+C string encoder of the ``json`` module instead of going through a dict and ``json.dumps``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final, final
+
+from ._models import StreamEvent
+
+__all__ = [
+    "DONE_SENTINEL",
+    "SSE_DONE",
+    "WIRE_VERSION",
+    "WireEvent",
+    "sse_frame",
+    "wire_event_from_stream_event",
+]
+
+WIRE_VERSION: Final = 1
+DONE_SENTINEL: Final = "[DONE]"
+SSE_DONE: Final = "data: [DONE]\n\n"
+
+# json.encoder.encode_basestring is the C ``c_encode_basestring`` when available: it quotes
+# and escapes a str without ASCII-escaping the rest, like JavaScript's JSON.stringify.
+_quote = json.encoder.encode_basestring
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WireEvent:
+    """One server-to-client event: ``type``, ``data`` and, for errors, ``code``/``retryable``."""
+
+    type: str
+    data: Any = None
+    code: str | None = None
+    retryable: bool | None = None
+
+    @classmethod
+    def token(cls, text: str) -> WireEvent:
+        return cls("token", text)
+
+    @classmethod
+    def done(cls, finish_reason: str = "stop", usage: dict[str, Any] | None = None) -> WireEvent:
+        data: dict[str, Any] = {"finish_reason": finish_reason}
+        if usage is not None:
+            data["usage"] = usage
+        return cls("done", data)
+
+    @classmethod
+    def failure(cls, message: str, *, code: str, retryable: bool = False) -> WireEvent:
+        return cls("error", message, code=code, retryable=retryable)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.data is not None:
+            out["data"] = self.data
+        if self.code is not None:
+            out["code"] = self.code
+        if self.retryable is not None:
+            out["retryable"] = self.retryable
+        return out
+
+    def to_json(self) -> str:
+        """Compact JSON (no spaces, non-ASCII kept); the token case takes a fast path."""
+        if self.type == "token" and type(self.data) is str and self.code is None:
+            return '{"type":"token","data":' + _quote(self.data) + "}"
+        return _dumps(self.to_dict())
+
+    def to_ws_json(self, stream_id: str, event_id: int) -> str:
+        """The WebSocket frame: the same object with ``id`` and ``stream_id``."""
+        body = self.to_json()
+        return f'{body[:-1]},"id":{event_id},"stream_id":{_quote(stream_id)}}}'
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> WireEvent:
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            raise ValueError(f"wire event without a string 'type': {obj!r}")
+        code = obj.get("code")
+        retryable = obj.get("retryable")
+        return cls(
+            kind,
+            obj.get("data"),
+            code=code if isinstance(code, str) else None,
+            retryable=retryable if isinstance(retryable, bool) else None,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> WireEvent:
+        obj = json.loads(text)
+        if not isinstance(obj, dict):
+            raise ValueError(f"wire event is not a JSON object: {text[:80]!r}")
+        return cls.from_dict(obj)
+
+
+def sse_frame(body: str, event_id: int | None) -> str:
+    """One SSE event for a JSON body that has no line breaks (JSON escapes them)."""
+    if event_id is None:
+        return f"data: {body}\n\n"
+    return f"id: {event_id}\ndata: {body}\n\n"
+
+
+def wire_event_from_stream_event(event: StreamEvent) -> WireEvent | None:
+    """Map a provider event to its wire event; ``finish`` maps to ``done``.
+
+    Returns None for events that have no wire form (an empty text delta).
+    """
+    kind = event.type
+    if kind == "text":
+        return WireEvent("token", event.text) if event.text else None
+    if kind == "reasoning":
+        return WireEvent("reasoning", event.text) if event.text else None
+    if kind == "tool_call_start":
+        return WireEvent(
+            "tool_call",
+            {
+                "phase": "start",
+                "id": event.tool_call_id,
+                "name": event.tool_name,
+                "index": event.index,
+            },
+        )
+    if kind == "tool_call_delta":
+        return WireEvent(
+            "tool_call",
+            {
+                "phase": "delta",
+                "id": event.tool_call_id,
+                "args_delta": event.args_delta,
+                "index": event.index,
+            },
+        )
+    if kind == "tool_call_end":
+        return WireEvent(
+            "tool_call", {"phase": "end", "id": event.tool_call_id, "index": event.index}
+        )
+    if kind == "usage":
+        return WireEvent("usage", event.usage.model_dump() if event.usage else {})
+    if kind == "finish":
+        return WireEvent.done(
+            event.finish_reason or "stop",
+            event.usage.model_dump() if event.usage else None,
+        )
+    if kind == "error":
+        return WireEvent.failure(
+            event.text or "provider error",
+            code=event.code or "provider_error",
+            retryable=bool(event.retryable),
+        )
+    return WireEvent("metadata", event.provider_metadata or {})

@@ -1,0 +1,1 @@
+"""Plugin module of ainative-openai: registers its pieces through the ainative hooks."""

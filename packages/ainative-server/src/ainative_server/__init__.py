@@ -1,0 +1,1 @@
+"""ainative_server."""

@@ -1,0 +1,1 @@
+"""Plugin module of ainative-server: registers its pieces through the ainative hooks."""

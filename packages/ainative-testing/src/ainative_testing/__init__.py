@@ -1,0 +1,15 @@
+"""ainative-testing: fixtures and fakes for testing ainative applications and plugins."""
+
+from __future__ import annotations
+
+from ._fakes import FakeProvider as FakeProvider
+from ._fakes import ScriptedProvider as ScriptedProvider
+from ._registry import PluginSandbox as PluginSandbox
+from ._registry import plugin_sandbox as plugin_sandbox
+
+__all__ = [
+    "FakeProvider",
+    "PluginSandbox",
+    "ScriptedProvider",
+    "plugin_sandbox",
+]
