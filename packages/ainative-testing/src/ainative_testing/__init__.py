@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from ._fakes import FakeProvider as FakeProvider
 from ._fakes import ScriptedProvider as ScriptedProvider
+from ._live_server import LiveServer as LiveServer
+from ._live_server import ServerBackend as ServerBackend
+from ._live_server import live_server as live_server
 from ._registry import PluginSandbox as PluginSandbox
 from ._registry import plugin_sandbox as plugin_sandbox
 
 __all__ = [
     "FakeProvider",
+    "LiveServer",
     "PluginSandbox",
     "ScriptedProvider",
+    "ServerBackend",
+    "live_server",
     "plugin_sandbox",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import pytest
 
 from ._fakes import FakeProvider
+from ._live_server import LiveServer, live_server
 from ._registry import PluginSandbox, plugin_sandbox
 
 
@@ -23,3 +25,13 @@ def fake_provider(ainative_plugins: PluginSandbox) -> FakeProvider:
     provider = FakeProvider()
     ainative_plugins.add_provider("fake", provider)
     return provider
+
+
+@pytest.fixture
+def live_server_factory() -> Callable[..., AbstractContextManager[LiveServer]]:
+    """`live_server` itself: ``with live_server_factory(app, backend="hypercorn") as srv:``.
+
+    The server runs on its own loop in its own thread, so sync fixtures and async tests on
+    either anyio backend can use it.
+    """
+    return live_server
