@@ -1,1 +1,5 @@
 """ainative_anthropic."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

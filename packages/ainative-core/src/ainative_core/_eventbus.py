@@ -11,7 +11,7 @@ from typing import Any, Final, TypeAlias, final
 
 import anyio
 import structlog
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._exceptions import StreamingError
 
@@ -52,6 +52,33 @@ class _Subscription:
         self.send = send
         self.types = types
         self.overflowed = False
+
+
+@final
+class _SubscriptionIterator:
+    """Iterates a subscription; a plain class so ``break`` leaves nothing to finalize."""
+
+    __slots__ = ("_max_buffer", "_receive", "_sub")
+
+    def __init__(
+        self, receive: MemoryObjectReceiveStream[BusEvent], sub: _Subscription, max_buffer: int
+    ) -> None:
+        self._receive = receive
+        self._sub = sub
+        self._max_buffer = max_buffer
+
+    def __aiter__(self) -> _SubscriptionIterator:
+        return self
+
+    async def __anext__(self) -> BusEvent:
+        try:
+            return await self._receive.receive()
+        except anyio.EndOfStream:
+            if self._sub.overflowed:
+                raise StreamingError(
+                    f"event subscriber fell more than {self._max_buffer} events behind"
+                ) from None
+            raise StopAsyncIteration from None
 
 
 @final
@@ -146,15 +173,9 @@ class EventBus:
         sub = _Subscription(send, frozenset(types) if types else None)
         self._subscriptions.append(sub)
 
-        async def iterate() -> AsyncIterator[BusEvent]:
-            async for event in receive:
-                yield event
-            if sub.overflowed:
-                raise StreamingError(f"event subscriber fell more than {max_buffer} events behind")
-
         try:
             with receive:
-                yield iterate()
+                yield _SubscriptionIterator(receive, sub, max_buffer)
         finally:
             self._subscriptions.remove(sub)
             send.close()

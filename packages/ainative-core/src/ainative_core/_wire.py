@@ -72,7 +72,12 @@ class WireEvent:
 
     def to_json(self) -> str:
         """Compact JSON (no spaces, non-ASCII kept); the token case takes a fast path."""
-        if self.type == "token" and type(self.data) is str and self.code is None:
+        if (
+            self.type == "token"
+            and type(self.data) is str
+            and self.code is None
+            and self.retryable is None
+        ):
             return '{"type":"token","data":' + _quote(self.data) + "}"
         return _dumps(self.to_dict())
 

@@ -1,1 +1,5 @@
 """ainative_ollama."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

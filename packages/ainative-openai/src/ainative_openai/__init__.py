@@ -1,1 +1,5 @@
 """ainative_openai."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
