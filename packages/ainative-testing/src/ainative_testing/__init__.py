@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from ._conformance import ProviderConformance as ProviderConformance
+from ._conformance import ProviderFactory as ProviderFactory
+from ._conformance import Scenario as Scenario
+from ._conformance import ScenarioName as ScenarioName
 from ._fakes import FakeProvider as FakeProvider
 from ._fakes import ScriptedProvider as ScriptedProvider
 from ._live_server import LiveServer as LiveServer
@@ -14,6 +18,10 @@ __all__ = [
     "FakeProvider",
     "LiveServer",
     "PluginSandbox",
+    "ProviderConformance",
+    "ProviderFactory",
+    "Scenario",
+    "ScenarioName",
     "ScriptedProvider",
     "ServerBackend",
     "live_server",
