@@ -1,0 +1,112 @@
+"""Developer tasks. The test matrix lives in tox.ini; these sessions call into it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _sync(session: nox.Session) -> None:
+    """Install the locked workspace (all packages + dev tools) into this session's venv."""
+    session.run_install(
+        "uv", "sync", "--locked", "--all-packages",
+        env={"UV_PROJECT_ENVIRONMENT": str(session.virtualenv.location)},
+        external=True,
+    )
+
+
+def _tox(session: nox.Session, env: str) -> None:
+    session.install("tox>=4.23", "tox-uv>=1.16")
+    session.run("tox", "-e", env, "--", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (tox env `tests`); pass pytest options after `--`."""
+    _tox(session, "tests")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check (tox env `lint`)."""
+    _tox(session, "lint")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict (tox env `type`)."""
+    _tox(session, "type")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Start `ainative serve` on the echo provider and stream a reply from it, SSE then WS."""
+    _sync(session)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    bindir = os.path.join(str(session.virtualenv.location), "bin")
+    server = subprocess.Popen(
+        [os.path.join(bindir, "ainative"), "serve", "--port", str(port), "--provider", "echo"]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            session.error("the server did not start within 30 s")
+        message = "Hello from ainative: tokens stream one by one"
+        for transport in ("sse", "ws"):
+            session.log(f"ainative chat over {transport.upper()} ({url})")
+            session.run("ainative", "chat", message, "--url", url, "--transport", transport,
+                        "-o", "delay=0.05")
+        session.log("the raw wire format (POST /ai/stream):")
+        session.run(
+            "python", "-c",
+            "import httpx,sys;"
+            f"r=httpx.post('{url}/ai/stream',json={{'action':'chat','params':{{'message':'hello world'}}}});"
+            "sys.stdout.write(r.text)",
+        )
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the mkdocs site (strict)."""
+    session.install("mkdocs>=1.6")
+    session.run("mkdocs", "build", "--strict")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks side by side with the peers; writes docs/benchmarks.md. `-- --smoke` for a quick run."""
+    _sync(session)
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run with: nox -s <session>")
