@@ -19,7 +19,10 @@ nox.options.reuse_existing_virtualenvs = True
 def _sync(session: nox.Session) -> None:
     """Install the locked workspace (all packages + dev tools) into this session's venv."""
     session.run_install(
-        "uv", "sync", "--locked", "--all-packages",
+        "uv",
+        "sync",
+        "--locked",
+        "--all-packages",
         env={"UV_PROJECT_ENVIRONMENT": str(session.virtualenv.location)},
         external=True,
     )
@@ -46,6 +49,16 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict (tox env `type`)."""
     _tox(session, "type")
+
+
+_RAW_STREAM = """
+import sys, httpx
+body = {"action": "chat", "params": {"message": "hello world"}}
+with httpx.stream("POST", sys.argv[1] + "/ai/stream", json=body) as response:
+    for chunk in response.iter_text():
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+"""
 
 
 def _free_port() -> int:
@@ -77,15 +90,19 @@ def demo(session: nox.Session) -> None:
         message = "Hello from ainative: tokens stream one by one"
         for transport in ("sse", "ws"):
             session.log(f"ainative chat over {transport.upper()} ({url})")
-            session.run("ainative", "chat", message, "--url", url, "--transport", transport,
-                        "-o", "delay=0.05")
-        session.log("the raw wire format (POST /ai/stream):")
-        session.run(
-            "python", "-c",
-            "import httpx,sys;"
-            f"r=httpx.post('{url}/ai/stream',json={{'action':'chat','params':{{'message':'hello world'}}}});"
-            "sys.stdout.write(r.text)",
-        )
+            session.run(
+                "ainative",
+                "chat",
+                message,
+                "--url",
+                url,
+                "--transport",
+                transport,
+                "-o",
+                "delay=0.05",
+            )
+        session.log("the raw wire format (POST /ai/stream), as it arrives:")
+        session.run("python", "-c", _RAW_STREAM, url)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -103,7 +120,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks side by side with the peers; writes docs/benchmarks.md. `-- --smoke` for a quick run."""
+    """Benchmarks side by side with the peers; writes docs/benchmarks.md (`-- --smoke`: tiny)."""
     _sync(session)
     session.run("python", "benchmarks/run.py", *session.posargs)
 
