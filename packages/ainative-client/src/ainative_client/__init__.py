@@ -1,5 +1,53 @@
-"""ainative_client."""
+"""ainative-client: stream from an ainative server (SSE or WebSocket), with resume and AIApp."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._app import AIApp as AIApp
+from ._app import AppConfig as AppConfig
+from ._client import AINativeClient as AINativeClient
+from ._client import Client as Client
+from ._config import EndReason as EndReason
+from ._config import StreamConfig as StreamConfig
+from ._config import StreamMethod as StreamMethod
+from ._config import StreamResult as StreamResult
+from ._engine import StreamingEngine as StreamingEngine
+from ._errors import map_transport_errors as map_transport_errors
+from ._reconciler import AIReconciler as AIReconciler
+from ._reconciler import Patch as Patch
+from ._reconciler import PatchOp as PatchOp
+from ._sse import SSEClientTransport as SSEClientTransport
+from ._state import AIStateManager as AIStateManager
+from ._state import AppState as AppState
+from ._state import StateListener as StateListener
+from ._transport import ClientTransport as ClientTransport
+from ._transport import ReceivedEvent as ReceivedEvent
+from ._transport import TransportFactory as TransportFactory
+from ._transport import base_url as base_url
+from ._ws import WSClientTransport as WSClientTransport
+from ._ws import WSConnection as WSConnection
+
+__all__ = [
+    "AIApp",
+    "AINativeClient",
+    "AIReconciler",
+    "AIStateManager",
+    "AppConfig",
+    "AppState",
+    "Client",
+    "ClientTransport",
+    "EndReason",
+    "Patch",
+    "PatchOp",
+    "ReceivedEvent",
+    "SSEClientTransport",
+    "StateListener",
+    "StreamConfig",
+    "StreamMethod",
+    "StreamResult",
+    "StreamingEngine",
+    "TransportFactory",
+    "WSClientTransport",
+    "WSConnection",
+    "base_url",
+    "map_transport_errors",
+]

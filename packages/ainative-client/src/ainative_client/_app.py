@@ -1,0 +1,243 @@
+"""`AIApp`: a chat application's state driven by an ainative server (the seed's AIApp)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self, final
+
+import anyio
+import httpx
+import structlog
+
+from ainative_core import ActionRequest, AINativeError, BusEvent, EventBus, Message, StreamingError
+
+from ._config import StreamConfig, StreamResult
+from ._engine import StreamingEngine, default_http_client
+from ._errors import map_transport_errors, status_error
+from ._reconciler import AIReconciler, Patch
+from ._state import AIStateManager, AppState, StateListener
+from ._transport import endpoint
+
+__all__ = ["AIApp", "AppConfig"]
+
+_log = structlog.get_logger("ainative.client.app")
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """Where the server is and how to talk to it.
+
+    ``stream_method`` is ``"SSE"``, ``"WS"`` or ``"AUTO"``; ``provider``/``model``/``options``
+    go into every `ActionRequest`; ``batch_delay`` paces state updates while streaming;
+    ``debug`` logs every bus event.
+    """
+
+    api_url: str = "http://127.0.0.1:8000"
+    stream_method: str = "SSE"
+    initial_state: Mapping[str, Any] = field(default_factory=dict)
+    reconnect: bool = True
+    debug: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    provider: str | None = None
+    model: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    batch_delay: float = 0.016
+    reconnect_delay: float = 1.0
+    max_reconnect_attempts: int = 5
+
+
+@final
+class AIApp:
+    """State (`messages`, `context`, `streaming`, `error`, `metadata`) plus the actions.
+
+    While a reply streams, tokens are appended to the last assistant message through the
+    reconciler in batches (one state change per ``batch_delay``), ``state.streaming`` is
+    True, and ``state.error`` holds the last error message. Use ``async with`` or `aclose`.
+    """
+
+    def __init__(
+        self,
+        config: AppConfig | None = None,
+        *,
+        event_bus: EventBus | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config if config is not None else AppConfig()
+        self.event_bus = event_bus if event_bus is not None else EventBus()
+        self.state_manager = AIStateManager(self.config.initial_state, event_bus=self.event_bus)
+        self.reconciler = AIReconciler(
+            self.state_manager, self.event_bus, batch_delay=self.config.batch_delay
+        )
+        self._own_http = http_client is None
+        self._http = http_client if http_client is not None else default_http_client()
+        self.engine = StreamingEngine(self.event_bus, http_client=self._http)
+        self._unsubscribe_debug = (
+            self.event_bus.on_all(self._log_event) if self.config.debug else None
+        )
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> AppState:
+        return self.state_manager.state
+
+    def on_state_change(self, listener: StateListener) -> Callable[[], None]:
+        """Call ``listener(state)`` after every change; returns a function that unsubscribes."""
+        return self.state_manager.subscribe(listener)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    async def send_message(self, content: str, *, stream: bool = True) -> AppState:
+        """Append the user's message and run the ``chat`` action; returns the final state."""
+        self.reconciler.apply_patch(
+            Patch("add", ("messages", "-"), {"role": "user", "content": content}), batching=False
+        )
+        return await self.action("chat", {"message": content}, stream=stream)
+
+    async def action(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        stream: bool = True,
+        context: Mapping[str, Any] | None = None,
+    ) -> AppState:
+        """Run server action ``name``; its reply becomes an assistant message.
+
+        ``context`` is merged into ``state.context`` and sent along. Errors end up in
+        ``state.error`` (and on the bus); starting while streaming raises `StreamingError`.
+        """
+        if self.engine.is_active:
+            raise StreamingError("a stream is already active; stop_streaming() first")
+        if context:
+            self.reconciler.apply_patch(Patch("merge", ("context",), dict(context)), batching=False)
+        self.state_manager.set_state({"error": None})
+        self.event_bus.emit("action", {"action": name, "params": dict(params or {})})
+        request = ActionRequest(
+            action=name,
+            params=dict(params or {}),
+            context=dict(self.state.context),
+            provider=self.config.provider,
+            model=self.config.model,
+            options=dict(self.config.options),
+        )
+        if stream:
+            await self._stream(request)
+        else:
+            await self._call(request)
+        return self.state
+
+    async def stop_streaming(self) -> None:
+        """Stop the reply in progress, on the server too; what arrived so far is kept."""
+        await self.engine.stop()
+
+    async def _stream(self, request: ActionRequest) -> StreamResult:
+        reconciler = self.reconciler
+        reconciler.flush()
+        reconciler.apply_patch(
+            Patch("add", ("messages", "-"), {"role": "assistant", "content": ""}), batching=False
+        )
+        self.state_manager.set_state({"streaming": True})
+        index = len(self.state_manager.get_state()["messages"]) - 1
+        parts: list[str] = []
+        shown = [0]  # how many parts the state's content holds
+
+        def show_text() -> None:
+            # Joining costs O(length): done once per batch, not once per token.
+            if shown[0] != len(parts):
+                shown[0] = len(parts)
+                reconciler.apply_patch(
+                    Patch("replace", ("messages", index, "content"), "".join(parts))
+                )
+
+        def on_data(event: BusEvent) -> None:
+            payload = event.payload
+            if payload.get("type") == "token":
+                parts.append(str(payload["token"]))
+                if reconciler.pending == 0:
+                    show_text()
+            elif payload.get("type") == "metadata" and isinstance(payload["metadata"], dict):
+                reconciler.apply_patch(Patch("merge", ("metadata",), payload["metadata"]))
+
+        def on_error(event: BusEvent) -> None:
+            reconciler.apply_patch(Patch("replace", ("error",), event.payload.get("error")))
+
+        async def pace() -> None:
+            while True:
+                await anyio.sleep(reconciler.batch_delay)
+                show_text()
+                reconciler.flush()
+
+        config = StreamConfig(
+            url=self.config.api_url,
+            method=self.config.stream_method,
+            headers=self.config.headers,
+            reconnect=self.config.reconnect,
+            reconnect_delay=self.config.reconnect_delay,
+            max_reconnect_attempts=self.config.max_reconnect_attempts,
+        )
+        off_data = self.event_bus.on("stream-data", on_data)
+        off_error = self.event_bus.on("stream-error", on_error)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(pace)
+                result = await self.engine.start(config, request)
+                tg.cancel_scope.cancel()
+        finally:
+            off_data()
+            off_error()
+            show_text()
+            reconciler.flush()
+            self.state_manager.set_state({"streaming": False})
+        return result
+
+    async def _call(self, request: ActionRequest) -> None:
+        self.state_manager.set_state({"streaming": False})
+        try:
+            with map_transport_errors():
+                response = await self._http.post(
+                    endpoint(self.config.api_url, "/ai/action"),
+                    json=request.model_dump(mode="json"),
+                    headers=dict(self.config.headers),
+                )
+            if response.status_code >= 400:
+                raise status_error(response.status_code, response.reason_phrase, response.content)
+            body = response.json()
+        except (AINativeError, ValueError) as exc:
+            self.state_manager.set_state({"error": str(exc)})
+            self.event_bus.emit("error", {"error": str(exc)})
+            return
+        data = self.state_manager.working_copy()
+        for raw in body.get("messages", []) if isinstance(body, dict) else []:
+            data["messages"].append(Message.model_validate(raw).model_dump(exclude_defaults=True))
+        if isinstance(body, dict) and isinstance(body.get("context"), dict):
+            data["context"].update(body["context"])
+        self.state_manager.commit(data)
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop any stream and close the connections this app opened."""
+        await self.engine.stop()
+        if self._unsubscribe_debug is not None:
+            self._unsubscribe_debug()
+        if self._own_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _log_event(self, event: BusEvent) -> None:
+        if event.type != "state-change":
+            _log.debug("event", type=event.type, payload=event.payload)

@@ -1,0 +1,124 @@
+"""Map httpx and httpx-ws exceptions into the ainative tree, in one place.
+
+Every transport wraps its network calls and its stream iteration in `map_transport_errors`,
+so no ``httpx.*`` or ``httpx_ws.*`` exception reaches a caller. Exception groups raised by
+task groups (httpx-ws runs its reader in one) are unwrapped when they hold one error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final
+
+import httpx
+import httpx_ws
+
+from ainative_core import (
+    AINativeError,
+    ConnectError,
+    HTTPStatusError,
+    ProtocolError,
+    StreamInterrupted,
+    TransportError,
+)
+
+__all__ = ["error_message_from_body", "map_transport_errors", "status_error"]
+
+# Checked in order: the first class the exception is an instance of wins.
+_HTTPX_TABLE: Final[tuple[tuple[type[Exception], type[AINativeError]], ...]] = (
+    (httpx.ConnectError, ConnectError),
+    (httpx.ConnectTimeout, ConnectError),
+    (httpx.TimeoutException, ConnectError),
+    # A body cut short (peer closed mid-chunk) and a dropped socket both mean the stream was
+    # interrupted: the engine may resume it.
+    (httpx.RemoteProtocolError, StreamInterrupted),
+    (httpx.ReadError, StreamInterrupted),
+    (httpx.WriteError, StreamInterrupted),
+    (httpx.CloseError, StreamInterrupted),
+    (httpx.LocalProtocolError, ProtocolError),
+    (httpx.UnsupportedProtocol, ConnectError),
+    (httpx.DecodingError, ProtocolError),
+    (httpx.TransportError, ConnectError),
+    (httpx_ws.WebSocketDisconnect, StreamInterrupted),
+    (httpx_ws.WebSocketNetworkError, StreamInterrupted),
+    (httpx_ws.WebSocketInvalidTypeReceived, ProtocolError),
+    (httpx_ws.HTTPXWSException, ProtocolError),
+    (httpx.HTTPError, TransportError),
+)
+
+
+def error_message_from_body(body: bytes) -> str:
+    """The human message of an error response body (``error``/``detail``/``message`` key)."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace").strip()[:200]
+    if isinstance(obj, dict):
+        for key in ("error", "detail", "message"):
+            value = obj.get(key)
+            if isinstance(value, str):
+                return value
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return str(value["message"])
+            if value is not None:
+                return json.dumps(value)[:200]
+    return json.dumps(obj)[:200]
+
+
+def status_error(status_code: int, reason: str, body: bytes) -> HTTPStatusError:
+    """An `HTTPStatusError` whose message carries the server's own explanation."""
+    detail = error_message_from_body(body) if body else ""
+    message = f"{status_code} {reason}" + (f": {detail}" if detail else "")
+    return HTTPStatusError(message, status_code=status_code)
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The single error inside (nested) exception groups, or the exception itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def map_exception(exc: BaseException) -> AINativeError | None:
+    """The ainative error for an outside exception (None when it is not ours to map)."""
+    exc = _leaf(exc)
+    if isinstance(exc, AINativeError):
+        return exc
+    if isinstance(exc, httpx_ws.WebSocketUpgradeError):
+        response = exc.response
+        return HTTPStatusError(
+            f"websocket upgrade refused: {response.status_code} {response.reason_phrase}",
+            status_code=response.status_code,
+        )
+    if isinstance(exc, httpx.HTTPStatusError):
+        response = exc.response
+        return HTTPStatusError(
+            f"{response.status_code} {response.reason_phrase}", status_code=response.status_code
+        )
+    for outside, ours in _HTTPX_TABLE:
+        if isinstance(exc, outside):
+            text = str(exc) or type(exc).__name__
+            return ours(text)
+    if isinstance(exc, (OSError, json.JSONDecodeError)):
+        kind = StreamInterrupted if isinstance(exc, OSError) else ProtocolError
+        return kind(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+@contextmanager
+def map_transport_errors() -> Iterator[None]:
+    """Re-raise httpx / httpx-ws errors (and groups of one) as ainative `TransportError`s."""
+    try:
+        yield
+    except (Exception, BaseExceptionGroup) as exc:
+        mapped = map_exception(exc)
+        if mapped is None:
+            raise
+        leaf = _leaf(exc)
+        if mapped is leaf:
+            if leaf is exc:
+                raise
+            raise leaf from None
+        raise mapped from leaf

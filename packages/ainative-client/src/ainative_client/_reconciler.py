@@ -1,0 +1,185 @@
+"""`AIReconciler`: applies patches to an `AIStateManager`, coalescing rapid ones.
+
+A `Patch` names an operation and a path into the state (keys for dicts, integer indexes
+for lists, ``-1`` counting from the end):
+
+- ``add``: when ``path``'s parent is a list, insert at the last segment (``"-"`` appends,
+  negative indexes count from the end, ``-1`` appending); when it is a dict, set the key.
+- ``remove``: delete the key or list element at ``path``.
+- ``replace``: set the key or element at ``path`` (an empty path replaces the whole state).
+- ``merge``: shallow-merge the dict ``value`` into the dict at ``path`` (or the root).
+
+With batching, patches wait until ``batch_delay`` has passed since the first one of the
+batch, then all are applied in one commit (one ``state-change``, one undo step). They are
+applied when a later patch arrives after the delay, on `flush`, or by `autoflush`, a task
+that flushes due batches while it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias, final
+
+import anyio
+
+from ainative_core import ConfigurationError, EventBus
+
+from ._state import AIStateManager, AppState
+
+__all__ = ["AIReconciler", "Patch", "PatchOp", "PathKey"]
+
+PatchOp: TypeAlias = Literal["add", "remove", "replace", "merge"]
+PathKey: TypeAlias = str | int
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """One change: ``Patch("add", ("messages", "-"), {"role": "user", "content": "Hi"})``.
+
+    ``path`` may also be given as a dotted string (``"messages.-1.content"``): segments
+    that look like integers are list indexes.
+    """
+
+    op: PatchOp
+    path: tuple[PathKey, ...] = ()
+    value: Any = None
+
+    @classmethod
+    def of(cls, op: PatchOp, path: str | Sequence[PathKey], value: Any = None) -> Patch:
+        if isinstance(path, str):
+            keys: tuple[PathKey, ...] = tuple(
+                int(p) if p.lstrip("-").isdigit() else p for p in path.split(".") if p
+            )
+        else:
+            keys = tuple(path)
+        return cls(op, keys, value)
+
+
+def _container(state: Any, path: tuple[PathKey, ...]) -> Any:
+    target = state
+    for key in path:
+        target = target[key] if not isinstance(target, list) else target[int(key)]
+    return target
+
+
+def apply_patch_to(data: dict[str, Any], patch: Patch) -> dict[str, Any]:
+    """Apply ``patch`` to plain ``data`` in place (returns it, or the new root)."""
+    path, value = patch.path, patch.value
+    if not path:
+        if patch.op == "replace" and isinstance(value, Mapping):
+            return dict(value)
+        if patch.op == "merge" and isinstance(value, Mapping):
+            data.update(value)
+            return data
+        raise ConfigurationError(f"{patch.op} needs a path (got an empty one)")
+    parent = _container(data, path[:-1])
+    key = path[-1]
+    if patch.op == "merge":
+        target = parent[int(key)] if isinstance(parent, list) else parent[key]
+        if not isinstance(target, dict) or not isinstance(value, Mapping):
+            raise ConfigurationError(f"merge needs dicts at {path!r}")
+        target.update(value)
+    elif isinstance(parent, list):
+        if patch.op == "add":
+            if key == "-":
+                parent.append(value)
+            else:
+                index = int(key)
+                parent.insert(index if index >= 0 else len(parent) + index + 1, value)
+        elif patch.op == "remove":
+            del parent[int(key)]
+        else:
+            parent[int(key)] = value
+    elif isinstance(parent, dict):
+        if patch.op == "remove":
+            parent.pop(key, None)
+        else:
+            parent[key] = value
+    else:
+        raise ConfigurationError(
+            f"cannot {patch.op} at {path!r}: parent is {type(parent).__name__}"
+        )
+    return data
+
+
+@final
+class AIReconciler:
+    """Applies `Patch`es to ``state_manager``, at once or in batches (see the module doc)."""
+
+    def __init__(
+        self,
+        state_manager: AIStateManager,
+        event_bus: EventBus | None = None,
+        *,
+        batch_delay: float = 0.016,
+    ) -> None:
+        self.state_manager = state_manager
+        self.event_bus = event_bus
+        self.batch_delay = batch_delay
+        self._pending: list[Patch] = []
+        self._batch_started = 0.0
+        self._batch_delay = batch_delay
+        self.commits = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def apply_patch(
+        self, patch: Patch, *, batching: bool = True, batch_delay: float | None = None
+    ) -> None:
+        """Apply one patch now (``batching=False``, pending ones first) or in the next batch."""
+        self.apply_patches([patch], batching=batching, batch_delay=batch_delay)
+
+    def apply_patches(
+        self,
+        patches: Iterable[Patch],
+        *,
+        batching: bool = True,
+        batch_delay: float | None = None,
+    ) -> None:
+        now = time.monotonic()
+        if not self._pending:
+            self._batch_started = now
+            self._batch_delay = self.batch_delay if batch_delay is None else batch_delay
+        self._pending.extend(patches)
+        if not batching or now - self._batch_started >= self._batch_delay:
+            self.flush()
+
+    def flush(self) -> AppState | None:
+        """Apply every pending patch in one commit; None if nothing was pending."""
+        if not self._pending:
+            return None
+        patches, self._pending = self._pending, []
+        data = self.state_manager.working_copy()
+        for patch in patches:
+            data = apply_patch_to(data, patch)
+        self.commits += 1
+        return self.state_manager.commit(data)
+
+    def reconcile(self, target: Mapping[str, Any]) -> list[Patch]:
+        """Bring the state to ``target`` (top-level keys) in one commit; returns the patches."""
+        self.flush()
+        current = self.state_manager.get_state()
+        patches = [Patch("remove", (key,)) for key in current if key not in target]
+        patches += [
+            Patch("replace" if key in current else "add", (key,), value)
+            for key, value in target.items()
+            if current.get(key, _MISSING) != value
+        ]
+        if patches:
+            self.apply_patches(patches, batching=False)
+        return patches
+
+    async def autoflush(self) -> None:
+        """Flush batches as they fall due, until cancelled (run it in a task group)."""
+        while True:
+            await anyio.sleep(self._batch_delay if self._pending else self.batch_delay)
+            if self._pending and time.monotonic() - self._batch_started >= self._batch_delay:
+                self.flush()
+
+
+_MISSING: Any = object()

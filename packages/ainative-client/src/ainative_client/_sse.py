@@ -1,0 +1,113 @@
+"""The SSE client transport: POST ``/ai/stream``, resume with GET + ``Last-Event-ID``.
+
+Bytes are decoded with the core's spec-correct `SSEDecoder` (httpx-sse dispatches spurious
+empty events when a comment follows an ``id:`` line, florimondmanca/httpx-sse#35). Bytes are
+read only as the consumer pulls events, so a slow consumer slows the socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Final, final
+
+import httpx
+import structlog
+
+from ainative_core import DONE_SENTINEL, ActionRequest, ProtocolError, SSEDecoder, WireEvent
+
+from ._errors import map_transport_errors, status_error
+from ._transport import ReceivedEvent, endpoint
+
+__all__ = ["SSEClientTransport"]
+
+STREAM_ID_HEADER: Final = "X-AINative-Stream-Id"
+_log = structlog.get_logger("ainative.client.sse")
+
+
+@final
+class SSEClientTransport:
+    """`ClientTransport` over Server-Sent Events; ``http_client`` is owned by the caller."""
+
+    name = "sse"
+
+    def __init__(self, http_client: httpx.AsyncClient) -> None:
+        self._http = http_client
+
+    def open(
+        self, url: str, request: ActionRequest, *, headers: Mapping[str, str] | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[ReceivedEvent]]:
+        return self._stream(
+            "POST",
+            endpoint(url, "/ai/stream"),
+            headers,
+            json=request.model_dump(mode="json"),
+        )
+
+    def resume(
+        self,
+        url: str,
+        stream_id: str,
+        last_event_id: int | None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> AbstractAsyncContextManager[AsyncIterator[ReceivedEvent]]:
+        extra = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+        return self._stream(
+            "GET", endpoint(url, f"/ai/stream/{stream_id}"), {**(headers or {}), **extra}
+        )
+
+    async def cancel(
+        self, url: str, stream_id: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        with map_transport_errors():
+            response = await self._http.delete(
+                endpoint(url, f"/ai/stream/{stream_id}"), headers=dict(headers or {})
+            )
+        if response.status_code >= 400 and response.status_code != 404:
+            raise status_error(response.status_code, response.reason_phrase, response.content)
+
+    @asynccontextmanager
+    async def _stream(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        json: object = None,
+    ) -> AsyncIterator[AsyncIterator[ReceivedEvent]]:
+        request_headers = {"Accept": "text/event-stream", **(headers or {})}
+        with map_transport_errors():
+            async with self._http.stream(
+                method, url, headers=request_headers, json=json
+            ) as response:
+                if response.status_code != 200:
+                    body = await response.aread()
+                    raise status_error(response.status_code, response.reason_phrase, body)
+                events = _events(response, response.headers.get(STREAM_ID_HEADER))
+                try:
+                    yield events
+                finally:
+                    await events.aclose()
+
+
+async def _events(
+    response: httpx.Response, stream_id: str | None
+) -> AsyncGenerator[ReceivedEvent, None]:
+    decoder = SSEDecoder()
+    with map_transport_errors():
+        async for chunk in response.aiter_bytes():
+            for sse in decoder.feed(chunk):
+                if sse.data == DONE_SENTINEL:
+                    return
+                try:
+                    event = WireEvent.from_json(sse.data)
+                except ValueError as exc:
+                    raise ProtocolError(f"undecodable SSE event: {sse.data[:80]!r}") from exc
+                event_id = int(sse.id) if sse.id.isdigit() else None
+                if event.type == "metadata" and isinstance(event.data, dict):
+                    found = event.data.get("stream_id")
+                    if isinstance(found, str):
+                        stream_id = found
+                yield ReceivedEvent(event, event_id, stream_id)
+                if event.type == "done":
+                    return

@@ -1,0 +1,246 @@
+"""The WebSocket client transport: ``/ai/ws`` over httpx-ws, several streams per socket.
+
+A `WSConnection` owns one socket and a reader task that routes each server frame to its
+stream by ``stream_id`` through a bounded buffer per stream: when a consumer falls behind,
+the reader waits, httpx-ws's own bounded queue fills and the socket stops being read (TCP
+backpressure). A new stream is told apart by the first frame that arrives after its request
+(starts on one socket are serialised until the server has answered).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final, final
+
+import anyio
+import httpx
+import structlog
+from anyio.streams.memory import MemoryObjectSendStream
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
+
+from ainative_core import ActionRequest, ProtocolError, WireEvent
+
+from ._errors import map_transport_errors
+from ._transport import ReceivedEvent, endpoint
+
+__all__ = ["WSClientTransport", "WSConnection"]
+
+_log = structlog.get_logger("ainative.client.ws")
+DEFAULT_STREAM_BUFFER: Final = 256
+
+
+@final
+class WSConnection:
+    """One open WebSocket to an ainative server; use `stream` / `resume` any number of times."""
+
+    def __init__(self, session: AsyncWebSocketSession, *, max_buffer: int) -> None:
+        self._session = session
+        self._max_buffer = max_buffer
+        self._routes: dict[str, MemoryObjectSendStream[ReceivedEvent]] = {}
+        self._pending: MemoryObjectSendStream[ReceivedEvent] | None = None
+        self._assigned = anyio.Event()
+        self._start_lock = anyio.Lock()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        with map_transport_errors():
+            await self._session.send_text(json.dumps(frame, separators=(",", ":")))
+
+    def stream(
+        self, request: ActionRequest
+    ) -> AbstractAsyncContextManager[AsyncIterator[ReceivedEvent]]:
+        """Start a stream on this socket; the iterator ends after ``done`` or when it closes."""
+        return self._open(request.model_dump(mode="json"), None)
+
+    def resume(
+        self, stream_id: str, last_event_id: int | None
+    ) -> AbstractAsyncContextManager[AsyncIterator[ReceivedEvent]]:
+        """Follow ``stream_id`` from after ``last_event_id`` (the whole log when None)."""
+        frame: dict[str, Any] = {"type": "resume", "stream_id": stream_id}
+        frame["last_event_id"] = last_event_id if last_event_id is not None else 0
+        return self._open(frame, stream_id)
+
+    async def cancel(self, stream_id: str) -> None:
+        await self.send({"type": "cancel", "stream_id": stream_id})
+
+    @asynccontextmanager
+    async def _open(
+        self, frame: dict[str, Any], stream_id: str | None
+    ) -> AsyncIterator[AsyncIterator[ReceivedEvent]]:
+        send, receive = anyio.create_memory_object_stream[ReceivedEvent](self._max_buffer)
+        with send, receive:
+            if stream_id is not None:
+                self._routes[stream_id] = send
+                await self._send_or_close(frame, send)
+            else:
+                async with self._start_lock:
+                    self._assigned = anyio.Event()
+                    self._pending = send
+                    await self._send_or_close(frame, send)
+                    await self._assigned.wait()
+            try:
+                yield receive
+            finally:
+                for key, route in list(self._routes.items()):
+                    if route is send:
+                        del self._routes[key]
+
+    async def _send_or_close(
+        self, frame: dict[str, Any], send: MemoryObjectSendStream[ReceivedEvent]
+    ) -> None:
+        if self._closed:
+            send.close()
+            self._assigned.set()
+            return
+        await self.send(frame)
+
+    async def run_reader(self) -> None:
+        """Route frames until the socket closes; then end every stream still open."""
+        try:
+            with map_transport_errors():
+                while True:
+                    text = await self._session.receive_text()
+                    await self._route(text)
+        except Exception as exc:
+            _log.debug("websocket reader stopped", error=str(exc))
+        finally:
+            self._closed = True
+            for route in self._routes.values():
+                route.close()
+            self._routes.clear()
+            if self._pending is not None:
+                self._pending.close()
+                self._pending = None
+            self._assigned.set()
+
+    async def _route(self, text: str) -> None:
+        try:
+            obj = json.loads(text)
+            event = WireEvent.from_dict(obj)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ProtocolError(f"undecodable websocket frame: {text[:80]!r}") from exc
+        raw_id = obj.get("id")
+        event_id = raw_id if isinstance(raw_id, int) else None
+        stream_id = obj.get("stream_id") if isinstance(obj.get("stream_id"), str) else None
+        target = self._routes.get(stream_id) if stream_id is not None else None
+        if target is None and self._pending is not None:
+            target = self._pending
+            if stream_id is not None:
+                self._routes[stream_id] = target
+                self._pending = None
+                self._assigned.set()
+        if target is None:
+            return  # a stream nobody follows any more
+        try:
+            await target.send(ReceivedEvent(event, event_id, stream_id))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return
+        if event.type == "done":
+            if target is self._pending:
+                self._pending = None
+                self._assigned.set()
+            if stream_id is not None:
+                self._routes.pop(stream_id, None)
+            target.close()
+
+
+@final
+class WSClientTransport:
+    """`ClientTransport` over WebSocket. `open`/`resume` use a socket of their own; `connect`
+    gives one socket for several streams. ``http_client`` is owned by the caller.
+    """
+
+    name = "ws"
+
+    def __init__(
+        self, http_client: httpx.AsyncClient, *, max_buffer: int = DEFAULT_STREAM_BUFFER
+    ) -> None:
+        self._http = http_client
+        self._max_buffer = max_buffer
+        self._live: dict[str, WSConnection] = {}
+
+    @asynccontextmanager
+    async def connect(
+        self, url: str, *, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[WSConnection]:
+        """Open one socket to the server's ``/ai/ws``; closed when the block ends."""
+        opening: AbstractAsyncContextManager[AsyncWebSocketSession] = aconnect_ws(
+            endpoint(url, "/ai/ws"), self._http, headers=dict(headers or {})
+        )
+        with map_transport_errors():
+            async with opening as session:
+                connection = WSConnection(session, max_buffer=self._max_buffer)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(connection.run_reader)
+                    try:
+                        yield connection
+                    finally:
+                        tg.cancel_scope.cancel()
+
+    def open(
+        self, url: str, request: ActionRequest, *, headers: Mapping[str, str] | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[ReceivedEvent]]:
+        return self._one(url, headers, request, None, None)
+
+    def resume(
+        self,
+        url: str,
+        stream_id: str,
+        last_event_id: int | None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> AbstractAsyncContextManager[AsyncIterator[ReceivedEvent]]:
+        return self._one(url, headers, None, stream_id, last_event_id)
+
+    async def cancel(
+        self, url: str, stream_id: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        live = self._live.get(stream_id)
+        if live is not None and not live.closed:
+            await live.cancel(stream_id)
+            return
+        async with self.connect(url, headers=headers) as connection:
+            await connection.cancel(stream_id)
+
+    @asynccontextmanager
+    async def _one(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        request: ActionRequest | None,
+        stream_id: str | None,
+        last_event_id: int | None,
+    ) -> AsyncIterator[AsyncIterator[ReceivedEvent]]:
+        async with self.connect(url, headers=headers) as connection:
+            if request is not None:
+                opened = connection.stream(request)
+            else:
+                assert stream_id is not None
+                opened = connection.resume(stream_id, last_event_id)
+            async with opened as events:
+                tracked = self._track(connection, events)
+                try:
+                    yield tracked
+                finally:
+                    await tracked.aclose()
+
+    async def _track(
+        self, connection: WSConnection, events: AsyncIterator[ReceivedEvent]
+    ) -> AsyncGenerator[ReceivedEvent, None]:
+        """Remember which socket carries a stream, so `cancel` can use it."""
+        known: str | None = None
+        try:
+            async for item in events:
+                if known is None and item.stream_id is not None:
+                    known = item.stream_id
+                    self._live[known] = connection
+                yield item
+        finally:
+            if known is not None and self._live.get(known) is connection:
+                del self._live[known]
