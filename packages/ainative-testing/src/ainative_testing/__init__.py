@@ -11,6 +11,7 @@ from ._fakes import ScriptedProvider as ScriptedProvider
 from ._live_server import LiveServer as LiveServer
 from ._live_server import ServerBackend as ServerBackend
 from ._live_server import live_server as live_server
+from ._proxy import TCPProxy as TCPProxy
 from ._registry import PluginSandbox as PluginSandbox
 from ._registry import plugin_sandbox as plugin_sandbox
 
@@ -24,6 +25,7 @@ __all__ = [
     "ScenarioName",
     "ScriptedProvider",
     "ServerBackend",
+    "TCPProxy",
     "live_server",
     "plugin_sandbox",
 ]
