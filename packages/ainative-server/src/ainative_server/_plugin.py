@@ -1,1 +1,28 @@
 """Plugin module of ainative-server: registers its pieces through the ainative hooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ainative_core import hookimpl
+
+
+@hookimpl
+def ainative_register_transports(register: Any) -> None:
+    register("sse", server="ainative_server._sse:SSETransport")
+    register("ws", server="ainative_server._ws:WebSocketTransport")
+
+
+@hookimpl
+def ainative_register_tools(register: Any) -> None:
+    from ._builtin_tools import builtin_tools
+
+    for tool in builtin_tools():
+        register(tool)
+
+
+@hookimpl
+def ainative_register_commands(cli: Any) -> None:
+    from ._serve import serve_command
+
+    cli.add_command(serve_command)

@@ -1,0 +1,76 @@
+"""The non-streaming endpoints: ``/ai/action``, ``/ai/tool``, ``/ai/tools`` and ``/health``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import AliasChoices, BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ainative_core import ActionRequest, AINativeError, __version__
+
+from ._http import error_headers, error_status, read_model
+
+if TYPE_CHECKING:
+    from ._server import AINativeServer
+
+__all__ = ["ToolRequest", "endpoint_routes"]
+
+
+class ToolRequest(BaseModel):
+    """``POST /ai/tool``: ``{"tool": "calculate", "arguments": {"expression": "1+2"}}``.
+
+    ``name`` and ``params`` are accepted as the seed's spellings.
+    """
+
+    tool: str = Field(min_length=1, validation_alias=AliasChoices("tool", "name"))
+    arguments: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("arguments", "params", "args")
+    )
+
+
+def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
+    prefix = server.config.prefix
+    limit = server.config.max_body_bytes
+
+    async def action(request: Request) -> Response:
+        """Run an action to the end: ``{"messages": [{"role": "assistant", ...}], ...}``."""
+        body = await read_model(request, ActionRequest, limit)
+        return JSONResponse(await server.run_action(body))
+
+    async def call_tool(request: Request) -> Response:
+        """Call a tool: ``{"success": true, "result": ...}`` or ``{"success": false, ...}``."""
+        body = await read_model(request, ToolRequest, limit)
+        try:
+            result = await server.tool_registry.call(body.tool, body.arguments)
+        except AINativeError as exc:  # the seed's shape for tool failures, with the status
+            return JSONResponse(
+                {"success": False, "error": exc.message, "code": exc.code},
+                status_code=error_status(exc),
+                headers=error_headers(exc),
+            )
+        return JSONResponse({"success": True, "result": result})
+
+    async def list_tools(request: Request) -> Response:
+        """The tools offered, with their JSON schemas."""
+        return JSONResponse({"tools": [t.to_dict() for t in server.tool_registry]})
+
+    async def health(request: Request) -> Response:
+        """Liveness: always open, even when API keys are set."""
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "provider": server.config.provider,
+                "active_streams": server.hub.active,
+            }
+        )
+
+    return [
+        Route(f"{prefix}/action", server.endpoint(action), methods=["POST"]),
+        Route(f"{prefix}/tool", server.endpoint(call_tool), methods=["POST"]),
+        Route(f"{prefix}/tools", server.endpoint(list_tools), methods=["GET"]),
+        Route("/health", server.endpoint(health, auth=False), methods=["GET"]),
+    ]

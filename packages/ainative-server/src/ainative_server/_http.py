@@ -1,0 +1,99 @@
+"""HTTP helpers shared by the endpoints and transports: error bodies and bounded JSON bodies.
+
+Every error answers ``{"error": {"code": ..., "message": ..., "retryable": ...}}`` with the
+status of the `AINativeError` (``Retry-After`` added for rate limits). Bodies are read here
+rather than by FastAPI's body parameters so that the size limit (413) and the shape of
+validation errors (422 naming the field) are the same for the app and for a mounted router.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ainative_core import (
+    AINativeError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+    ProviderRateLimited,
+)
+
+from ._tools import validation_message
+
+__all__ = ["error_body", "error_headers", "error_response", "read_json", "read_model"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_logger = structlog.get_logger("ainative.server")
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, AINativeError):
+        error: dict[str, Any] = {
+            "code": exc.code,
+            "message": exc.message,
+            "retryable": exc.retryable,
+        }
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            error["retry_after"] = retry_after
+        return {"error": error}
+    return {"error": {"code": "internal_error", "message": "internal server error"}}
+
+
+def error_headers(exc: BaseException) -> dict[str, str]:
+    if isinstance(exc, ProviderRateLimited) and exc.retry_after is not None:
+        return {"Retry-After": str(max(0, math.ceil(exc.retry_after)))}
+    return {}
+
+
+def error_status(exc: BaseException) -> int:
+    status = exc.status if isinstance(exc, AINativeError) else 500
+    return status if 400 <= status <= 599 else 500
+
+
+def error_response(exc: BaseException) -> JSONResponse:
+    """The JSON error response for ``exc`` (non-ainative exceptions: 500, logged)."""
+    if not isinstance(exc, AINativeError):
+        _logger.error("request.failed", exc_info=exc)
+    return JSONResponse(error_body(exc), status_code=error_status(exc), headers=error_headers(exc))
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body as JSON; `PayloadTooLargeError` above ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"request body of {declared} bytes exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise InvalidRequestError("request body is empty; send a JSON object")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
+
+
+async def read_model(request: Request, model: type[M], limit: int) -> M:
+    """The body validated as ``model``; 422 (`InvalidRequestError`) names the bad fields."""
+    data = await read_json(request, limit)
+    return validate(model, data)
+
+
+def validate(model: type[M], data: Any, prefix: str = "") -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequestError(validation_message(exc, prefix)) from None

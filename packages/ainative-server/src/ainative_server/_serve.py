@@ -1,0 +1,70 @@
+"""The ``ainative serve`` command: uvicorn on asyncio, or Hypercorn on trio."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Final
+
+import click
+
+__all__ = ["serve_command"]
+
+_WS_PING: Final = 20.0
+
+
+@click.command("serve")
+@click.option(
+    "-p", "--provider", default=None, help="Default provider (else AINATIVE_PROVIDER or echo)."
+)
+@click.option("-m", "--model", default=None, help="Default model.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--backend",
+    type=click.Choice(["asyncio", "trio"]),
+    default="asyncio",
+    show_default=True,
+    help="asyncio serves with uvicorn, trio with Hypercorn.",
+)
+def serve_command(
+    provider: str | None, model: str | None, host: str, port: int, backend: str
+) -> None:
+    """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
+    from ._config import ServerConfig
+    from ._server import create_app
+
+    overrides: dict[str, object] = {"host": host, "port": port}
+    if provider:
+        overrides["provider"] = provider
+    if model:
+        overrides["model"] = model
+    config = ServerConfig(**overrides)  # type: ignore[arg-type]
+    app = create_app(config)
+    server = "uvicorn" if backend == "asyncio" else "hypercorn"
+    click.echo(
+        f"ainative serving on http://{host}:{port} "
+        f"(provider {config.provider}, {server} on {backend})",
+    )
+    if backend == "asyncio":
+        import uvicorn
+
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            ws_ping_interval=_WS_PING,
+            ws_ping_timeout=_WS_PING,
+            timeout_graceful_shutdown=2,
+        )
+    else:
+        import trio
+        from hypercorn.config import Config
+        from hypercorn.trio import serve
+
+        hconfig = Config()
+        hconfig.bind = [f"{host}:{port}"]
+        hconfig.websocket_ping_interval = _WS_PING
+        hconfig.graceful_timeout = 2.0
+        hconfig.loglevel = "WARNING"
+        trio.run(partial(serve, app, hconfig))  # type: ignore[arg-type]

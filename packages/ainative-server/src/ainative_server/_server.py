@@ -1,0 +1,319 @@
+"""`AINativeServer`: config, hub, actions, tools and providers, and the ASGI app built on them."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, final
+from urllib.parse import parse_qs
+
+import anyio
+import structlog
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from ainative_core import (
+    ActionRequest,
+    AuthenticationError,
+    Plugins,
+    Provider,
+    UnknownActionError,
+    WireEvent,
+    error_from_code,
+    get_plugins,
+    not_found,
+    resolve_ref,
+)
+
+from ._actions import CHAT, Action, ActionHandler, generate_request_for
+from ._config import ServerConfig
+from ._http import error_response
+from ._hub import Run, StreamHub
+from ._manager import StreamManager
+from ._store import EventStore
+from ._tools import Tool, ToolRegistry
+from ._transport import ServerTransport
+
+__all__ = ["AINativeServer", "create_app", "create_router", "create_server"]
+
+HTTPHandler = Callable[[Request], Awaitable[Response]]
+
+_logger = structlog.get_logger("ainative.server")
+
+
+@final
+class _Collector:
+    """A sink that keeps events, for the non-streaming ``/ai/action``."""
+
+    def __init__(self) -> None:
+        self.events: list[WireEvent] = []
+
+    async def emit(self, event: WireEvent) -> None:
+        self.events.append(event)
+
+
+@final
+class AINativeServer:
+    """An ainative server: ``create_server(config)`` then ``get_app()`` (or ``router()``).
+
+    Providers come from the plugin registry (``plugins``, default `get_plugins()`), with
+    ``config.providers[name]`` as their settings; routes come from every registered
+    transport that has a server half (see `ServerTransport`). Tools are the server's own
+    (`register_tool`) plus those plugins register.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        *,
+        plugins: Plugins | None = None,
+        store: EventStore | None = None,
+    ) -> None:
+        self.config = config or ServerConfig()
+        self._plugins = plugins
+        self.hub = StreamHub(self.config, store)
+        self.tool_registry = ToolRegistry()
+        self.actions: dict[str, Action] = {CHAT.name: CHAT}
+        self._providers: dict[str, Provider] = {}
+        self._app: FastAPI | None = None
+        self._plugin_tools_loaded = False
+
+    @property
+    def plugins(self) -> Plugins:
+        return self._plugins if self._plugins is not None else get_plugins()
+
+    # -- registration ----------------------------------------------------------------------
+
+    def action(self, name: str) -> Callable[[ActionHandler], ActionHandler]:
+        """Register a custom action: ``async def handler(stream, request)``."""
+
+        def decorate(handler: ActionHandler) -> ActionHandler:
+            self.actions[name] = Action(name, handler)
+            return handler
+
+        return decorate
+
+    def register_tool(
+        self,
+        item: Tool | Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Tool:
+        """Offer a tool (a `Tool` or a typed function) on ``/ai/tool`` and ``/ai/tools``."""
+        return self.tool_registry.register(item, name=name, description=description)
+
+    def load_plugin_tools(self) -> None:
+        """Add tools plugins register (the server's own tools of the same name win)."""
+        if self._plugin_tools_loaded:
+            return
+        self._plugin_tools_loaded = True
+        for plugin_tool in self.plugins.tools.values():
+            if isinstance(plugin_tool, Tool):
+                self.tool_registry.register(plugin_tool, replace=False)
+            elif callable(plugin_tool):
+                self.tool_registry.register(
+                    plugin_tool, name=getattr(plugin_tool, "name", None), replace=False
+                )
+
+    # -- providers and actions -------------------------------------------------------------
+
+    def get_provider(self, name: str | None = None) -> tuple[str, Provider]:
+        """``(canonical name, provider)``; one instance per name, created on first use."""
+        info = self.plugins.provider_info(name or self.config.provider)
+        provider = self._providers.get(info.name)
+        if provider is None:
+            settings = self.config.providers.get(info.name, {})
+            provider = self.plugins.get_provider(info.name, **settings)
+            self._providers[info.name] = provider
+        return info.name, provider
+
+    def get_action(self, name: str) -> Action:
+        action = self.actions.get(name)
+        if action is None:
+            raise UnknownActionError(not_found("action", name, self.actions).message)
+        return action
+
+    def _prepare(
+        self, request: ActionRequest
+    ) -> tuple[Action, Callable[[Any, Any], StreamManager], str]:
+        action = self.get_action(request.action)
+        provider_name, provider = self.get_provider(request.provider)
+        model = request.model or self.config.model
+        generate = generate_request_for(request, model=model, require_message=action.needs_message)
+
+        def make_manager(run_id: str, sink: Any) -> StreamManager:
+            return StreamManager(
+                sink,
+                stream_id=run_id,
+                request=request,
+                provider=provider,
+                provider_name=provider_name,
+                model=model,
+                generate_request=generate,
+            )
+
+        return action, make_manager, provider_name
+
+    async def start_stream(self, request: ActionRequest) -> Run:
+        """Validate ``request`` and start its run in the hub (errors here are 4xx)."""
+        action, make_manager, provider_name = self._prepare(request)
+
+        async def handler(manager: StreamManager) -> None:
+            await action.handler(manager, request)
+
+        return await self.hub.start(
+            handler,
+            lambda run, sink: make_manager(run.stream_id, sink),
+            provider=provider_name,
+            model=request.model or self.config.model,
+            action=action.name,
+        )
+
+    async def run_action(self, request: ActionRequest) -> dict[str, Any]:
+        """Run an action to the end without streaming (``POST /ai/action``)."""
+        action, make_manager, _ = self._prepare(request)
+        collector = _Collector()
+        await action.handler(make_manager("action", collector), request)
+        text: list[str] = []
+        done: dict[str, Any] = {}
+        for event in collector.events:
+            if event.type == "token":
+                text.append(str(event.data))
+            elif event.type == "error":
+                raise error_from_code(event.code, str(event.data))
+            elif event.type == "done" and isinstance(event.data, dict):
+                done = event.data
+        return {
+            "messages": [{"role": "assistant", "content": "".join(text)}],
+            "context": request.context,
+            "finish_reason": done.get("finish_reason", "stop"),
+            "usage": done.get("usage"),
+        }
+
+    # -- HTTP plumbing shared by endpoints and transports ----------------------------------
+
+    def check_auth(self, conn: HTTPConnection) -> None:
+        """Raise `AuthenticationError` unless the request carries an accepted bearer token.
+
+        WebSocket clients may send it as ``?access_token=`` (browsers cannot set headers).
+        """
+        keys = self.config.api_keys
+        if not keys:
+            return
+        scheme, _, token = conn.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            token = ""
+        if not token and conn.scope["type"] == "websocket":
+            token = parse_qs(conn.scope.get("query_string", b"").decode()).get(
+                "access_token", [""]
+            )[0]
+        token = token.strip()
+        if not token or not any(hmac.compare_digest(token, key) for key in keys):
+            raise AuthenticationError("missing or invalid bearer token")
+
+    def endpoint(self, handler: HTTPHandler, *, auth: bool = True) -> HTTPHandler:
+        """Wrap an HTTP handler: bearer auth, and `AINativeError` -> its JSON error response."""
+
+        async def guarded(request: Request) -> Response:
+            try:
+                if auth:
+                    self.check_auth(request)
+                return await handler(request)
+            except Exception as exc:
+                response = error_response(exc)
+                if isinstance(exc, AuthenticationError):
+                    response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+
+        guarded.__name__ = getattr(handler, "__name__", "endpoint")
+        guarded.__doc__ = handler.__doc__
+        return guarded
+
+    # -- app -------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        """Runs the stream hub; producers are cancelled and providers closed on exit."""
+        async with self.hub.running():
+            try:
+                yield
+            finally:
+                with anyio.CancelScope(shield=True):
+                    for provider in list(self._providers.values()):
+                        aclose = getattr(provider, "aclose", None)
+                        if aclose is not None:
+                            try:
+                                await aclose()
+                            except Exception:
+                                _logger.warning("provider.close_failed", exc_info=True)
+                    self._providers.clear()
+
+    def transports(self) -> dict[str, ServerTransport]:
+        """Every registered transport that has a server half, instantiated."""
+        found: dict[str, ServerTransport] = {}
+        for name, info in sorted(self.plugins.transports.items()):
+            if info.server is None:
+                continue
+            factory = resolve_ref(info.server)
+            found[name] = factory() if callable(factory) else factory
+        return found
+
+    def router(self) -> APIRouter:
+        """An `APIRouter` with every endpoint, whose lifespan runs the hub.
+
+        ``app.include_router(server.router())`` merges that lifespan into the app's, so the
+        hub starts and stops with the app.
+        """
+        from ._endpoints import endpoint_routes
+
+        self.load_plugin_tools()
+        router = APIRouter(lifespan=self.lifespan)
+        router.routes.extend(endpoint_routes(self))
+        for name, transport in self.transports().items():
+            routes = list(transport.routes(self))
+            _logger.debug("transport.mounted", transport=name, routes=len(routes))
+            router.routes.extend(routes)
+        return router
+
+    def get_app(self) -> FastAPI:
+        """The FastAPI app (built once): the router, CORS when ``cors_origins`` is set."""
+        if self._app is None:
+            app = FastAPI(title="ainative", lifespan=self.lifespan)
+            app.router.routes.extend(self.router().routes)
+            if self.config.cors_origins:
+                app.add_middleware(
+                    CORSMiddleware,
+                    allow_origins=self.config.cors_origins,
+                    allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                    allow_headers=["*"],
+                    expose_headers=["X-AINative-Stream-Id"],
+                )
+            app.state.ainative_server = self
+            self._app = app
+        return self._app
+
+
+def create_server(
+    config: ServerConfig | None = None, *, plugins: Plugins | None = None
+) -> AINativeServer:
+    """An `AINativeServer` (``register_tool``, ``tool_registry``, ``action``, ``get_app``)."""
+    return AINativeServer(config, plugins=plugins)
+
+
+def create_app(config: ServerConfig | None = None, *, plugins: Plugins | None = None) -> FastAPI:
+    """A FastAPI app serving the ainative endpoints (``create_server(config).get_app()``)."""
+    return AINativeServer(config, plugins=plugins).get_app()
+
+
+def create_router(
+    config: ServerConfig | None = None, *, plugins: Plugins | None = None
+) -> APIRouter:
+    """An `APIRouter` to mount in an existing app: ``app.include_router(create_router())``.
+
+    The router carries the hub's lifespan; FastAPI merges it into the app's on include.
+    """
+    return AINativeServer(config, plugins=plugins).router()
