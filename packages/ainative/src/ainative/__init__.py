@@ -22,9 +22,20 @@ from ainative_core import Usage as Usage
 from ainative_core import __version__ as __version__
 from ainative_core import get_plugins as get_plugins
 from ainative_core import hookimpl as hookimpl
+from ainative_server import AINativeServer as AINativeServer
+from ainative_server import ServerConfig as ServerConfig
+from ainative_server import StreamManager as StreamManager
+from ainative_server import Tool as Tool
+from ainative_server import ToolRegistry as ToolRegistry
+from ainative_server import create_app as create_app
+from ainative_server import create_router as create_router
+from ainative_server import create_server as create_server
+from ainative_server import stream_tokens as stream_tokens
+from ainative_server import tool as tool
 
 __all__ = [
     "AINativeError",
+    "AINativeServer",
     "ActionRequest",
     "BaseProvider",
     "BusEvent",
@@ -34,10 +45,19 @@ __all__ = [
     "GenerateRequest",
     "Message",
     "Provider",
+    "ServerConfig",
     "StreamEvent",
+    "StreamManager",
     "StreamingError",
+    "Tool",
+    "ToolRegistry",
     "Usage",
     "__version__",
+    "create_app",
+    "create_router",
+    "create_server",
     "get_plugins",
     "hookimpl",
+    "stream_tokens",
+    "tool",
 ]
