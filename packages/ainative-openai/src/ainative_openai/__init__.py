@@ -1,5 +1,34 @@
-"""ainative_openai."""
+"""ainative-openai: the OpenAI provider plugin (OpenAI and OpenAI-compatible servers).
+
+Names are imported on first access: loading the plugin (``ainative_openai._plugin``)
+imports this package, and must not import the OpenAI SDK.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._convert import FINISH_REASONS as FINISH_REASONS
+    from ._errors import ERROR_TABLE as ERROR_TABLE
+    from ._errors import map_openai_errors as map_openai_errors
+    from ._provider import OpenAIProvider as OpenAIProvider
+
+__all__ = ["ERROR_TABLE", "FINISH_REASONS", "OpenAIProvider", "map_openai_errors"]
+
+_LAZY = {
+    "ERROR_TABLE": "._errors",
+    "FINISH_REASONS": "._convert",
+    "OpenAIProvider": "._provider",
+    "map_openai_errors": "._errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

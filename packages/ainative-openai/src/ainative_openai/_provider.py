@@ -1,0 +1,181 @@
+"""The OpenAI provider: chat completions over the official SDK, for OpenAI and compatibles."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, suppress
+from typing import Any, Final, final
+
+import anyio
+import structlog
+
+from ainative_core import (
+    BaseProvider,
+    GenerateRequest,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    SSEDecoder,
+    StreamEvent,
+)
+
+from ._convert import ChunkMapper, parse_chunk, request_params
+from ._errors import map_openai_errors
+from ._transport import make_http_client
+
+__all__ = ["OpenAIProvider"]
+
+logger = structlog.get_logger("ainative_openai")
+
+DEFAULT_MODEL: Final = "gpt-4o-mini"
+_OPENAI_HOST: Final = "api.openai.com"
+# Local compatible servers (llama.cpp, LM Studio, vLLM) take no key, but the SDK needs one.
+_NO_KEY: Final = "not-needed"
+_CLOSE_TIMEOUT: Final = 5.0
+
+
+@final
+class OpenAIProvider(BaseProvider):
+    """Streams chat completions from OpenAI or any OpenAI-compatible server.
+
+    Settings default to the environment: ``api_key`` from ``OPENAI_API_KEY``, ``base_url``
+    from ``OPENAI_BASE_URL`` (point it at vLLM, llama.cpp or LM Studio), ``organization``
+    from ``OPENAI_ORG_ID``. ``timeout`` is the SDK's request timeout in seconds.
+
+    ``max_retries`` is ainative's policy, not the SDK's (whose own retries are off): a
+    retryable error (429, 5xx, connection, timeout, malformed stream) is retried with
+    exponential backoff, honouring ``retry-after``, only while no event has been yielded.
+    After the first event an error becomes an ``error`` event, then ``finish`` with reason
+    ``error``. Before it, the matching `ProviderError` is raised.
+
+    The SDK client (and its connection pool) is created on first use and bound to the event
+    loop that uses it; call ``aclose()`` when done.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        timeout: float | None = None,
+        max_retries: int = 2,
+        model: str | None = None,
+        backoff: float = 0.5,
+        max_backoff: float = 20.0,
+        **_settings: Any,
+    ) -> None:
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.organization = organization or os.environ.get("OPENAI_ORG_ID") or None
+        self.timeout = timeout
+        self.max_retries = max(int(max_retries), 0)
+        self.model = model or DEFAULT_MODEL
+        self.backoff = float(backoff)
+        self.max_backoff = float(max_backoff)
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        return f"<OpenAIProvider base_url={self.base_url!r} model={self.model!r}>"
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            if not self.api_key and (self.base_url is None or _OPENAI_HOST in self.base_url):
+                raise ProviderAuthError("no OpenAI API key: set OPENAI_API_KEY or api_key")
+            with map_openai_errors():
+                import openai
+
+                self._client = openai.AsyncOpenAI(
+                    api_key=self.api_key or _NO_KEY,
+                    base_url=self.base_url,
+                    organization=self.organization,
+                    max_retries=0,
+                    http_client=make_http_client(self.timeout),
+                )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the SDK client and its connections."""
+        client, self._client = self._client, None
+        if client is not None:
+            with anyio.CancelScope(shield=True):
+                await client.close()
+
+    def _delay(self, attempt: int, error: ProviderError) -> float:
+        if isinstance(error, ProviderRateLimited) and error.retry_after is not None:
+            return min(error.retry_after, self.max_backoff)
+        base: float = min(self.backoff * 2**attempt, self.max_backoff)
+        return base * random.uniform(0.5, 1.0)
+
+    def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
+        params = request_params(request, default_model=self.model)
+        return self._run(params)
+
+    async def _run(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        log = logger.bind(provider=self.name, model=params["model"], base_url=self.base_url)
+        started = False
+        attempt = 0
+        while True:
+            try:
+                async with aclosing(self._attempt(params)) as events:
+                    async for event in events:
+                        started = True
+                        yield event
+                return
+            except ProviderError as exc:
+                if started:
+                    log.warning("openai stream failed after the first event", error=str(exc))
+                    yield StreamEvent.error(str(exc), code=exc.code, retryable=exc.retryable)
+                    yield StreamEvent.finish("error")
+                    return
+                if not exc.retryable or attempt >= self.max_retries:
+                    raise
+                delay = self._delay(attempt, exc)
+                attempt += 1
+                log.info("openai request retried", attempt=attempt, delay=delay, error=str(exc))
+                await anyio.sleep(delay)
+
+    async def _attempt(self, params: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
+        """One request: its events, or a `ProviderError`; the HTTP stream is always closed.
+
+        The SDK builds and sends the request and raises its typed errors for error statuses;
+        the body is read here rather than through the SDK's ``AsyncStream``, whose nested
+        generators are left unclosed after ``[DONE]`` or a cancel (trio warns about each).
+        """
+        client = self._get_client()
+        response: Any = None
+        mapper = ChunkMapper()
+        decoder = SSEDecoder()
+        try:
+            with map_openai_errors():
+                opened = client.chat.completions.with_streaming_response.create(**params)
+                response = (await opened.__aenter__()).http_response
+            done = False
+            async with aclosing(response.aiter_bytes()) as body:
+                while True:
+                    # Read to the end even after [DONE] (the body ends right after it): an
+                    # exhausted body leaves no half-read generator in the HTTP stack behind.
+                    with map_openai_errors():
+                        try:
+                            raw = await body.__anext__()
+                        except StopAsyncIteration:
+                            break
+                    events: list[StreamEvent] = []
+                    for sse in decoder.feed(raw):
+                        if sse.data.startswith("[DONE]"):
+                            done = True
+                        elif not done:
+                            events.extend(mapper.feed(parse_chunk(sse.data)))
+                    for event in events:
+                        yield event
+            for event in mapper.end():
+                yield event
+        finally:
+            if response is not None:
+                # Shielded: a cancelled consumer must still close the upstream connection.
+                with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True), suppress(Exception):
+                    await response.aclose()

@@ -1,0 +1,357 @@
+"""The OpenAI provider over the real SDK against a fake OpenAI upstream on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from itertools import zip_longest
+
+import anyio
+import pytest
+from tests.openai.fake_openai import (
+    FakeOpenAI,
+    Reply,
+    chunk,
+    error_reply,
+    text_reply,
+    tool_reply,
+    usage_chunk,
+)
+
+from ainative_core import (
+    GenerateRequest,
+    Message,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderRateLimited,
+    ProviderResponseError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    StreamEvent,
+    ToolCall,
+    ToolSpec,
+    accumulate,
+    build_request,
+    open_stream,
+)
+from ainative_openai import OpenAIProvider
+
+pytestmark = pytest.mark.anyio
+
+Make = Callable[..., OpenAIProvider]
+
+
+async def collect(provider: OpenAIProvider, request: GenerateRequest) -> list[StreamEvent]:
+    with anyio.fail_after(10):
+        async with open_stream(provider, request) as events:
+            return [event async for event in events]
+
+
+def hello() -> GenerateRequest:
+    return build_request(prompt="Say hello")
+
+
+# -- the request the SDK sends --------------------------------------------------------------
+
+
+async def test_request_carries_messages_options_and_tools(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    upstream.script(text_reply("ok"))
+    request = GenerateRequest(
+        model="gpt-test",
+        messages=[
+            Message(role="system", content="Be brief."),
+            Message(role="user", content="Weather?"),
+            Message(
+                role="assistant",
+                tool_calls=[ToolCall(id="call_1", name="get_weather", arguments='{"c": 1}')],
+            ),
+            Message(role="tool", tool_call_id="call_1", content='{"temp": 20}'),
+        ],
+        temperature=0.2,
+        max_tokens=50,
+        top_p=0.9,
+        stop=["END"],
+        tools=[ToolSpec(name="get_weather", description="Weather in a city.")],
+        extra={"seed": 7},
+    )
+    await collect(make_provider(), request)
+    [sent] = upstream.requests
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["authorization"] == "Bearer test-key"
+    body = sent.body
+    assert body["model"] == "gpt-test"
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert (body["temperature"], body["max_tokens"], body["top_p"]) == (0.2, 50, 0.9)
+    assert body["stop"] == ["END"]
+    assert body["seed"] == 7
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "tool"]
+    assistant, tool = body["messages"][2], body["messages"][3]
+    assert assistant["content"] is None
+    assert assistant["tool_calls"] == [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"c": 1}'},
+        }
+    ]
+    assert tool == {"role": "tool", "content": '{"temp": 20}', "tool_call_id": "call_1"}
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather in a city.",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+    ]
+
+
+async def test_default_model_and_unset_options_are_not_sent(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    upstream.script(text_reply("ok"))
+    await collect(make_provider(model="my-local-model"), hello())
+    body = upstream.requests[0].body
+    assert body["model"] == "my-local-model"
+    assert not {"temperature", "max_tokens", "top_p", "stop", "tools"} & set(body)
+
+
+async def test_settings_come_from_the_environment(
+    upstream: FakeOpenAI, upstream_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "env-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", upstream_url)
+    upstream.script(text_reply("from env"))
+    provider = OpenAIProvider(max_retries=0)
+    try:
+        completion = await provider.complete(hello())
+    finally:
+        await provider.aclose()
+    assert completion.text == "from env"
+    assert upstream.requests[0].headers["authorization"] == "Bearer env-key"
+
+
+async def test_missing_key_for_openai_itself_fails_without_a_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    provider = OpenAIProvider()
+    with pytest.raises(ProviderAuthError, match="OPENAI_API_KEY"):
+        await collect(provider, hello())
+
+
+# -- what comes back ------------------------------------------------------------------------
+
+
+async def test_text_usage_and_finish(upstream: FakeOpenAI, make_provider: Make) -> None:
+    upstream.script(text_reply("Hello there world"))
+    events = await collect(make_provider(), hello())
+    assert [e.type for e in events] == ["text", "text", "text", "usage", "finish"]
+    assert "".join(e.text or "" for e in events if e.type == "text") == "Hello there world"
+    assert events[-1].usage is not None
+    assert (events[-1].usage.input_tokens, events[-1].usage.output_tokens) == (9, 3)
+
+
+@pytest.mark.parametrize(
+    ("openai_reason", "reason"),
+    [("length", "length"), ("content_filter", "content_filter"), ("stop", "stop")],
+)
+async def test_finish_reasons_are_mapped(
+    upstream: FakeOpenAI, make_provider: Make, openai_reason: str, reason: str
+) -> None:
+    upstream.script(text_reply("cut", finish_reason=openai_reason))
+    events = await collect(make_provider(), hello())
+    assert events[-1].finish_reason == reason
+
+
+async def test_reasoning_deltas_become_reasoning_events(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    upstream.script(text_reply("42", reasoning="Let me think"))
+    completion = accumulate(await collect(make_provider(), hello()))
+    assert completion.reasoning == "Let me think"
+    assert completion.text == "42"
+
+
+async def test_two_parallel_tool_calls_are_assembled(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    first = tool_reply("get_weather", '{"city": "Paris"}', call_id="call_a", index=0)
+    second = tool_reply("get_time", '{"tz": "CET"}', call_id="call_b", index=1)
+    # Interleave the argument pieces of both calls, as OpenAI does for parallel calls.
+    body = [*first.chunks[:2], second.chunks[1]]
+    pieces = zip_longest(first.chunks[2:-2], second.chunks[2:-2])
+    body += [piece for pair in pieces for piece in pair if piece is not None]
+    body += first.chunks[-2:]
+    upstream.script(Reply(chunks=body))
+    completion = await make_provider().complete(hello())
+    assert completion.finish_reason == "tool_call"
+    calls = {c.id: (c.name, c.parsed_arguments()) for c in completion.tool_calls}
+    assert calls == {
+        "call_a": ("get_weather", {"city": "Paris"}),
+        "call_b": ("get_time", {"tz": "CET"}),
+    }
+
+
+async def test_text_before_a_tool_call_is_kept(upstream: FakeOpenAI, make_provider: Make) -> None:
+    upstream.script(tool_reply("lookup", '{"q": "x"}', text="Let me look."))
+    completion = await make_provider().complete(hello())
+    assert completion.text == "Let me look."
+    assert [c.name for c in completion.tool_calls] == ["lookup"]
+
+
+# -- errors before the first token ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, ProviderBadRequest),
+        (401, ProviderAuthError),
+        (403, ProviderAuthError),
+        (404, ProviderBadRequest),
+        (422, ProviderBadRequest),
+        (429, ProviderRateLimited),
+        (500, ProviderUnavailable),
+        (503, ProviderUnavailable),
+    ],
+)
+async def test_error_statuses_raise_mapped_errors(
+    upstream: FakeOpenAI, make_provider: Make, status: int, error: type[Exception]
+) -> None:
+    upstream.script(error_reply(status, "nope"))
+    with pytest.raises(error, match="nope"):
+        await collect(make_provider(), hello())
+
+
+async def test_rate_limit_carries_retry_after(upstream: FakeOpenAI, make_provider: Make) -> None:
+    upstream.script(error_reply(429, "slow down", headers={"retry-after": "7"}))
+    with pytest.raises(ProviderRateLimited) as info:
+        await collect(make_provider(), hello())
+    assert info.value.retry_after == 7.0
+    assert info.value.__cause__ is not None  # the SDK error is chained, not leaked
+
+
+async def test_retries_before_the_first_token_then_streams(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    upstream.script(
+        error_reply(429, "busy", headers={"retry-after-ms": "20"}),
+        error_reply(503, "overloaded"),
+        text_reply("finally"),
+    )
+    completion = await make_provider(max_retries=2, backoff=0.01).complete(hello())
+    assert completion.text == "finally"
+    assert len(upstream.requests) == 3
+
+
+async def test_retries_stop_after_max_retries(upstream: FakeOpenAI, make_provider: Make) -> None:
+    upstream.script(error_reply(500, "down"))
+    with pytest.raises(ProviderUnavailable):
+        await collect(make_provider(max_retries=2, backoff=0.01), hello())
+    assert len(upstream.requests) == 3
+
+
+async def test_auth_errors_are_not_retried(upstream: FakeOpenAI, make_provider: Make) -> None:
+    upstream.script(error_reply(401, "bad key"))
+    with pytest.raises(ProviderAuthError):
+        await collect(make_provider(max_retries=3, backoff=0.01), hello())
+    assert len(upstream.requests) == 1
+
+
+async def test_malformed_first_chunk_raises_response_error(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    upstream.script(Reply(chunks=["{not json"]))
+    with pytest.raises(ProviderResponseError, match="malformed"):
+        await collect(make_provider(), hello())
+
+
+async def test_error_object_in_the_stream_is_mapped(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    payload = {"error": {"message": "model overloaded", "type": "server_error"}}
+    upstream.script(Reply(chunks=[json.dumps(payload)]))
+    with pytest.raises(ProviderUnavailable, match="model overloaded"):
+        await collect(make_provider(), hello())
+
+
+async def test_connection_refused_is_unavailable(make_provider: Make) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    provider = make_provider(base_url=f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(ProviderUnavailable):
+        await collect(provider, hello())
+
+
+async def test_slow_first_chunk_times_out(upstream: FakeOpenAI, make_provider: Make) -> None:
+    upstream.script(Reply(chunks=[chunk({"content": "late"})], delay=2.0))
+    with pytest.raises(ProviderTimeout):
+        await collect(make_provider(timeout=0.2), hello())
+
+
+# -- errors after the first token -----------------------------------------------------------
+
+
+async def test_malformed_chunk_mid_stream_is_an_error_event(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    reply = text_reply("one two three")
+    reply.chunks.insert(2, "{broken")
+    upstream.script(reply)
+    events = await collect(make_provider(max_retries=3), hello())
+    assert [e.type for e in events][-2:] == ["error", "finish"]
+    assert events[-2].code == "provider_response_error"
+    assert events[-1].finish_reason == "error"
+    assert len(upstream.requests) == 1  # no retry once a token went out
+
+
+async def test_connection_dropped_mid_stream_is_an_error_event(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    reply = text_reply("one two three four")
+    reply.drop_after = 3
+    upstream.script(reply)
+    events = await collect(make_provider(max_retries=3), hello())
+    kinds = [e.type for e in events]
+    assert kinds == ["text", "text", "error", "finish"]
+    assert events[2].code == "provider_unavailable"
+    assert events[2].retryable is True
+    assert events[3].finish_reason == "error"
+    assert len(upstream.requests) == 1
+
+
+async def test_stream_ending_without_finish_is_an_error_event(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    upstream.script(Reply(chunks=[chunk({"content": "partial"}), usage_chunk()]))
+    events = await collect(make_provider(), hello())
+    assert [e.type for e in events] == ["text", "error", "finish"]
+    assert events[1].code == "provider_response_error"
+
+
+# -- cancellation ---------------------------------------------------------------------------
+
+
+async def test_cancel_closes_the_upstream_connection_at_once(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    upstream.script(text_reply("tick " * 200, delay=0.02))
+    provider = make_provider()
+    with anyio.fail_after(10):
+        with anyio.CancelScope() as scope:
+            async with open_stream(provider, hello()) as events:
+                async for event in events:
+                    if event.type == "text":
+                        scope.cancel()
+                        await anyio.sleep(1)
+        assert scope.cancelled_caught
+        assert await upstream.wait_disconnect()
+    assert upstream.completed == 0
