@@ -1,0 +1,110 @@
+"""The OpenAI error table: every vendor error maps into the ainative tree."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+
+import httpcore2
+import httpx2
+import pytest
+
+import openai
+from ainative_core import (
+    AINativeError,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderResponseError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from ainative_openai import ERROR_TABLE, map_openai_errors
+from ainative_openai._errors import parse_retry_after, stream_error
+
+REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
+
+
+def status_error(cls: type[openai.APIStatusError], status: int, **headers: str) -> Exception:
+    response = httpx2.Response(status, headers=headers, request=REQUEST)
+    return cls(f"status {status}", response=response, body=None)
+
+
+CASES: list[tuple[Exception, type[AINativeError]]] = [
+    (status_error(openai.AuthenticationError, 401), ProviderAuthError),
+    (status_error(openai.PermissionDeniedError, 403), ProviderAuthError),
+    (status_error(openai.RateLimitError, 429), ProviderRateLimited),
+    (status_error(openai.BadRequestError, 400), ProviderBadRequest),
+    (status_error(openai.NotFoundError, 404), ProviderBadRequest),
+    (status_error(openai.ConflictError, 409), ProviderBadRequest),
+    (status_error(openai.UnprocessableEntityError, 422), ProviderBadRequest),
+    (status_error(openai.InternalServerError, 500), ProviderUnavailable),
+    (status_error(openai.APIStatusError, 502), ProviderUnavailable),
+    (status_error(openai.APIStatusError, 418), ProviderBadRequest),
+    (openai.APITimeoutError(request=REQUEST), ProviderTimeout),
+    (openai.APIConnectionError(request=REQUEST), ProviderUnavailable),
+    (openai.APIError("in-stream error", REQUEST, body=None), ProviderResponseError),
+    (openai.OpenAIError("client misconfigured"), ProviderError),
+    (httpx2.ReadTimeout("slow", request=REQUEST), ProviderTimeout),
+    (httpx2.RemoteProtocolError("dropped", request=REQUEST), ProviderUnavailable),
+    (httpcore2.ReadTimeout("slow"), ProviderTimeout),
+    (httpcore2.RemoteProtocolError("dropped"), ProviderUnavailable),
+    (httpcore2.ReadError("reset"), ProviderUnavailable),
+    (json.JSONDecodeError("bad", "{", 0), ProviderResponseError),
+]
+
+
+@pytest.mark.parametrize(("vendor", "expected"), CASES, ids=lambda v: type(v).__name__)
+def test_vendor_errors_map_to_the_tree(vendor: Exception, expected: type[AINativeError]) -> None:
+    with pytest.raises(AINativeError) as info, map_openai_errors():
+        raise vendor
+    assert type(info.value) is expected
+    assert info.value.__cause__ is vendor
+
+
+def test_no_row_is_shadowed_by_an_earlier_one() -> None:
+    vendor_classes = [cls for cls, _ in ERROR_TABLE]
+    for i, cls in enumerate(vendor_classes):
+        earlier = [row for row in vendor_classes[:i] if issubclass(cls, row)]
+        assert not earlier, f"{cls.__name__} is caught first by {earlier}"
+
+
+def test_ainative_errors_and_unknown_errors_pass_through() -> None:
+    with pytest.raises(ProviderAuthError), map_openai_errors():
+        raise ProviderAuthError("already mapped")
+    with pytest.raises(KeyError), map_openai_errors():
+        raise KeyError("a bug, not a vendor error")
+
+
+def test_retry_after_in_seconds_milliseconds_and_http_date() -> None:
+    assert parse_retry_after(httpx2.Headers({"retry-after": "3"})) == 3.0
+    assert parse_retry_after(httpx2.Headers({"retry-after-ms": "250"})) == 0.25
+    assert parse_retry_after(httpx2.Headers({"retry-after": "soon"})) is None
+    assert parse_retry_after(httpx2.Headers({})) is None
+    date = email.utils.formatdate(time.time() + 30, usegmt=True)
+    seconds = parse_retry_after(httpx2.Headers({"retry-after": date}))
+    assert seconds is not None
+    assert 25 <= seconds <= 31
+
+
+def test_rate_limit_error_keeps_retry_after() -> None:
+    with pytest.raises(ProviderRateLimited) as info, map_openai_errors():
+        raise status_error(openai.RateLimitError, 429, **{"retry-after": "12"})
+    assert info.value.retry_after == 12.0
+    assert info.value.status == 429
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ({"type": "rate_limit_exceeded", "message": "m"}, ProviderRateLimited),
+        ({"type": "server_error", "message": "m"}, ProviderUnavailable),
+        ({"code": "overloaded", "message": "m"}, ProviderUnavailable),
+        ({"type": "invalid_request_error", "message": "m"}, ProviderResponseError),
+        ("just text", ProviderResponseError),
+    ],
+)
+def test_error_objects_in_the_stream(error: object, expected: type[ProviderError]) -> None:
+    assert type(stream_error(error)) is expected
