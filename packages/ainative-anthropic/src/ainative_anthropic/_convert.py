@@ -1,0 +1,264 @@
+"""Translating between ainative's request/events and the Anthropic Messages API.
+
+Requests: system messages become the top-level ``system`` parameter, tool results become
+``tool_result`` blocks in a user message, assistant tool calls become ``tool_use`` blocks.
+Streams: `StreamTranslator` turns raw stream events (``message_start``,
+``content_block_*``, ``message_delta``, ``message_stop``) into `StreamEvent`s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final, final
+
+from ainative_core import (
+    Completion,
+    FinishReason,
+    GenerateRequest,
+    InvalidRequestError,
+    Message,
+    ProviderResponseError,
+    StreamEvent,
+    ToolCall,
+    Usage,
+)
+
+__all__ = [
+    "STOP_REASONS",
+    "StreamTranslator",
+    "build_params",
+    "completion_from_message",
+    "convert_messages",
+]
+
+#: Anthropic ``stop_reason`` -> ainative finish reason (anything else: ``stop``).
+STOP_REASONS: Final[Mapping[str, FinishReason]] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_call",
+    "refusal": "content_filter",
+}
+
+_USAGE_EXTRAS: Final = ("cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def _tool_input(call: ToolCall) -> dict[str, Any]:
+    try:
+        return call.parsed_arguments()
+    except ValueError as exc:
+        raise InvalidRequestError(f"tool call {call.id!r} has invalid arguments: {exc}") from None
+
+
+def convert_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
+    """``(system, messages)`` in the Messages API shape; consecutive tool results merge."""
+    system: list[str] = []
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            system.append(message.content)
+        elif message.role == "user":
+            out.append({"role": "user", "content": message.content})
+        elif message.role == "assistant":
+            blocks: list[dict[str, Any]] = []
+            if message.content:
+                blocks.append({"type": "text", "text": message.content})
+            for call in message.tool_calls:
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call.id,
+                        "name": call.name,
+                        "input": _tool_input(call),
+                    }
+                )
+            out.append({"role": "assistant", "content": blocks or message.content})
+        else:
+            if not message.tool_call_id:
+                raise InvalidRequestError("a tool message needs a tool_call_id")
+            block = {
+                "type": "tool_result",
+                "tool_use_id": message.tool_call_id,
+                "content": message.content,
+            }
+            previous = out[-1] if out else None
+            if (
+                previous is not None
+                and previous["role"] == "user"
+                and isinstance(previous["content"], list)
+                and all(b.get("type") == "tool_result" for b in previous["content"])
+            ):
+                previous["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+    return ("\n\n".join(system) if system else None), out
+
+
+def build_params(request: GenerateRequest, *, model: str, max_tokens: int) -> dict[str, Any]:
+    """Keyword arguments for ``client.messages.create`` (without ``stream``).
+
+    ``temperature`` and ``top_p`` travel in ``extra_body`` with ``request.extra``, so any
+    Messages API field the SDK does not name (``top_k``, ``thinking``, ...) passes through.
+    """
+    system, messages = convert_messages(request.messages)
+    params: dict[str, Any] = {
+        "model": request.model or model,
+        "max_tokens": request.max_tokens or max_tokens,
+        "messages": messages,
+    }
+    if system is not None:
+        params["system"] = system
+    if request.stop:
+        params["stop_sequences"] = list(request.stop)
+    if request.tools:
+        params["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            for t in request.tools
+        ]
+    body: dict[str, Any] = {}
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    body.update(request.extra)
+    if body:
+        params["extra_body"] = body
+    return params
+
+
+def _usage(data: Any, base: Usage | None = None) -> Usage:
+    fields: dict[str, Any] = {
+        "input_tokens": base.input_tokens if base else 0,
+        "output_tokens": base.output_tokens if base else 0,
+    }
+    if base is not None and base.model_extra:
+        fields.update(base.model_extra)
+    for name in ("input_tokens", "output_tokens", *_USAGE_EXTRAS):
+        value = getattr(data, name, None)
+        if isinstance(value, int):
+            fields[name] = value
+    return Usage(**fields)
+
+
+def completion_from_message(message: Any) -> Completion:
+    """A `Completion` from a non-streamed ``anthropic.types.Message``."""
+    text: list[str] = []
+    reasoning: list[str] = []
+    calls: list[ToolCall] = []
+    for block in message.content:
+        kind = getattr(block, "type", None)
+        if kind == "text":
+            text.append(block.text)
+        elif kind == "thinking":
+            reasoning.append(block.thinking)
+        elif kind == "tool_use":
+            calls.append(ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input)))
+    reason = STOP_REASONS.get(message.stop_reason or "", "stop")
+    return Completion(
+        text="".join(text),
+        reasoning="".join(reasoning),
+        tool_calls=calls,
+        usage=_usage(message.usage),
+        finish_reason=reason,
+        provider_metadata={"id": message.id, "model": message.model},
+    )
+
+
+@final
+class StreamTranslator:
+    """Folds raw Messages API stream events into `StreamEvent`s, one event at a time.
+
+    The message id and model are sent as one ``metadata`` event just before the first
+    content event, so that nothing reaches the consumer before the first token (a failure
+    until then can still be retried).
+    """
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.stop_reason: str | None = None
+        self.stopped = False
+        self._metadata: dict[str, Any] | None = None
+        self._tools: dict[int, str] = {}  # content block index -> tool_use id
+        self._tool_args: dict[int, bool] = {}  # content block index -> had input deltas
+        self._tool_inputs: dict[int, Any] = {}  # input given whole in content_block_start
+        self._tool_count = 0
+
+    def _out(self, event: StreamEvent) -> list[StreamEvent]:
+        if self._metadata is not None:
+            meta, self._metadata = self._metadata, None
+            return [StreamEvent.metadata(meta), event]
+        return [event]
+
+    def feed(self, raw: Any) -> list[StreamEvent]:
+        """The events for one raw stream event (often none, at most a few)."""
+        kind = getattr(raw, "type", None)
+        if kind == "message_start":
+            message = raw.message
+            self.usage = _usage(message.usage)
+            self._metadata = {"id": message.id, "model": message.model}
+            return []
+        if kind == "content_block_start":
+            return self._block_start(raw.index, raw.content_block)
+        if kind == "content_block_delta":
+            return self._block_delta(raw.index, raw.delta)
+        if kind == "content_block_stop":
+            return self._block_stop(raw.index)
+        if kind == "message_delta":
+            self.stop_reason = raw.delta.stop_reason or self.stop_reason
+            self.usage = _usage(raw.usage, self.usage)
+            return []
+        if kind == "message_stop":
+            self.stopped = True
+            reason = STOP_REASONS.get(self.stop_reason or "", "stop")
+            return [
+                *self._out(StreamEvent.usage_report(self.usage)),
+                StreamEvent.finish(reason, usage=self.usage),
+            ]
+        return []
+
+    def _block_start(self, index: int, block: Any) -> list[StreamEvent]:
+        kind = getattr(block, "type", None)
+        if kind == "text" and block.text:
+            return self._out(StreamEvent.text_delta(block.text))
+        if kind == "thinking" and block.thinking:
+            return self._out(StreamEvent.reasoning_delta(block.thinking))
+        if kind == "tool_use":
+            self._tools[index] = block.id
+            self._tool_args[index] = False
+            self._tool_inputs[index] = block.input
+            event = StreamEvent.tool_call_start(block.id, block.name, index=self._tool_count)
+            self._tool_count += 1
+            return self._out(event)
+        return []
+
+    def _block_delta(self, index: int, delta: Any) -> list[StreamEvent]:
+        kind = getattr(delta, "type", None)
+        if kind == "text_delta":
+            return self._out(StreamEvent.text_delta(delta.text))
+        if kind == "thinking_delta":
+            return self._out(StreamEvent.reasoning_delta(delta.thinking))
+        if kind == "input_json_delta":
+            call_id = self._tools.get(index)
+            if call_id is None:
+                raise ProviderResponseError(f"input_json_delta for unknown block {index}")
+            self._tool_args[index] = True
+            position = list(self._tools).index(index)
+            return self._out(
+                StreamEvent.tool_call_delta(call_id, delta.partial_json, index=position)
+            )
+        return []
+
+    def _block_stop(self, index: int) -> list[StreamEvent]:
+        call_id = self._tools.get(index)
+        if call_id is None:
+            return []
+        position = list(self._tools).index(index)
+        events: list[StreamEvent] = []
+        if not self._tool_args[index] and self._tool_inputs.get(index):
+            whole = json.dumps(self._tool_inputs[index])
+            events.append(StreamEvent.tool_call_delta(call_id, whole, index=position))
+        events.append(StreamEvent.tool_call_end(call_id, index=position))
+        return events
