@@ -64,7 +64,9 @@ def _backoff(config: StreamConfig, attempt: int) -> float:
 
 def _can_fall_back(exc: AINativeError) -> bool:
     if isinstance(exc, HTTPStatusError):
-        return exc.status_code in _FALLBACK_STATUSES
+        # A status with an ainative error body is the server's answer, not a missing route.
+        coded = getattr(exc, "server_code", None) is not None
+        return exc.status_code in _FALLBACK_STATUSES and not coded
     return isinstance(exc, ConnectError)
 
 

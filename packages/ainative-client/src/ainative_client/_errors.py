@@ -24,7 +24,13 @@ from ainative_core import (
     TransportError,
 )
 
-__all__ = ["error_message_from_body", "map_transport_errors", "status_error"]
+__all__ = [
+    "error_code_from_body",
+    "error_message_from_body",
+    "map_exception",
+    "map_transport_errors",
+    "status_error",
+]
 
 # Checked in order: the first class the exception is an instance of wins.
 _HTTPX_TABLE: Final[tuple[tuple[type[Exception], type[AINativeError]], ...]] = (
@@ -67,11 +73,28 @@ def error_message_from_body(body: bytes) -> str:
     return json.dumps(obj)[:200]
 
 
+def error_code_from_body(body: bytes) -> str | None:
+    """The ainative error code of an ainative server's error body (``{"error": {"code"}}``)."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    error = obj.get("error") if isinstance(obj, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def status_error(status_code: int, reason: str, body: bytes) -> HTTPStatusError:
-    """An `HTTPStatusError` whose message carries the server's own explanation."""
+    """An `HTTPStatusError` whose message carries the server's own explanation.
+
+    When the body is an ainative error, its code is kept as ``server_code`` (a 404 with a
+    code is "unknown provider", one without is "no such route").
+    """
     detail = error_message_from_body(body) if body else ""
     message = f"{status_code} {reason}" + (f": {detail}" if detail else "")
-    return HTTPStatusError(message, status_code=status_code)
+    error = HTTPStatusError(message, status_code=status_code)
+    error.server_code = error_code_from_body(body) if body else None  # type: ignore[attr-defined]
+    return error
 
 
 def _leaf(exc: BaseException) -> BaseException:

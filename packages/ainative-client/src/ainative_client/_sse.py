@@ -7,10 +7,12 @@ read only as the consumer pulls events, so a slow consumer slows the socket.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final, final
 
+import anyio
 import httpx
 import structlog
 
@@ -22,6 +24,7 @@ from ._transport import ReceivedEvent, endpoint
 __all__ = ["SSEClientTransport"]
 
 STREAM_ID_HEADER: Final = "X-AINative-Stream-Id"
+_FINISH_TIMEOUT: Final = 2.0
 _log = structlog.get_logger("ainative.client.sse")
 
 
@@ -75,7 +78,12 @@ class SSEClientTransport:
         headers: Mapping[str, str] | None,
         json: object = None,
     ) -> AsyncIterator[AsyncIterator[ReceivedEvent]]:
-        request_headers = {"Accept": "text/event-stream", **(headers or {})}
+        # identity: the body is read raw (`aiter_raw`), so it must not be compressed.
+        request_headers = {
+            "Accept": "text/event-stream",
+            "Accept-Encoding": "identity",
+            **(headers or {}),
+        }
         with map_transport_errors():
             async with self._http.stream(
                 method, url, headers=request_headers, json=json
@@ -93,21 +101,36 @@ class SSEClientTransport:
 async def _events(
     response: httpx.Response, stream_id: str | None
 ) -> AsyncGenerator[ReceivedEvent, None]:
+    """Decode events from the body; after ``done`` the rest (``[DONE]``) is read too.
+
+    httpx reads through a chain of async generators; leaving one suspended (stopping at
+    ``done``, or a consumer leaving early) leaves the inner ones unfinished, which trio
+    reports as abandoned. So the body is read to its end after ``done``, and on an early
+    exit the response is closed and the chain driven once more, to end on the closed socket.
+    """
     decoder = SSEDecoder()
-    with map_transport_errors():
-        async for chunk in response.aiter_bytes():
-            for sse in decoder.feed(chunk):
-                if sse.data == DONE_SENTINEL:
-                    return
-                try:
-                    event = WireEvent.from_json(sse.data)
-                except ValueError as exc:
-                    raise ProtocolError(f"undecodable SSE event: {sse.data[:80]!r}") from exc
-                event_id = int(sse.id) if sse.id.isdigit() else None
-                if event.type == "metadata" and isinstance(event.data, dict):
-                    found = event.data.get("stream_id")
-                    if isinstance(found, str):
-                        stream_id = found
-                yield ReceivedEvent(event, event_id, stream_id)
-                if event.type == "done":
-                    return
+    chunks = response.aiter_raw()
+    finished = False
+    try:
+        with map_transport_errors():
+            async for chunk in chunks:
+                for sse in decoder.feed(chunk):
+                    if sse.data == DONE_SENTINEL:
+                        continue
+                    try:
+                        event = WireEvent.from_json(sse.data)
+                    except ValueError as exc:
+                        raise ProtocolError(f"undecodable SSE event: {sse.data[:80]!r}") from exc
+                    event_id = int(sse.id) if sse.id.isdigit() else None
+                    if event.type == "metadata" and isinstance(event.data, dict):
+                        found = event.data.get("stream_id")
+                        if isinstance(found, str):
+                            stream_id = found
+                    yield ReceivedEvent(event, event_id, stream_id)
+        finished = True
+    finally:
+        if not finished:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_FINISH_TIMEOUT):
+                await response.aclose()
+                with contextlib.suppress(Exception):
+                    await chunks.__anext__()

@@ -1,0 +1,183 @@
+"""StreamingEngine against a real loopback ainative server, over SSE, WS and AUTO."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import anyio
+import pytest
+
+from ainative_client import StreamConfig, StreamingEngine, StreamResult
+from ainative_core import (
+    BusEvent,
+    EventBus,
+    HTTPStatusError,
+    ProviderUnavailable,
+    StreamingError,
+)
+from ainative_server import ServerConfig, create_app
+from ainative_testing import FakeProvider, LiveServer, PluginSandbox
+
+pytestmark = pytest.mark.anyio
+
+Serve = Callable[[Any], AbstractContextManager[LiveServer]]
+
+WaitUntil = Callable[[Callable[[], bool]], Awaitable[None]]
+
+MESSAGE = "Hello from the seed guide, token by token"
+
+
+def of_type(bus: EventBus, kind: str) -> list[BusEvent]:
+    return [e for e in bus.history if e.type == kind]
+
+
+def config(url: str, method: str, **kwargs: Any) -> StreamConfig:
+    return StreamConfig(url, method=method, reconnect_delay=0.01, **kwargs)
+
+
+async def test_seed_manual_streaming(server: LiveServer, method: str) -> None:
+    event_bus = EventBus()
+    streaming = StreamingEngine(event_bus)
+    tokens: list[str] = []
+    event_bus.on(
+        "stream-data", lambda e: tokens.append(e.payload["token"]) if "token" in e.payload else None
+    )
+
+    with anyio.fail_after(10):
+        result = await streaming.start(
+            StreamConfig(url=f"{server.base_url}/ai/stream", method=method),
+            {"action": "chat", "params": {"message": MESSAGE}},
+        )
+
+    assert len(tokens) > 0  # the seed guide's own test
+    assert "".join(tokens) == MESSAGE
+    assert result.reason == "complete"
+    assert result.finish_reason == "stop"
+    assert event_bus.history[0].type == "stream-start"
+    ends = of_type(event_bus, "stream-end")
+    assert len(ends) == 1
+    assert ends[0].payload["reason"] == "complete"
+    assert of_type(event_bus, "stream-error") == []
+    assert not streaming.is_active
+
+
+async def test_stream_data_payloads(server: LiveServer, method: str) -> None:
+    bus = EventBus()
+    with anyio.fail_after(10):
+        result = await StreamingEngine(bus).start(
+            config(server.base_url, method), {"params": {"message": "a b"}}
+        )
+    data = [e.payload for e in of_type(bus, "stream-data")]
+    assert data[0]["type"] == "metadata"
+    assert data[0]["metadata"]["stream_id"] == result.stream_id
+    assert data[0]["metadata"]["provider"] == "echo"
+    assert [(d["type"], d["token"]) for d in data[1:]] == [("token", "a"), ("token", " b")]
+    ids = [d["id"] for d in data]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+async def test_starting_while_active_raises(server: LiveServer, method: str) -> None:
+    engine = StreamingEngine(EventBus())
+    request = {"params": {"message": "x"}, "options": {"tokens": 1000, "delay": 0.01}}
+    results: list[StreamResult] = []
+
+    async def run() -> None:
+        results.append(await engine.start(config(server.base_url, method), request))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            first = anyio.Event()
+            engine.event_bus.once("stream-data", lambda _: first.set())
+            await first.wait()
+            with pytest.raises(StreamingError, match="already active"):
+                await engine.start(config(server.base_url, method), request)
+            await engine.stop()
+    assert results[0].reason == "aborted"
+    assert len(of_type(engine.event_bus, "stream-end")) == 1
+
+
+async def test_stop_cancels_the_provider_on_the_server(
+    client_plugins: PluginSandbox, method: str, serve: Serve, wait_until: WaitUntil
+) -> None:
+    fake = FakeProvider([f" w{i}" for i in range(500)], delay=0.02)
+    client_plugins.add_provider("fake", fake)
+    # A long grace: only an explicit cancel can stop the provider within the test.
+    app = create_app(ServerConfig(provider="fake", resume_grace=60), plugins=client_plugins.plugins)
+    bus = EventBus()
+    engine = StreamingEngine(bus)
+    with serve(app) as srv, anyio.fail_after(15):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(engine.start, config(srv.base_url, method), {"params": {"message": "go"}})
+            await wait_until(lambda: len(of_type(bus, "stream-data")) >= 3)
+            await engine.stop()
+        await wait_until(fake.closed.is_set)
+    assert fake.cancelled.is_set()
+    ends = of_type(bus, "stream-end")
+    assert [e.payload["reason"] for e in ends] == ["aborted"]
+    assert len(of_type(bus, "stream-data")) < 500
+
+
+async def test_an_error_event_ends_the_stream_with_reason_error(
+    client_plugins: PluginSandbox, method: str, serve: Serve
+) -> None:
+    fake = FakeProvider(
+        ["one", " two", " three"],
+        fail_after=ProviderUnavailable("upstream down"),
+        fail_after_tokens=2,
+    )
+    client_plugins.add_provider("fake", fake)
+    app = create_app(ServerConfig(provider="fake"), plugins=client_plugins.plugins)
+    bus = EventBus()
+    tokens: list[str] = []
+    bus.on("stream-data", lambda e: tokens.append(e.payload.get("token", "")))
+    with serve(app) as srv, anyio.fail_after(10):
+        result = await StreamingEngine(bus).start(
+            config(srv.base_url, method), {"params": {"message": "go"}}
+        )
+    assert "".join(tokens) == "one two"
+    errors = of_type(bus, "stream-error")
+    assert len(errors) == 1
+    assert errors[0].payload["error"] == "upstream down"
+    assert errors[0].payload["code"] == "provider_unavailable"
+    assert errors[0].payload["retryable"] is True
+    assert result.reason == "error"
+    assert result.finish_reason == "error"
+    assert [e.payload["reason"] for e in of_type(bus, "stream-end")] == ["error"]
+    assert of_type(bus, "stream-reconnect") == []
+
+
+async def test_an_error_before_the_first_byte(server: LiveServer, method: str) -> None:
+    bus = EventBus()
+    with anyio.fail_after(10):
+        result = await StreamingEngine(bus).start(
+            config(server.base_url, method), {"params": {"message": "x"}, "provider": "nope"}
+        )
+    assert result.reason == "error"
+    errors = of_type(bus, "stream-error")
+    assert len(errors) == 1
+    assert "nope" in errors[0].payload["error"]
+    if method == "WS":
+        assert errors[0].payload["code"] == "unknown_provider"
+    else:  # SSE (and AUTO, which does not fall back on an answer from the server)
+        assert isinstance(result.error, HTTPStatusError)
+        assert result.error.status_code == 404
+        assert result.transport is None
+    assert [e.payload["reason"] for e in of_type(bus, "stream-end")] == ["error"]
+    assert of_type(bus, "stream-reconnect") == []
+
+
+async def test_stream_iterator_paces_the_run(server: LiveServer, method: str) -> None:
+    engine = StreamingEngine()
+    seen = 0
+    with anyio.fail_after(10):
+        events = engine.stream(
+            config(server.base_url, method), {"params": {"message": "x"}, "options": {"tokens": 50}}
+        )
+        async for item in events:
+            seen += item.event.type == "token"
+    assert seen == 50
+    assert [e.payload["reason"] for e in of_type(engine.event_bus, "stream-end")] == ["complete"]
