@@ -5,8 +5,9 @@ open); ``{"type": "cancel", "stream_id": ...}``; ``{"type": "resume", "stream_id
 "last_event_id": N}``. Server frames are the SSE events' JSON objects with ``id`` and
 ``stream_id`` added. A frame the server cannot use gets an ``error`` frame naming the
 problem (code ``invalid_request``) and the socket stays open; a request that fails before
-its stream starts gets an ``error`` frame with the failure's ``code`` and ``status``,
-then ``done`` with ``finish_reason: "error"`` (neither has an ``id``).
+its stream starts (unknown provider or action, invalid params) gets one ``error`` frame
+with the failure's ``code`` and HTTP-like ``status``, without ``id``. Failures of the
+provider itself happen inside the stream: its ``error`` event, then ``done``.
 Keep-alive is the server's WebSocket ping/pong (uvicorn ``ws_ping_interval``, Hypercorn
 ``websocket_ping_interval``).
 """
@@ -27,7 +28,6 @@ from ainative_core import (
     AuthenticationError,
     InvalidRequestError,
     StreamNotFoundError,
-    WireEvent,
 )
 
 from ._http import error_status, validate
@@ -107,12 +107,7 @@ class _Session:
                 self.follow(tg, stream_id, after, adopt=False)
             elif kind is None or kind == "action":
                 request = validate(ActionRequest, frame)
-                try:
-                    run = await self.server.start_stream(request)
-                except AINativeError as exc:
-                    done = WireEvent.done("error").to_json()
-                    await self.send([_error_frame(exc), done])
-                    return
+                run = await self.server.start_stream(request)
                 self.follow(tg, run.stream_id, 0, adopt=True)
             else:
                 raise InvalidRequestError(

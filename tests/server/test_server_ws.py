@@ -1,0 +1,205 @@
+"""WebSocket transport over a real loopback server: frames, multiplexing, cancel, resume."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError, aconnect_ws
+
+from ainative_testing import FakeProvider, PluginSandbox
+
+from .server_helpers import Serve, wait_until
+
+pytestmark = pytest.mark.anyio
+
+CHAT: dict[str, Any] = {"action": "chat", "params": {"message": "hello world"}}
+
+
+async def receive(ws: AsyncWebSocketSession) -> dict[str, Any]:
+    frame = json.loads(await ws.receive_text())
+    assert isinstance(frame, dict)
+    return frame
+
+
+async def until_done(ws: AsyncWebSocketSession, count: int = 1) -> list[dict[str, Any]]:
+    """Frames until ``count`` ``done`` frames have arrived (bounded)."""
+    frames: list[dict[str, Any]] = []
+    for _ in range(10_000):
+        frame = await receive(ws)
+        frames.append(frame)
+        if frame["type"] == "done":
+            count -= 1
+            if count == 0:
+                return frames
+    raise AssertionError("no done frame")
+
+
+def text_of(frames: list[dict[str, Any]]) -> str:
+    return "".join(f["data"] for f in frames if f["type"] == "token")
+
+
+async def test_an_action_frame_starts_a_stream_with_the_sse_events(serve: Serve) -> None:
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_text(json.dumps(CHAT))
+                    frames = await until_done(ws)
+    sid = frames[0]["stream_id"]
+    usage = {"input_tokens": 2, "output_tokens": 2}
+    assert frames == [
+        {
+            "type": "metadata",
+            "data": {"stream_id": sid, "provider": "echo", "model": "echo"},
+            "id": 1,
+            "stream_id": sid,
+        },
+        {"type": "token", "data": "hello", "id": 2, "stream_id": sid},
+        {"type": "token", "data": " world", "id": 3, "stream_id": sid},
+        {
+            "type": "done",
+            "data": {"finish_reason": "stop", "usage": usage},
+            "id": 4,
+            "stream_id": sid,
+        },
+    ]
+
+
+async def test_several_streams_share_one_socket(serve: Serve) -> None:
+    messages = [f"stream {n} says " + " ".join(f"w{n}{i}" for i in range(15)) for n in range(3)]
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(15):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    for message in messages:
+                        body = {**CHAT, "params": {"message": message}, "options": {"delay": 0.01}}
+                        await ws.send_text(json.dumps(body))
+                    frames = await until_done(ws, count=3)
+    by_stream: dict[str, list[dict[str, Any]]] = {}
+    for frame in frames:
+        by_stream.setdefault(frame["stream_id"], []).append(frame)
+    assert len(by_stream) == 3
+    assert sorted(text_of(f) for f in by_stream.values()) == sorted(messages)
+    for stream_frames in by_stream.values():
+        assert [f["id"] for f in stream_frames] == list(range(1, len(stream_frames) + 1))
+    # They ran at the same time: the frames of different streams interleave.
+    order = [f["stream_id"] for f in frames]
+    assert order != sorted(order, key=order.index)
+
+
+async def test_cancel_frame_stops_the_provider(serve: Serve, server_plugins: PluginSandbox) -> None:
+    fake = FakeProvider([f"w{i} " for i in range(1000)], delay=0.02)
+    server_plugins.add_provider("fake", fake)
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_text(json.dumps({**CHAT, "provider": "fake"}))
+                    first = [await receive(ws), await receive(ws)]
+                    sid = first[0]["stream_id"]
+                    await ws.send_text(json.dumps({"type": "cancel", "stream_id": sid}))
+                    frames = first + await until_done(ws)
+    assert frames[-1]["data"]["finish_reason"] == "cancelled"
+    await wait_until(fake.closed.is_set)
+    assert fake.cancelled.is_set()
+
+
+async def test_resume_after_a_dropped_socket_loses_and_repeats_nothing(serve: Serve) -> None:
+    expected = "".join(f"t{i}" if i == 0 else f" t{i}" for i in range(60))
+    body = {**CHAT, "options": {"tokens": 60, "delay": 0.01}}
+    drop_after = random.randint(1, 40)
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(15):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_text(json.dumps(body))
+                    first = [await receive(ws) for _ in range(drop_after)]
+                sid = first[0]["stream_id"]
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    resume = {"type": "resume", "stream_id": sid, "last_event_id": first[-1]["id"]}
+                    await ws.send_text(json.dumps(resume))
+                    rest = await until_done(ws)
+    frames = first + rest
+    assert [f["id"] for f in frames] == list(range(1, len(frames) + 1))
+    assert text_of(frames) == expected
+    assert frames[-1]["data"]["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "names"),
+    [
+        ("not json", "invalid_request", "not JSON"),
+        ("[1, 2]", "invalid_request", "JSON object"),
+        ('{"type": "bogus"}', "invalid_request", "bogus"),
+        ('{"action": "chat", "params": {}}', "invalid_request", "params.message"),
+        ('{"action": "chat", "params": 3}', "invalid_request", "params"),
+        ('{"type": "cancel"}', "invalid_request", "stream_id"),
+        (
+            '{"type": "resume", "stream_id": "s_x", "last_event_id": -1}',
+            "invalid_request",
+            "last_event_id",
+        ),
+        ('{"type": "resume", "stream_id": "s_nope"}', "stream_not_found", "s_nope"),
+        ('{"type": "cancel", "stream_id": "s_nope"}', "stream_not_found", "s_nope"),
+        ('{"action": "nope", "params": {}}', "unknown_action", "chat"),
+        (
+            '{"action": "chat", "provider": "nope", "params": {"message": "x"}}',
+            "unknown_provider",
+            "echo",
+        ),
+    ],
+)
+async def test_a_bad_frame_gets_an_error_frame_and_the_socket_stays_open(
+    serve: Serve, frame: str, code: str, names: str
+) -> None:
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_text(frame)
+                    error = await receive(ws)
+                    await ws.send_text(json.dumps(CHAT))
+                    after = await until_done(ws)
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert names in error["data"]
+    assert "id" not in error
+    assert text_of(after) == "hello world"
+
+
+async def test_websocket_auth_by_header_or_query_token(serve: Serve) -> None:
+    with serve(api_keys=["sekrit"]) as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                with pytest.raises(WebSocketUpgradeError):
+                    async with aconnect_ws(f"{live.base_url}/ai/ws", client):
+                        pass
+                for kwargs in (
+                    {"headers": {"Authorization": "Bearer sekrit"}},
+                    {"params": {"access_token": "sekrit"}},
+                ):
+                    async with aconnect_ws(
+                        f"{live.base_url}/ai/ws",
+                        client,
+                        session_class=AsyncWebSocketSession,
+                        **kwargs,
+                    ) as ws:
+                        await ws.send_text(json.dumps(CHAT))
+                        assert text_of(await until_done(ws)) == "hello world"
