@@ -191,15 +191,12 @@ async def test_websocket_auth_by_header_or_query_token(serve: Serve) -> None:
                 with pytest.raises(WebSocketUpgradeError):
                     async with aconnect_ws(f"{live.base_url}/ai/ws", client):
                         pass
-                for kwargs in (
-                    {"headers": {"Authorization": "Bearer sekrit"}},
-                    {"params": {"access_token": "sekrit"}},
+                for url, headers in (
+                    (f"{live.base_url}/ai/ws", {"Authorization": "Bearer sekrit"}),
+                    (f"{live.base_url}/ai/ws?access_token=sekrit", {}),
                 ):
                     async with aconnect_ws(
-                        f"{live.base_url}/ai/ws",
-                        client,
-                        session_class=AsyncWebSocketSession,
-                        **kwargs,
+                        url, client, session_class=AsyncWebSocketSession, headers=headers
                     ) as ws:
                         await ws.send_text(json.dumps(CHAT))
                         assert text_of(await until_done(ws)) == "hello world"
