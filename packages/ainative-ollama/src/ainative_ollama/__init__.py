@@ -1,5 +1,40 @@
-"""ainative_ollama."""
+"""ainative provider plugin for Ollama (its ``/api/chat`` HTTP API over httpx).
+
+The names below are imported on first access: loading the plugin (``_plugin``) imports
+this package, and must not pull in httpx before the provider is used.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._errors import map_ollama_errors as map_ollama_errors
+    from ._provider import DEFAULT_HOST as DEFAULT_HOST
+    from ._provider import DEFAULT_MODEL as DEFAULT_MODEL
+    from ._provider import OllamaProvider as OllamaProvider
+    from ._provider import parse_host as parse_host
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_MODEL", "OllamaProvider", "map_ollama_errors", "parse_host"]
+
+_LAZY = {
+    "DEFAULT_HOST": "._provider",
+    "DEFAULT_MODEL": "._provider",
+    "OllamaProvider": "._provider",
+    "map_ollama_errors": "._errors",
+    "parse_host": "._provider",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,383 @@
+"""The Ollama provider against the fake Ollama server, through the real httpx code paths."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+
+import anyio
+import httpx
+import pytest
+
+from ainative_core import (
+    GenerateRequest,
+    InvalidRequestError,
+    Message,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderResponseError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    StreamEvent,
+    ToolCall,
+    ToolSpec,
+    accumulate,
+    build_request,
+    open_stream,
+)
+from ainative_ollama import OllamaProvider
+from ainative_ollama.testing import FakeOllama, OllamaReply
+
+pytestmark = [
+    pytest.mark.anyio,
+    # trio warns when httpx/httpcore async generators that a closed stream left suspended
+    # are garbage collected; the connection itself is closed.
+    pytest.mark.filterwarnings(r"ignore:Async generator '(httpcore|httpx)\..*:ResourceWarning"),
+]
+
+MakeProvider = Callable[..., OllamaProvider]
+
+
+async def collect(provider: OllamaProvider, request: GenerateRequest) -> list[StreamEvent]:
+    events: list[StreamEvent] = []
+    with anyio.fail_after(10):
+        async with open_stream(provider, request) as stream:
+            async for event in stream:
+                events.append(event)
+    return events
+
+
+def kinds(events: list[StreamEvent]) -> list[str]:
+    return [e.type for e in events]
+
+
+# -- request shape ---------------------------------------------------------------------------
+
+
+async def test_request_maps_roles_tools_and_options(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    request = GenerateRequest(
+        messages=[
+            Message(role="system", content="Be brief."),
+            Message(role="user", content="Weather in Paris?"),
+            Message(
+                role="assistant",
+                tool_calls=[
+                    ToolCall(id="call_0", name="get_weather", arguments='{"city": "Paris"}')
+                ],
+            ),
+            Message(role="tool", tool_call_id="call_0", content="18C"),
+        ],
+        model="qwen3",
+        temperature=0.2,
+        top_p=0.8,
+        max_tokens=64,
+        stop=["END"],
+        tools=[ToolSpec(name="get_weather", description="Weather for a city")],
+        extra={"think": True, "keep_alive": "5m", "top_k": 20, "options": {"num_ctx": 4096}},
+    )
+    await collect(make_provider(), request)
+    [sent] = fake_ollama.requests
+    assert sent.path == "/api/chat"
+    body = sent.body
+    assert body["model"] == "qwen3"
+    assert body["stream"] is True
+    assert body["think"] is True
+    assert body["keep_alive"] == "5m"
+    assert body["options"] == {
+        "temperature": 0.2,
+        "top_p": 0.8,
+        "num_predict": 64,
+        "stop": ["END"],
+        "top_k": 20,
+        "num_ctx": 4096,
+    }
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather for a city",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+    ]
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}],
+        },
+        {"role": "tool", "content": "18C", "tool_name": "get_weather"},
+    ]
+    assert "authorization" not in sent.headers
+
+
+async def test_defaults_and_api_key(fake_ollama: FakeOllama, make_provider: MakeProvider) -> None:
+    await collect(make_provider(model="gemma3", api_key="secret"), build_request(prompt="hi"))
+    [sent] = fake_ollama.requests
+    assert sent.body["model"] == "gemma3"
+    assert "options" not in sent.body
+    assert "tools" not in sent.body
+    assert sent.headers["authorization"] == "Bearer secret"
+
+
+async def test_bad_tool_arguments_fail_before_sending(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    request = GenerateRequest(
+        messages=[
+            Message(role="assistant", tool_calls=[ToolCall(id="t", name="f", arguments="{oops")])
+        ]
+    )
+    with pytest.raises(InvalidRequestError, match="invalid arguments"):
+        make_provider().stream(request)
+    assert fake_ollama.requests == []
+
+
+# -- streaming -------------------------------------------------------------------------------
+
+
+async def test_streams_text_usage_and_metadata(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(
+        OllamaReply(chunks=["Hel", "lo", " there"], prompt_eval_count=21, eval_count=7)
+    )
+    events = await collect(make_provider(), build_request(prompt="hi"))
+    assert kinds(events) == ["metadata", "text", "text", "text", "usage", "finish"]
+    assert (events[0].provider_metadata or {})["model"] == "llama3.2"
+    assert [e.text for e in events if e.type == "text"] == ["Hel", "lo", " there"]
+    finish = events[-1]
+    assert finish.finish_reason == "stop"
+    assert finish.usage is not None
+    assert (finish.usage.input_tokens, finish.usage.output_tokens) == (21, 7)
+
+
+async def test_thinking_becomes_reasoning_events(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(OllamaReply(text="42", thinking="Let me think"))
+    completion = accumulate(await collect(make_provider(), build_request(prompt="q")))
+    assert completion.reasoning == "Let me think"
+    assert completion.text == "42"
+
+
+async def test_whole_tool_calls_become_start_delta_end(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(
+        OllamaReply(
+            text="",
+            tool_calls=[("get_weather", '{"city": "Paris"}'), ("get_time", '{"tz": "UTC"}')],
+        )
+    )
+    events = await collect(make_provider(), build_request(prompt="q"))
+    tool_events = [e for e in events if e.type.startswith("tool_call")]
+    assert [(e.type, e.index) for e in tool_events] == [
+        ("tool_call_start", 0),
+        ("tool_call_delta", 0),
+        ("tool_call_end", 0),
+        ("tool_call_start", 1),
+        ("tool_call_delta", 1),
+        ("tool_call_end", 1),
+    ]
+    completion = accumulate(events)
+    assert completion.finish_reason == "tool_call"
+    assert [(c.id, c.name, json.loads(c.arguments)) for c in completion.tool_calls] == [
+        ("call_0", "get_weather", {"city": "Paris"}),
+        ("call_1", "get_time", {"tz": "UTC"}),
+    ]
+
+
+async def test_length_done_reason(fake_ollama: FakeOllama, make_provider: MakeProvider) -> None:
+    fake_ollama.script(OllamaReply(done_reason="length"))
+    events = await collect(make_provider(), build_request(prompt="q", max_tokens=2))
+    assert events[-1].finish_reason == "length"
+
+
+async def test_complete_uses_a_non_streamed_request(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(
+        OllamaReply(
+            text="Sunny",
+            thinking="hmm",
+            tool_calls=[("get_weather", '{"city": "Oslo"}')],
+            prompt_eval_count=9,
+            eval_count=4,
+        )
+    )
+    with anyio.fail_after(10):
+        completion = await make_provider().complete(build_request(prompt="q"))
+    assert fake_ollama.requests[0].body["stream"] is False
+    assert completion.text == "Sunny"
+    assert completion.reasoning == "hmm"
+    assert completion.finish_reason == "tool_call"
+    assert [(c.name, json.loads(c.arguments)) for c in completion.tool_calls] == [
+        ("get_weather", {"city": "Oslo"})
+    ]
+    assert completion.usage is not None
+    assert (completion.usage.input_tokens, completion.usage.output_tokens) == (9, 4)
+
+
+# -- errors before the first token -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, ProviderBadRequest),
+        (401, ProviderAuthError),
+        (403, ProviderAuthError),
+        (404, ProviderBadRequest),
+        (429, ProviderRateLimited),
+        (500, ProviderUnavailable),
+        (502, ProviderUnavailable),
+        (503, ProviderUnavailable),
+        (504, ProviderTimeout),
+    ],
+)
+async def test_http_errors_map_into_the_ainative_tree(
+    fake_ollama: FakeOllama,
+    make_provider: MakeProvider,
+    status: int,
+    expected: type[ProviderError],
+) -> None:
+    fake_ollama.script(OllamaReply.http_error(status, "scripted failure"))
+    with pytest.raises(ProviderError) as info:
+        await collect(make_provider(), build_request(prompt="q"))
+    assert type(info.value) is expected
+    assert "scripted failure" in str(info.value)
+    assert isinstance(info.value.__cause__, httpx.HTTPStatusError)
+    with pytest.raises(expected):
+        await make_provider().complete(build_request(prompt="q"))
+
+
+async def test_rate_limit_carries_retry_after(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(OllamaReply.http_error(429, "slow down", retry_after=42))
+    with pytest.raises(ProviderRateLimited) as info:
+        await collect(make_provider(max_retries=3), build_request(prompt="q"))
+    assert info.value.retry_after == 42
+    assert len(fake_ollama.requests) == 1
+
+
+async def test_ollama_not_running_is_unavailable(make_provider: MakeProvider) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    provider = make_provider(host=f"127.0.0.1:{port}")
+    with pytest.raises(ProviderUnavailable) as info:
+        await collect(provider, build_request(prompt="q"))
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+async def test_slow_upstream_times_out(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(OllamaReply(delay=2.0))
+    with pytest.raises(ProviderTimeout):
+        await collect(make_provider(timeout=0.2), build_request(prompt="q"))
+
+
+async def test_host_comes_from_the_environment(
+    fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch, ollama_url: str
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", ollama_url.removeprefix("http://"))
+    async with OllamaProvider(max_retries=0) as provider:
+        assert provider.base_url == ollama_url
+        events = await collect(provider, build_request(prompt="q"))
+    assert events[-1].finish_reason == "stop"
+    assert len(fake_ollama.requests) == 1
+
+
+# -- retries ---------------------------------------------------------------------------------
+
+
+async def test_retries_before_the_first_token(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(
+        OllamaReply.http_error(503, "busy"),
+        OllamaReply.http_error(429, "slow", retry_after=0.05),
+        OllamaReply(failure="error_line", fail_after=0),
+        OllamaReply(text="at last"),
+    )
+    events = await collect(make_provider(max_retries=3), build_request(prompt="q"))
+    assert accumulate(events).text == "at last"
+    assert "error" not in kinds(events)
+    assert len(fake_ollama.requests) == 4
+
+
+async def test_gives_up_after_max_retries(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(OllamaReply.http_error(500, "boom"))
+    with pytest.raises(ProviderUnavailable):
+        await collect(make_provider(max_retries=2), build_request(prompt="q"))
+    assert len(fake_ollama.requests) == 3
+
+
+async def test_client_errors_are_not_retried(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(OllamaReply.http_error(404, "model 'nope' not found"))
+    with pytest.raises(ProviderBadRequest, match="not found"):
+        await make_provider(max_retries=3).complete(build_request(prompt="q"))
+    assert len(fake_ollama.requests) == 1
+
+
+# -- failures after the first token ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", ["error_line", "malformed", "drop", "truncate"])
+async def test_failure_after_first_token_is_an_error_event(
+    fake_ollama: FakeOllama, make_provider: MakeProvider, failure: str
+) -> None:
+    fake_ollama.script(OllamaReply(text="one two three", failure=failure, fail_after=1))  # type: ignore[arg-type]
+    events = await collect(make_provider(max_retries=3), build_request(prompt="q"))
+    assert kinds(events) == ["metadata", "text", "error", "finish"]
+    error = events[2]
+    assert error.code == "provider_response_error"
+    assert error.retryable is True
+    assert events[-1].finish_reason == "error"
+    assert len(fake_ollama.requests) == 1
+
+
+@pytest.mark.parametrize("failure", ["error_line", "malformed", "drop", "truncate"])
+async def test_broken_stream_before_first_token_raises(
+    fake_ollama: FakeOllama, make_provider: MakeProvider, failure: str
+) -> None:
+    fake_ollama.script(OllamaReply(failure=failure, fail_after=0))  # type: ignore[arg-type]
+    with pytest.raises(ProviderResponseError):
+        await collect(make_provider(), build_request(prompt="q"))
+
+
+# -- cancellation ----------------------------------------------------------------------------
+
+
+async def test_cancel_closes_the_upstream_connection(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    fake_ollama.script(OllamaReply(text="tick " * 200, delay=0.02))
+    provider = make_provider()
+    seen = 0
+    with anyio.fail_after(10):
+        with anyio.CancelScope() as scope:
+            async with open_stream(provider, build_request(prompt="q")) as stream:
+                async for event in stream:
+                    seen += event.type == "text"
+                    if seen == 3:
+                        scope.cancel()
+        assert await fake_ollama.wait_disconnect()
+    assert fake_ollama.disconnects == 1
+    fake_ollama.script(OllamaReply(text="again"))
+    assert accumulate(await collect(provider, build_request(prompt="q"))).text == "again"
