@@ -152,6 +152,30 @@ def generate_command(
         raise click.ClickException(error)
 
 
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "-d",
+    "--directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to create the ainative-NAME project.",
+)
+def new_plugin_command(name: str, directory: str) -> None:
+    """Scaffold a third-party provider plugin project (ainative-NAME)."""
+    from ._scaffold import plugin_names, scaffold_plugin
+
+    try:
+        root = scaffold_plugin(name, directory)
+        names = plugin_names(name)
+    except AINativeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {root}")
+    click.echo(f"  provider {names.provider!r}: write it in src/{names.module}/_provider.py")
+    click.echo(f"  next: cd {root} && pip install -e '.[test]' && pytest")
+
+
 @cli.command("doctor")
 def doctor_command() -> None:
     """Report Python, async backends, plugins and configuration found."""

@@ -1,0 +1,202 @@
+"""``ainative new-plugin`` scaffolds a provider plugin project that installs and works."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ainative_core import ConfigurationError
+from ainative_core._cli import cli
+from ainative_core._scaffold import plugin_names, scaffold_plugin
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_names_are_derived_from_the_plugin_name() -> None:
+    names = plugin_names("my-llm")
+    assert (names.provider, names.distribution, names.module, names.cls) == (
+        "my-llm",
+        "ainative-my-llm",
+        "ainative_my_llm",
+        "MyLlmProvider",
+    )
+    assert plugin_names("ainative-acme").provider == "acme"
+    assert plugin_names("Acme_AI").module == "ainative_acme_ai"
+
+
+@pytest.mark.parametrize("bad", ["", "1abc", "my llm", "x/y", "-x", "a--b", "ünï"])
+def test_invalid_names_are_refused(bad: str) -> None:
+    with pytest.raises(ConfigurationError, match="invalid plugin name"):
+        plugin_names(bad)
+
+
+def test_scaffold_writes_a_plugin_distribution(tmp_path: Path) -> None:
+    root = scaffold_plugin("acme", tmp_path)
+    assert root == tmp_path / "ainative-acme"
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "ainative-acme"
+    assert pyproject["project"]["entry-points"]["ainative"] == {"acme": "ainative_acme._plugin"}
+    assert pyproject["build-system"]["build-backend"] == "hatchling.build"
+    assert "ainative-testing" in pyproject["project"]["optional-dependencies"]["test"]
+    for path in root.rglob("*.py"):
+        ast.parse(path.read_text(), filename=str(path))
+    provider = (root / "src/ainative_acme/_provider.py").read_text()
+    assert "raise NotImplementedError" in provider
+    conformance = (root / "tests/test_conformance.py").read_text()
+    assert "class TestAcmeProviderConformance(ProviderConformance):" in conformance
+    assert "def anyio_backend" in (root / "tests/conftest.py").read_text()
+    assert (root / "src/ainative_acme/py.typed").exists()
+
+
+def test_scaffold_refuses_a_non_empty_directory(tmp_path: Path) -> None:
+    scaffold_plugin("acme", tmp_path)
+    with pytest.raises(ConfigurationError, match="not empty"):
+        scaffold_plugin("acme", tmp_path)
+
+
+def test_new_plugin_command(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["new-plugin", "acme", "--directory", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "created" in result.output
+    assert (tmp_path / "ainative-acme/src/ainative_acme/_plugin.py").exists()
+    again = CliRunner().invoke(cli, ["new-plugin", "acme", "--directory", str(tmp_path)])
+    assert again.exit_code != 0
+    assert "not empty" in again.output
+
+
+# A small working provider written into the scaffolded project: it streams the user's
+# message word by word and, driven by its settings, calls a tool or fails.
+WORKING_PROVIDER = """
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+
+from ainative_core import (
+    BaseProvider, GenerateRequest, ProviderAuthError, ProviderRateLimited,
+    ProviderUnavailable, StreamEvent, Usage,
+)
+
+_ERRORS = {
+    "auth_error": lambda: ProviderAuthError("bad key"),
+    "rate_limited": lambda: ProviderRateLimited("slow down", retry_after=2.0),
+    "unavailable": lambda: ProviderUnavailable("down"),
+}
+
+
+class AcmeProvider(BaseProvider):
+    name = "acme"
+
+    def __init__(self, *, delay: float = 0.0, tool: tuple[str, str] | None = None,
+                 fail: str | None = None, **_settings: Any) -> None:
+        self.delay, self.tool, self.fail = delay, tool, fail
+
+    def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
+        return self._run(request)
+
+    async def _run(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
+        if self.fail:
+            raise _ERRORS[self.fail]()
+        text = request.messages[-1].content
+        usage = Usage(input_tokens=len(text.split()), output_tokens=1)
+        if self.tool is not None:
+            name, arguments = self.tool
+            yield StreamEvent.tool_call_start("call_1", name)
+            yield StreamEvent.tool_call_delta("call_1", arguments)
+            yield StreamEvent.tool_call_end("call_1")
+            yield StreamEvent.finish("tool_call", usage=usage)
+            return
+        words = re.findall(r"\\s*\\S+", text)
+        for word in words:
+            await anyio.sleep(self.delay)
+            yield StreamEvent.text_delta(word)
+        usage = Usage(input_tokens=len(words), output_tokens=len(words))
+        yield StreamEvent.usage_report(usage)
+        yield StreamEvent.finish("stop", usage=usage)
+"""
+
+WORKING_FACTORY = """
+        def make(scenario: Scenario) -> AcmeProvider:
+            if scenario.name == "slow":
+                return AcmeProvider(delay=scenario.token_delay)
+            if scenario.name == "tool_call":
+                return AcmeProvider(tool=(scenario.tool_name, scenario.tool_arguments))
+            if scenario.name in ("auth_error", "rate_limited", "unavailable"):
+                return AcmeProvider(fail=scenario.name)
+            return AcmeProvider()
+"""
+
+
+def run(*args: str | Path, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AINATIVE_", "PYTEST_"))}
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_scaffolded_plugin_installs_lists_and_passes_the_conformance_suite(
+    tmp_path: Path,
+) -> None:
+    from uv import find_uv_bin
+
+    uv = find_uv_bin()
+    root = scaffold_plugin("acme", tmp_path)
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    created = run(uv, "venv", "-q", venv, "--python", sys.executable, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    installed = run(
+        uv, "pip", "install", "-q", "--python", python,
+        REPO / "packages/ainative-core", REPO / "packages/ainative-testing",
+        "--editable", f"{root}[test]",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+
+    listed = run(venv / "bin/ainative", "plugins", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "acme  [ainative-acme 0.1.0]" in listed.stdout
+    assert "providers: acme" in listed.stdout
+
+    # As scaffolded, the provider raises NotImplementedError on purpose: the suite says so.
+    skeleton = run(python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", cwd=root)
+    assert skeleton.returncode == 1, skeleton.stdout
+    assert "NotImplementedError" in skeleton.stdout
+
+    # Written, it streams from the CLI and passes the whole suite on asyncio and trio.
+    (root / "src/ainative_acme/_provider.py").write_text(WORKING_PROVIDER)
+    tests = root / "tests/test_conformance.py"
+    source = tests.read_text()
+    start = source.index("        def make(")
+    end = source.index("        return make")
+    tests.write_text(source[:start] + WORKING_FACTORY.lstrip("\n") + "\n" + source[end:])
+
+    generated = run(venv / "bin/ainative", "generate", "Hello from acme", "-p", "acme", cwd=root)
+    assert generated.returncode == 0, generated.stderr
+    assert generated.stdout.strip() == "Hello from acme"
+
+    passed = run(python, "-m", "pytest", "-v", "-p", "no:cacheprovider", cwd=root)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    on_asyncio = len(re.findall(r"\[[^\]]*asyncio[^\]]*\] PASSED", passed.stdout))
+    on_trio = len(re.findall(r"\[[^\]]*trio[^\]]*\] PASSED", passed.stdout))
+    assert on_asyncio == on_trio >= 15  # the whole suite, tools and errors included, twice
+    assert "test_tool_call_assembly[trio] PASSED" in passed.stdout
