@@ -1,0 +1,239 @@
+"""The stream hub: producers never wait for followers, coalescing, bounds, grace, retention."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+import anyio
+import httpx
+import pytest
+
+from ainative_core import ActionRequest, EchoProvider, ProviderRateLimited
+from ainative_server import Run, ServerConfig, StreamHub, StreamManager
+from ainative_testing import FakeProvider, PluginSandbox, TCPProxy
+
+from .server_helpers import EventReader, Serve, parse_sse, tokens_of, wait_until
+
+pytestmark = pytest.mark.anyio
+
+Handler = Callable[[StreamManager], Awaitable[None]]
+
+
+async def start(hub: StreamHub, handler: Handler) -> Run:
+    def make(run: Run, sink: object) -> StreamManager:
+        return StreamManager(
+            sink,  # type: ignore[arg-type]
+            stream_id=run.stream_id,
+            request=ActionRequest(),
+            provider=EchoProvider(),
+            provider_name="echo",
+            model=None,
+        )
+
+    return await hub.start(handler, make, provider="echo", model=None, action="test")
+
+
+def tokens(count: int) -> Handler:
+    async def handler(stream: StreamManager) -> None:
+        for i in range(count):
+            await stream.send_token(f"t{i} ")
+
+    return handler
+
+
+# -- in process ----------------------------------------------------------------------------
+
+
+async def test_producer_finishes_while_a_follower_reads_nothing_then_one_batch_has_it_all() -> None:
+    hub = StreamHub(ServerConfig())
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, tokens(10_000))
+            async with hub.follow(run.stream_id, adopt=True) as follower:
+                await run.finished.wait()  # the follower has not read anything
+                assert follower.cursor == 0
+                batch = await follower.next_batch(1.0)
+                assert batch is not None
+                assert len(batch) == 10_002  # metadata, tokens, done: one write's worth
+                assert follower.reached_end
+                assert await follower.next_batch(1.0) is None
+    assert run.tokens == 10_000
+    assert run.finish_reason == "stop"
+
+
+async def test_without_coalescing_a_follower_gets_one_event_per_batch() -> None:
+    hub = StreamHub(ServerConfig(coalesce=False))
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, tokens(5))
+            async with hub.follow(run.stream_id, adopt=True) as follower:
+                await run.finished.wait()
+                sizes = []
+                while (batch := await follower.next_batch(1.0)) is not None:
+                    sizes.append(len(batch))
+    assert sizes == [1] * 7
+
+
+async def test_a_run_over_max_events_ends_with_an_error_and_stays_bounded() -> None:
+    hub = StreamHub(ServerConfig(max_events=50))
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, tokens(10_000))
+            hub.release(run)
+            await run.finished.wait()
+            events = (await hub.store.read(run.stream_id, 0)).events
+    assert run.events == len(events) == 50
+    error = json.loads(events[-2].json)
+    assert error["type"] == "error"
+    assert error["code"] == "stream_limit_exceeded"
+    assert json.loads(events[-1].json) == {"type": "done", "data": {"finish_reason": "error"}}
+
+
+async def test_a_run_over_max_bytes_ends_with_an_error_and_stays_bounded() -> None:
+    hub = StreamHub(ServerConfig(max_bytes=4096))
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, tokens(10_000))
+            hub.release(run)
+            await run.finished.wait()
+    assert run.finish_reason == "error"
+    assert 4096 <= run.bytes < 4096 + 300  # the bound, one token, the error and done
+    assert isinstance(run.error, Exception)
+    assert run.early_error is None
+
+
+async def test_failure_before_any_event_is_the_runs_early_error() -> None:
+    async def fail(stream: StreamManager) -> None:
+        raise ProviderRateLimited("slow down", retry_after=3)
+
+    hub = StreamHub()
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, fail)
+            await run.ready.wait()
+            await run.finished.wait()
+    assert isinstance(run.early_error, ProviderRateLimited)
+    assert run.finish_reason == "error"
+
+
+async def test_hub_shutdown_cancels_running_producers() -> None:
+    cancelled = []
+
+    async def forever(stream: StreamManager) -> None:
+        await stream.send_token("first")
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.append(True)
+
+    hub = StreamHub()
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, forever)
+            await run.ready.wait()
+            await anyio.wait_all_tasks_blocked()
+    assert cancelled == [True]
+    assert run.done
+    assert run.finish_reason == "cancelled"
+
+
+async def test_abandoned_run_is_cancelled_after_the_grace_period() -> None:
+    hub = StreamHub(ServerConfig(resume_grace=0.05))
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, tokens(1))
+            await run.finished.wait()
+            slow = await start(hub, _slow)
+            async with hub.follow(slow.stream_id, adopt=True):
+                await slow.ready.wait()
+            await slow.finished.wait()  # no follower: cancelled after the grace
+    assert slow.finish_reason == "cancelled"
+
+
+async def _slow(stream: StreamManager) -> None:
+    for i in range(1000):
+        await stream.send_token(str(i))
+        await anyio.sleep(0.05)
+
+
+def test_start_outside_running_is_refused() -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="not running"):
+            await start(StreamHub(), tokens(1))
+
+    anyio.run(main)
+
+
+# -- over HTTP -----------------------------------------------------------------------------
+
+
+async def test_stalled_client_does_not_block_the_producer(serve: Serve) -> None:
+    body = {"action": "chat", "params": {"message": "x"}, "options": {"tokens": 10_000}}
+    with serve() as (server, live):
+        async with httpx.AsyncClient(base_url=live.base_url) as client:
+            with anyio.fail_after(20):
+                async with client.stream("POST", "/ai/stream", json=body) as response:
+                    run = server.hub.get(response.headers["x-ainative-stream-id"])
+                    # Read nothing until the run is over: it finishes without us.
+                    await wait_until(lambda: run.done)
+                    assert run.tokens == 10_000
+                    assert run.bytes <= server.config.max_bytes
+                    events = await EventReader(response).read()
+    assert len(events) == 10_003  # metadata, 10,000 tokens, done, [DONE]
+    assert tokens_of(events).endswith(" t9999")
+    assert json.loads(events[-2][1])["data"]["finish_reason"] == "stop"
+
+
+async def test_max_events_ends_the_stream_with_an_error_event_and_stops_the_provider(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    fake = FakeProvider([f"t{i} " for i in range(10_000)])
+    server_plugins.add_provider("fake", fake)
+    body = {"action": "chat", "params": {"message": "x"}, "provider": "fake"}
+    with serve(max_events=100) as (server, live):
+        async with httpx.AsyncClient(base_url=live.base_url) as client:
+            with anyio.fail_after(10):
+                response = await client.post("/ai/stream", json=body)
+        run = server.hub.get(response.headers["x-ainative-stream-id"])
+    events = parse_sse(response.content)
+    assert len(events) == 101  # 100 logged events and [DONE]
+    error = json.loads(events[-3][1])
+    assert (error["type"], error["code"]) == ("error", "stream_limit_exceeded")
+    assert json.loads(events[-2][1])["data"]["finish_reason"] == "error"
+    assert run.events == 100
+    await wait_until(fake.closed.is_set)
+
+
+async def test_a_dropped_client_leaves_the_run_for_the_grace_period_then_it_is_cancelled(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    fake = FakeProvider([f"t{i} " for i in range(1000)], delay=0.02)
+    server_plugins.add_provider("fake", fake)
+    body = {"action": "chat", "params": {"message": "x"}, "provider": "fake"}
+    with serve(resume_grace=1.0) as (server, live):
+        async with TCPProxy(live.port) as proxy, httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                async with client.stream("POST", f"{proxy.url}/ai/stream", json=body) as response:
+                    run = server.hub.get(response.headers["x-ainative-stream-id"])
+                    reader = EventReader(response)
+                    await reader.read(3)
+                    proxy.cut()
+                    await reader.read()
+                await wait_until(lambda: run.followers == 0)
+                assert not run.done  # still producing during the grace period
+                await wait_until(lambda: run.done)
+    assert run.finish_reason == "cancelled"
+    assert fake.cancelled.is_set()
+
+
+async def test_finished_streams_are_dropped_after_the_retention(serve: Serve) -> None:
+    body = {"action": "chat", "params": {"message": "hello"}}
+    with serve(retention=0.2) as (server, live):
+        async with httpx.AsyncClient(base_url=live.base_url) as client:
+            with anyio.fail_after(10):
+                response = await client.post("/ai/stream", json=body)
+                sid = response.headers["x-ainative-stream-id"]
+                await wait_until(lambda: sid not in server.hub.runs)
+                late = await client.get(f"/ai/stream/{sid}")
+    assert late.status_code == 404
