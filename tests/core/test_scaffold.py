@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -153,7 +156,7 @@ def run(*args: str | Path, cwd: Path, timeout: float = 120) -> subprocess.Comple
 
 
 @pytest.mark.slow
-def test_scaffolded_plugin_installs_lists_and_passes_the_conformance_suite(
+def test_scaffolded_plugin_installs_lists_serves_and_passes_the_conformance_suite(
     tmp_path: Path,
 ) -> None:
     from uv import find_uv_bin
@@ -167,6 +170,7 @@ def test_scaffolded_plugin_installs_lists_and_passes_the_conformance_suite(
     installed = run(
         uv, "pip", "install", "-q", "--python", python,
         REPO / "packages/ainative-core", REPO / "packages/ainative-testing",
+        REPO / "packages/ainative-server",
         "--editable", f"{root}[test]",
         cwd=tmp_path,
     )  # fmt: skip
@@ -200,3 +204,54 @@ def test_scaffolded_plugin_installs_lists_and_passes_the_conformance_suite(
     on_trio = len(re.findall(r"\[[^\]]*trio[^\]]*\] PASSED", passed.stdout))
     assert on_asyncio == on_trio >= 15  # the whole suite, tools and errors included, twice
     assert "test_tool_call_assembly[trio] PASSED" in passed.stdout
+
+    served = serve_once(venv / "bin/ainative", root, "Served by acme")
+    assert served == "Served by acme"
+
+
+def serve_once(ainative: Path, cwd: Path, message: str) -> str:
+    """Run ``ainative serve --provider acme``, stream one chat, return the joined tokens."""
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AINATIVE_", "PYTEST_"))}
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.Popen(
+        [str(ainative), "serve", "--provider", "acme", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "ainative serve did not start"
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        body = {"action": "chat", "params": {"message": message}}
+        response = httpx.post(f"{base}/ai/stream", json=body, timeout=15)
+        assert response.status_code == 200, response.text
+        events = [
+            json.loads(line[len("data: ") :])
+            for line in response.text.split("\n")
+            if line.startswith("data: ") and line != "data: [DONE]"
+        ]
+        assert events[-1]["type"] == "done"
+        return "".join(str(e["data"]) for e in events if e["type"] == "token")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
