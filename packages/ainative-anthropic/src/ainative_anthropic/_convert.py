@@ -181,10 +181,10 @@ class StreamTranslator:
         self.stop_reason: str | None = None
         self.stopped = False
         self._metadata: dict[str, Any] | None = None
-        self._tools: dict[int, str] = {}  # content block index -> tool_use id
+        # content block index -> (tool_use id, position among the tool calls)
+        self._tools: dict[int, tuple[str, int]] = {}
         self._tool_args: dict[int, bool] = {}  # content block index -> had input deltas
         self._tool_inputs: dict[int, Any] = {}  # input given whole in content_block_start
-        self._tool_count = 0
 
     def _out(self, event: StreamEvent) -> list[StreamEvent]:
         if self._metadata is not None:
@@ -226,12 +226,11 @@ class StreamTranslator:
         if kind == "thinking" and block.thinking:
             return self._out(StreamEvent.reasoning_delta(block.thinking))
         if kind == "tool_use":
-            self._tools[index] = block.id
+            position = len(self._tools)
+            self._tools[index] = (block.id, position)
             self._tool_args[index] = False
             self._tool_inputs[index] = block.input
-            event = StreamEvent.tool_call_start(block.id, block.name, index=self._tool_count)
-            self._tool_count += 1
-            return self._out(event)
+            return self._out(StreamEvent.tool_call_start(block.id, block.name, index=position))
         return []
 
     def _block_delta(self, index: int, delta: Any) -> list[StreamEvent]:
@@ -241,21 +240,21 @@ class StreamTranslator:
         if kind == "thinking_delta":
             return self._out(StreamEvent.reasoning_delta(delta.thinking))
         if kind == "input_json_delta":
-            call_id = self._tools.get(index)
-            if call_id is None:
+            tool = self._tools.get(index)
+            if tool is None:
                 raise ProviderResponseError(f"input_json_delta for unknown block {index}")
             self._tool_args[index] = True
-            position = list(self._tools).index(index)
+            call_id, position = tool
             return self._out(
                 StreamEvent.tool_call_delta(call_id, delta.partial_json, index=position)
             )
         return []
 
     def _block_stop(self, index: int) -> list[StreamEvent]:
-        call_id = self._tools.get(index)
-        if call_id is None:
+        tool = self._tools.get(index)
+        if tool is None:
             return []
-        position = list(self._tools).index(index)
+        call_id, position = tool
         events: list[StreamEvent] = []
         if not self._tool_args[index] and self._tool_inputs.get(index):
             whole = json.dumps(self._tool_inputs[index])

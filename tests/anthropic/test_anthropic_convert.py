@@ -1,0 +1,69 @@
+"""Stream translation corner cases the fake upstream does not produce."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from ainative_anthropic._convert import StreamTranslator
+from ainative_core import ProviderResponseError, accumulate
+
+
+def ns(**fields: object) -> SimpleNamespace:
+    return SimpleNamespace(**fields)
+
+
+def test_tool_input_given_whole_in_block_start_becomes_one_delta() -> None:
+    translator = StreamTranslator()
+    usage = ns(input_tokens=3, output_tokens=1)
+    events = [
+        *translator.feed(ns(type="message_start", message=ns(id="msg_1", model="m", usage=usage))),
+        *translator.feed(
+            ns(
+                type="content_block_start",
+                index=0,
+                content_block=ns(type="tool_use", id="toolu_1", name="f", input={"a": 1}),
+            )
+        ),
+        *translator.feed(ns(type="content_block_stop", index=0)),
+        *translator.feed(
+            ns(
+                type="message_delta",
+                delta=ns(stop_reason="tool_use"),
+                usage=ns(output_tokens=5, cache_read_input_tokens=2),
+            )
+        ),
+        *translator.feed(ns(type="message_stop")),
+    ]
+    assert [e.type for e in events] == [
+        "metadata",
+        "tool_call_start",
+        "tool_call_delta",
+        "tool_call_end",
+        "usage",
+        "finish",
+    ]
+    completion = accumulate(events)
+    assert [(c.id, c.name, c.arguments) for c in completion.tool_calls] == [
+        ("toolu_1", "f", '{"a": 1}')
+    ]
+    assert completion.usage is not None
+    assert completion.usage.input_tokens == 3
+    assert completion.usage.output_tokens == 5
+    assert completion.usage.model_extra == {"cache_read_input_tokens": 2}
+
+
+def test_json_delta_for_an_unknown_block_is_a_response_error() -> None:
+    delta = ns(type="input_json_delta", partial_json="{")
+    with pytest.raises(ProviderResponseError):
+        StreamTranslator().feed(ns(type="content_block_delta", index=3, delta=delta))
+
+
+def test_unknown_events_and_blocks_are_ignored() -> None:
+    translator = StreamTranslator()
+    assert translator.feed(ns(type="ping")) == []
+    assert translator.feed(ns(type="future_event")) == []
+    block = ns(type="redacted_thinking", data="xyz")
+    assert translator.feed(ns(type="content_block_start", index=0, content_block=block)) == []
+    assert translator.feed(ns(type="content_block_stop", index=0)) == []
