@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._collector import StreamCollector as StreamCollector
 from ._conformance import ProviderConformance as ProviderConformance
 from ._conformance import ProviderFactory as ProviderFactory
 from ._conformance import Scenario as Scenario
@@ -25,6 +26,7 @@ __all__ = [
     "ScenarioName",
     "ScriptedProvider",
     "ServerBackend",
+    "StreamCollector",
     "TCPProxy",
     "live_server",
     "plugin_sandbox",

@@ -58,6 +58,8 @@ from ainative_core import (
     open_stream,
 )
 
+from ._collector import StreamCollector
+
 __all__ = ["ProviderConformance", "ProviderFactory", "Scenario", "ScenarioName"]
 
 ScenarioName: TypeAlias = Literal[
@@ -88,14 +90,6 @@ class Scenario:
 
 
 ProviderFactory: TypeAlias = Callable[[Scenario], Provider]
-
-
-async def _collect(provider: Provider, request: GenerateRequest) -> list[StreamEvent]:
-    events: list[StreamEvent] = []
-    async with open_stream(provider, request) as stream:
-        async for event in stream:
-            events.append(event)
-    return events
 
 
 def _check_order(events: list[StreamEvent]) -> StreamEvent:
@@ -197,8 +191,9 @@ class ProviderConformance:
     # -- helpers ---------------------------------------------------------------------------
 
     async def _events(self, factory: ProviderFactory, scenario: Scenario) -> list[StreamEvent]:
-        with anyio.fail_after(self.stream_timeout):
-            return await _collect(factory(scenario), self.make_request(scenario))
+        return await StreamCollector().collect(
+            factory(scenario), self.make_request(scenario), within=self.stream_timeout
+        )
 
     # -- text ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 
+from ._collector import StreamCollector
 from ._fakes import FakeProvider
 from ._live_server import LiveServer, live_server
 from ._registry import PluginSandbox, plugin_sandbox
@@ -35,3 +36,9 @@ def live_server_factory() -> Callable[..., AbstractContextManager[LiveServer]]:
     either anyio backend can use it.
     """
     return live_server
+
+
+@pytest.fixture
+def stream_collector() -> StreamCollector:
+    """A `StreamCollector`: ``await stream_collector.collect(provider, request)``."""
+    return StreamCollector()
