@@ -121,6 +121,16 @@ async def test_default_model_and_unset_options_are_not_sent(
     assert not {"temperature", "max_tokens", "top_p", "stop", "tools"} & set(body)
 
 
+async def test_usage_can_be_left_out_for_servers_that_reject_stream_options(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    upstream.script(text_reply("no usage", usage=False))
+    events = await collect(make_provider(stream_usage=False), hello())
+    assert "stream_options" not in upstream.requests[0].body
+    assert [e.type for e in events] == ["text", "text", "finish"]
+    assert events[-1].usage is None
+
+
 async def test_settings_come_from_the_environment(
     upstream: FakeOpenAI, upstream_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

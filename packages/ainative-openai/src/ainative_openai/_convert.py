@@ -49,8 +49,10 @@ def _message(message: Message) -> dict[str, Any]:
     return out
 
 
-def request_params(request: GenerateRequest, *, default_model: str) -> dict[str, Any]:
-    """Keyword arguments for ``chat.completions.create`` (streaming, with usage).
+def request_params(
+    request: GenerateRequest, *, default_model: str, include_usage: bool = True
+) -> dict[str, Any]:
+    """Keyword arguments for ``chat.completions.create`` (streaming, with usage if asked).
 
     ``request.extra`` entries are passed through as they are (``seed``, ``user``,
     ``tool_choice``, ``response_format``, ...), so vendor options need no ainative release.
@@ -59,8 +61,9 @@ def request_params(request: GenerateRequest, *, default_model: str) -> dict[str,
         "model": request.model or default_model,
         "messages": [_message(m) for m in request.messages],
         "stream": True,
-        "stream_options": {"include_usage": True},
     }
+    if include_usage:
+        params["stream_options"] = {"include_usage": True}
     for field in ("temperature", "max_tokens", "top_p", "stop"):
         value = getattr(request, field)
         if value is not None:

@@ -43,6 +43,8 @@ class OpenAIProvider(BaseProvider):
     Settings default to the environment: ``api_key`` from ``OPENAI_API_KEY``, ``base_url``
     from ``OPENAI_BASE_URL`` (point it at vLLM, llama.cpp or LM Studio), ``organization``
     from ``OPENAI_ORG_ID``. ``timeout`` is the SDK's request timeout in seconds.
+    ``stream_usage=False`` stops asking for the usage chunk (``stream_options``), for
+    compatible servers that reject that option.
 
     ``max_retries`` is ainative's policy, not the SDK's (whose own retries are off): a
     retryable error (429, 5xx, connection, timeout, malformed stream) is retried with
@@ -67,6 +69,7 @@ class OpenAIProvider(BaseProvider):
         model: str | None = None,
         backoff: float = 0.5,
         max_backoff: float = 20.0,
+        stream_usage: bool = True,
         **_settings: Any,
     ) -> None:
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -77,6 +80,7 @@ class OpenAIProvider(BaseProvider):
         self.model = model or DEFAULT_MODEL
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
+        self.stream_usage = bool(stream_usage)
         self._client: Any = None
 
     def __repr__(self) -> str:
@@ -112,7 +116,7 @@ class OpenAIProvider(BaseProvider):
         return base * random.uniform(0.5, 1.0)
 
     def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
-        params = request_params(request, default_model=self.model)
+        params = request_params(request, default_model=self.model, include_usage=self.stream_usage)
         return self._run(params)
 
     async def _run(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
