@@ -9,6 +9,7 @@ from collections.abc import Callable
 import anyio
 import httpx2
 import pytest
+from structlog.testing import capture_logs
 
 import anthropic
 from ainative_anthropic import DEFAULT_MAX_TOKENS, AnthropicProvider
@@ -379,10 +380,14 @@ async def test_retries_before_the_first_token(
         AnthropicReply(failure="error_event", fail_after=0, error_type="overloaded_error"),
         AnthropicReply(text="at last"),
     )
-    events = await collect(make_provider(max_retries=3), build_request(prompt="q"))
+    with capture_logs() as logs:
+        events = await collect(make_provider(max_retries=3), build_request(prompt="q"))
     assert accumulate(events).text == "at last"
     assert "error" not in kinds(events)
     assert len(fake_anthropic.requests) == 4
+    retries = [e for e in logs if e["event"] == "provider_retry"]
+    assert [e["attempt"] for e in retries] == [1, 2, 3]
+    assert {e["provider"] for e in retries} == {"anthropic"}
 
 
 async def test_gives_up_after_max_retries(

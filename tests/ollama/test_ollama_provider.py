@@ -9,6 +9,7 @@ from collections.abc import Callable
 import anyio
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from ainative_core import (
     GenerateRequest,
@@ -311,10 +312,14 @@ async def test_retries_before_the_first_token(
         OllamaReply(failure="error_line", fail_after=0),
         OllamaReply(text="at last"),
     )
-    events = await collect(make_provider(max_retries=3), build_request(prompt="q"))
+    with capture_logs() as logs:
+        events = await collect(make_provider(max_retries=3), build_request(prompt="q"))
     assert accumulate(events).text == "at last"
     assert "error" not in kinds(events)
     assert len(fake_ollama.requests) == 4
+    retries = [e for e in logs if e["event"] == "provider_retry"]
+    assert [e["attempt"] for e in retries] == [1, 2, 3]
+    assert {e["provider"] for e in retries} == {"ollama"}
 
 
 async def test_gives_up_after_max_retries(

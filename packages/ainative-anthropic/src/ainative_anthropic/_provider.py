@@ -107,7 +107,7 @@ class AnthropicProvider(BaseProvider):
     def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         # The request is converted here, so a bad one fails before anything is sent.
         params = self._params(request)
-        return retry_stream(self.retry, lambda: self._attempt(params))
+        return retry_stream(self.retry, lambda: self._attempt(params), self._log)
 
     async def _attempt(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         client = self.client
@@ -140,4 +140,4 @@ class AnthropicProvider(BaseProvider):
                 message = await client.messages.create(**params)
                 return completion_from_message(message)
 
-        return await retry_call(self.retry, call)
+        return await retry_call(self.retry, call, self._log)

@@ -122,7 +122,7 @@ class OllamaProvider(BaseProvider):
     def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         # The body is built here, so a bad request fails before anything is sent.
         body = build_body(request, model=self.model, stream=True)
-        return retry_stream(self.retry, lambda: self._attempt(body))
+        return retry_stream(self.retry, lambda: self._attempt(body), self._log)
 
     async def _attempt(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         client = self.client
@@ -173,4 +173,4 @@ class OllamaProvider(BaseProvider):
                 accumulator.add(event)
             return accumulator.completion()
 
-        return await retry_call(self.retry, call)
+        return await retry_call(self.retry, call, self._log)

@@ -9,17 +9,15 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, TypeVar
 
 import anyio
-import structlog
 
 from ainative_core import ProviderError, ProviderRateLimited, StreamEvent
 
 __all__ = ["RetryPolicy", "retry_call", "retry_stream"]
 
 _T = TypeVar("_T")
-_log: Final = structlog.get_logger("ainative_ollama")
 
 
 @dataclass(frozen=True)
@@ -46,8 +44,11 @@ class RetryPolicy:
         return float(wait)
 
 
-async def retry_call(policy: RetryPolicy, call: Callable[[], Awaitable[_T]]) -> _T:
-    """Await ``call()`` and retry it under ``policy`` when it raises a retryable error."""
+async def retry_call(policy: RetryPolicy, call: Callable[[], Awaitable[_T]], log: Any) -> _T:
+    """Await ``call()`` and retry it under ``policy`` when it raises a retryable error.
+
+    ``log`` is a structlog logger (bound to the provider) that records each retry.
+    """
     attempt = 0
     while True:
         try:
@@ -56,13 +57,13 @@ async def retry_call(policy: RetryPolicy, call: Callable[[], Awaitable[_T]]) -> 
             wait = policy.delay(attempt, exc)
             if wait is None:
                 raise
-            _log.info("provider_retry", attempt=attempt + 1, wait=round(wait, 3), code=exc.code)
+            log.info("provider_retry", attempt=attempt + 1, wait=round(wait, 3), code=exc.code)
             attempt += 1
             await anyio.sleep(wait)
 
 
 async def retry_stream(
-    policy: RetryPolicy, attempt_stream: Callable[[], AsyncIterator[StreamEvent]]
+    policy: RetryPolicy, attempt_stream: Callable[[], AsyncIterator[StreamEvent]], log: Any
 ) -> AsyncIterator[StreamEvent]:
     """Events of ``attempt_stream()``, retried under ``policy`` until the first event.
 
@@ -80,14 +81,14 @@ async def retry_stream(
             return
         except ProviderError as exc:
             if started:
-                _log.warning("provider_stream_failed", code=exc.code, error=exc.message)
+                log.warning("provider_stream_failed", code=exc.code, error=exc.message)
                 yield StreamEvent.error(exc.message, code=exc.code, retryable=exc.retryable)
                 yield StreamEvent.finish("error")
                 return
             wait = policy.delay(attempt, exc)
             if wait is None:
                 raise
-            _log.info("provider_retry", attempt=attempt + 1, wait=round(wait, 3), code=exc.code)
+            log.info("provider_retry", attempt=attempt + 1, wait=round(wait, 3), code=exc.code)
         finally:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
