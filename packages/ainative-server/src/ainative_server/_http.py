@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any, Final, TypeVar
 
+import anyio
 import structlog
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -29,6 +32,9 @@ from ._tools import validation_message
 __all__ = ["error_body", "error_headers", "error_response", "read_json", "read_model"]
 
 M = TypeVar("M", bound=BaseModel)
+
+_DRAIN_BYTES: Final = 1_048_576
+_DRAIN_SECONDS: Final = 1.0
 
 _logger = structlog.get_logger("ainative.server")
 
@@ -68,15 +74,22 @@ def error_response(exc: BaseException) -> JSONResponse:
 async def read_json(request: Request, limit: int) -> Any:
     """The request body as JSON; `PayloadTooLargeError` above ``limit`` bytes."""
     declared = request.headers.get("content-length")
+    too_large: PayloadTooLargeError | None = None
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"request body of {declared} bytes exceeds {limit} bytes")
+        too_large = PayloadTooLargeError(f"request body of {declared} bytes exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
+    async with aclosing(request.stream()) as body:
+        if too_large is None:
+            async for chunk in body:
+                size += len(chunk)
+                if size > limit:
+                    too_large = PayloadTooLargeError(f"request body exceeds {limit} bytes")
+                    break
+                chunks.append(chunk)
+        if too_large is not None:
+            await _drain(body)
+            raise too_large
     raw = b"".join(chunks)
     if not raw.strip():
         raise InvalidRequestError("request body is empty; send a JSON object")
@@ -84,6 +97,20 @@ async def read_json(request: Request, limit: int) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
+
+
+async def _drain(body: AsyncIterator[bytes]) -> None:
+    """Read (and drop) a little more of a refused body, briefly.
+
+    A server that closes with unread request bytes makes the kernel reset the connection,
+    and the client may then see the reset instead of the 413.
+    """
+    dropped = 0
+    with anyio.move_on_after(_DRAIN_SECONDS):
+        async for chunk in body:
+            dropped += len(chunk)
+            if dropped > _DRAIN_BYTES:
+                break
 
 
 async def read_model(request: Request, model: type[M], limit: int) -> M:
