@@ -91,11 +91,18 @@ class AIApp:
     # -- actions ---------------------------------------------------------------------------
 
     async def send_message(self, content: str, *, stream: bool = True) -> AppState:
-        """Append the user's message and run the ``chat`` action; returns the final state."""
+        """Append the user's message and run the ``chat`` action; returns the final state.
+
+        The conversation so far goes along as ``context.messages`` (the server's chat
+        action reads its history there).
+        """
+        if self.engine.is_active:
+            raise StreamingError("a stream is already active; stop_streaming() first")
+        history = [m.model_dump(exclude_defaults=True) for m in self.state.messages]
         self.reconciler.apply_patch(
             Patch("add", ("messages", "-"), {"role": "user", "content": content}), batching=False
         )
-        return await self.action("chat", {"message": content}, stream=stream)
+        return await self._run("chat", {"message": content}, stream, {"messages": history})
 
     async def action(
         self,
@@ -114,12 +121,21 @@ class AIApp:
             raise StreamingError("a stream is already active; stop_streaming() first")
         if context:
             self.reconciler.apply_patch(Patch("merge", ("context",), dict(context)), batching=False)
+        return await self._run(name, params, stream, {})
+
+    async def _run(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None,
+        stream: bool,
+        extra_context: Mapping[str, Any],
+    ) -> AppState:
         self.state_manager.set_state({"error": None})
         self.event_bus.emit("action", {"action": name, "params": dict(params or {})})
         request = ActionRequest(
             action=name,
             params=dict(params or {}),
-            context=dict(self.state.context),
+            context={**self.state.context, **extra_context},
             provider=self.config.provider,
             model=self.config.model,
             options=dict(self.config.options),
@@ -127,7 +143,7 @@ class AIApp:
         if stream:
             await self._stream(request)
         else:
-            await self._call(request)
+            await self._call(request, set(extra_context))
         return self.state
 
     async def stop_streaming(self) -> None:
@@ -194,7 +210,7 @@ class AIApp:
             self.state_manager.set_state({"streaming": False})
         return result
 
-    async def _call(self, request: ActionRequest) -> None:
+    async def _call(self, request: ActionRequest, sent_only: set[str]) -> None:
         self.state_manager.set_state({"streaming": False})
         try:
             with map_transport_errors():
@@ -214,7 +230,8 @@ class AIApp:
         for raw in body.get("messages", []) if isinstance(body, dict) else []:
             data["messages"].append(Message.model_validate(raw).model_dump(exclude_defaults=True))
         if isinstance(body, dict) and isinstance(body.get("context"), dict):
-            data["context"].update(body["context"])
+            returned = {k: v for k, v in body["context"].items() if k not in sent_only}
+            data["context"].update(returned)
         self.state_manager.commit(data)
 
     # -- life cycle ------------------------------------------------------------------------

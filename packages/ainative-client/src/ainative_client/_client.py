@@ -200,15 +200,20 @@ class Client:
 
         async def produce(out: MemoryObjectSendStream[Any]) -> None:
             # The whole async iteration runs in this one task of the portal's loop.
-            async with out:
+            with out:
                 try:
                     async with aclosing(client.stream_text(prompt, **kwargs)) as tokens:
                         async for token in tokens:
                             await out.send(token)
+                    item: Any = _END
                 except Exception as exc:
-                    await out.send(_Failure(exc))
-                else:
-                    await out.send(_END)
+                    item = _Failure(exc)
+                except BaseException:
+                    # Cancelled because the consumer left (possibly grouped by a task group):
+                    # nothing to deliver, and nothing must escape into the portal's loop.
+                    return
+                with contextlib.suppress(anyio.BrokenResourceError):
+                    await out.send(item)
 
         future = portal.start_task_soon(produce, send)
         try:

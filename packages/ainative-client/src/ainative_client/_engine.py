@@ -234,9 +234,9 @@ class StreamingEngine:
             error = exc
             reason = "aborted" if self._stop_requested else "error"
             if reason == "error":
+                code = getattr(exc, "server_code", None) or exc.code
                 bus.emit(
-                    "stream-error",
-                    {"error": str(exc), "code": exc.code, "retryable": exc.retryable},
+                    "stream-error", {"error": str(exc), "code": code, "retryable": exc.retryable}
                 )
             if reason == "error":
                 raise

@@ -136,10 +136,16 @@ def map_transport_errors() -> Iterator[None]:
     try:
         yield
     except (Exception, BaseExceptionGroup) as exc:
-        mapped = map_exception(exc)
+        leaf = _leaf(exc)
+        if not isinstance(leaf, Exception):
+            # GeneratorExit or a cancellation wrapped by a task group on its way out: it
+            # must leave as itself (a generator being closed checks that it does).
+            if leaf is exc:
+                raise
+            raise leaf from None
+        mapped = map_exception(leaf)
         if mapped is None:
             raise
-        leaf = _leaf(exc)
         if mapped is leaf:
             if leaf is exc:
                 raise

@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final, final
+from typing import Any, Final, TypeAlias, final
 
 import anyio
 import httpx
 import structlog
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
-from ainative_core import ActionRequest, ProtocolError, WireEvent
+from ainative_core import ActionRequest, HTTPStatusError, ProtocolError, WireEvent
 
 from ._errors import map_transport_errors
 from ._transport import ReceivedEvent, endpoint
@@ -38,8 +38,8 @@ class WSConnection:
     def __init__(self, session: AsyncWebSocketSession, *, max_buffer: int) -> None:
         self._session = session
         self._max_buffer = max_buffer
-        self._routes: dict[str, MemoryObjectSendStream[ReceivedEvent]] = {}
-        self._pending: MemoryObjectSendStream[ReceivedEvent] | None = None
+        self._routes: dict[str, MemoryObjectSendStream[_Item]] = {}
+        self._pending: MemoryObjectSendStream[_Item] | None = None
         self._assigned = anyio.Event()
         self._start_lock = anyio.Lock()
         self._closed = False
@@ -73,7 +73,7 @@ class WSConnection:
     async def _open(
         self, frame: dict[str, Any], stream_id: str | None
     ) -> AsyncIterator[AsyncIterator[ReceivedEvent]]:
-        send, receive = anyio.create_memory_object_stream[ReceivedEvent](self._max_buffer)
+        send, receive = anyio.create_memory_object_stream[_Item](self._max_buffer)
         with send, receive:
             if stream_id is not None:
                 self._routes[stream_id] = send
@@ -85,14 +85,14 @@ class WSConnection:
                     await self._send_or_close(frame, send)
                     await self._assigned.wait()
             try:
-                yield receive
+                yield _StreamEvents(receive)
             finally:
                 for key, route in list(self._routes.items()):
                     if route is send:
                         del self._routes[key]
 
     async def _send_or_close(
-        self, frame: dict[str, Any], send: MemoryObjectSendStream[ReceivedEvent]
+        self, frame: dict[str, Any], send: MemoryObjectSendStream[_Item]
     ) -> None:
         if self._closed:
             send.close()
@@ -137,17 +137,55 @@ class WSConnection:
                 self._assigned.set()
         if target is None:
             return  # a stream nobody follows any more
+        # An error without an id is the server refusing the request (unknown provider,
+        # unknown stream...): the stream never started, like an HTTP error status on SSE.
+        refused = event.type == "error" and event_id is None
+        item: _Item = _refusal(obj, event) if refused else ReceivedEvent(event, event_id, stream_id)
         try:
-            await target.send(ReceivedEvent(event, event_id, stream_id))
+            await target.send(item)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             return
-        if event.type == "done":
+        if event.type == "done" or refused:
             if target is self._pending:
                 self._pending = None
                 self._assigned.set()
             if stream_id is not None:
                 self._routes.pop(stream_id, None)
             target.close()
+
+
+_Item: TypeAlias = ReceivedEvent | HTTPStatusError
+
+
+def _refusal(obj: dict[str, Any], event: WireEvent) -> HTTPStatusError:
+    status = obj.get("status")
+    status_code = status if isinstance(status, int) else 400
+    error = HTTPStatusError(f"{status_code}: {event.data}", status_code=status_code)
+    error.server_code = event.code  # type: ignore[attr-defined]
+    return error
+
+
+@final
+class _StreamEvents:
+    """One stream's events; raises the server's refusal. (A class, not an async generator:
+    nothing is left suspended when a consumer stops early.)"""
+
+    __slots__ = ("_receive",)
+
+    def __init__(self, receive: MemoryObjectReceiveStream[_Item]) -> None:
+        self._receive = receive
+
+    def __aiter__(self) -> _StreamEvents:
+        return self
+
+    async def __anext__(self) -> ReceivedEvent:
+        try:
+            item = await self._receive.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+        if isinstance(item, HTTPStatusError):
+            raise item
+        return item
 
 
 @final
