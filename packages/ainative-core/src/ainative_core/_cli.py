@@ -134,14 +134,19 @@ def generate_command(
         raise click.ClickException(str(exc)) from None
 
     async def run() -> str | None:
-        async with open_stream(provider, request) as events:
-            async for event in events:
-                if event.type == "text" and event.text:
-                    click.echo(event.text, nl=False)
-                    sys.stdout.flush()
-                elif event.type == "error":
-                    return f"{event.code}: {event.text}"
-        return None
+        try:
+            async with open_stream(provider, request) as events:
+                async for event in events:
+                    if event.type == "text" and event.text:
+                        click.echo(event.text, nl=False)
+                        sys.stdout.flush()
+                    elif event.type == "error":
+                        return f"{event.code}: {event.text}"
+            return None
+        finally:
+            aclose = getattr(provider, "aclose", None)
+            if aclose is not None:
+                await aclose()  # release the provider's HTTP pool before the loop ends
 
     try:
         error = anyio.run(run, backend=backend)
