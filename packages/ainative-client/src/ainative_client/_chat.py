@@ -11,8 +11,6 @@ import click
 from ainative_core import AINativeError, ConnectError
 from ainative_core._cli import parse_options
 
-from ._client import AINativeClient
-
 __all__ = ["chat_command"]
 
 
@@ -52,6 +50,8 @@ def chat_command(
 ) -> None:
     """Send MESSAGE to an ainative server and print the reply token by token."""
     extra = parse_options(options)
+    # Imported here: the CLI lists its commands without loading the HTTP stack.
+    from ._client import AINativeClient
 
     async def run() -> None:
         async with (

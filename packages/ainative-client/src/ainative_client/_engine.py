@@ -326,9 +326,10 @@ class StreamingEngine:
                 if self._stop_requested or not config.reconnect or not _can_retry(exc):
                     raise
                 if failures >= config.max_reconnect_attempts:
-                    raise StreamInterrupted(
-                        f"gave up after {failures} reconnect attempts: {exc}"
-                    ) from exc
+                    # Never connected: the server is unreachable. Connected once: interrupted.
+                    never = run.last_event_id is None and isinstance(exc, ConnectError)
+                    kind = ConnectError if never else StreamInterrupted
+                    raise kind(f"gave up after {failures} reconnect attempts: {exc}") from exc
                 failures += 1
                 run.reconnects += 1
                 delay = _backoff(config, failures)
