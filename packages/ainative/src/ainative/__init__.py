@@ -6,6 +6,14 @@ import from the distribution modules (``ainative_core``, ...) directly.
 
 from __future__ import annotations
 
+from ainative_client import AIApp as AIApp
+from ainative_client import AINativeClient as AINativeClient
+from ainative_client import AIReconciler as AIReconciler
+from ainative_client import AIStateManager as AIStateManager
+from ainative_client import AppConfig as AppConfig
+from ainative_client import Client as Client
+from ainative_client import StreamConfig as StreamConfig
+from ainative_client import StreamingEngine as StreamingEngine
 from ainative_core import ActionRequest as ActionRequest
 from ainative_core import AINativeError as AINativeError
 from ainative_core import BaseProvider as BaseProvider
@@ -34,11 +42,17 @@ from ainative_server import stream_tokens as stream_tokens
 from ainative_server import tool as tool
 
 __all__ = [
+    "AIApp",
+    "AINativeClient",
     "AINativeError",
     "AINativeServer",
+    "AIReconciler",
+    "AIStateManager",
     "ActionRequest",
+    "AppConfig",
     "BaseProvider",
     "BusEvent",
+    "Client",
     "Completion",
     "EchoProvider",
     "EventBus",
@@ -46,8 +60,10 @@ __all__ = [
     "Message",
     "Provider",
     "ServerConfig",
+    "StreamConfig",
     "StreamEvent",
     "StreamManager",
+    "StreamingEngine",
     "StreamingError",
     "Tool",
     "ToolRegistry",
