@@ -237,3 +237,20 @@ async def test_finished_streams_are_dropped_after_the_retention(serve: Serve) ->
                 await wait_until(lambda: sid not in server.hub.runs)
                 late = await client.get(f"/ai/stream/{sid}")
     assert late.status_code == 404
+
+
+async def test_a_client_gone_before_the_first_token_leaves_the_run_to_the_grace_period(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    fake = FakeProvider(["late"], delay=30)
+    server_plugins.add_provider("fake", fake)
+    body = {"action": "chat", "params": {"message": "x"}, "provider": "fake"}
+    with serve(resume_grace=0.1) as (server, live):
+        async with httpx.AsyncClient(base_url=live.base_url) as client:
+            with anyio.fail_after(10), pytest.raises(httpx.ReadTimeout):
+                await client.post("/ai/stream", json=body, timeout=0.3)
+        await wait_until(lambda: len(server.hub.runs) == 1)
+        (run,) = server.hub.runs.values()
+        await wait_until(lambda: run.done)
+    assert run.finish_reason == "cancelled"
+    assert fake.cancelled.is_set()

@@ -22,7 +22,7 @@ from ainative_core import ActionRequest, InvalidRequestError, StreamNotFoundErro
 from ._http import error_response, read_model
 
 if TYPE_CHECKING:
-    from ._hub import StreamHub
+    from ._hub import Run, StreamHub
     from ._server import AINativeServer
 
 __all__ = ["SSETransport", "StreamResponse"]
@@ -92,6 +92,28 @@ class StreamResponse(Response):
                 tg.cancel_scope.cancel()
 
 
+async def _ready_or_disconnected(request: Request, run: Run) -> bool:
+    """Wait for the run's first event (or failure); False if the client left meanwhile.
+
+    A client gone before the first token releases its hold, so the run falls under
+    ``resume_grace`` like any abandoned stream.
+    """
+    ready = True
+    async with anyio.create_task_group() as tg:
+
+        async def watch_disconnect() -> None:
+            nonlocal ready
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            ready = False
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch_disconnect)
+        await run.ready.wait()
+        tg.cancel_scope.cancel()
+    return ready
+
+
 def _last_event_id(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
     raw = raw.strip()
@@ -117,7 +139,8 @@ class SSETransport:
             run = await server.start_stream(body)
             handed_over = False
             try:
-                await run.ready.wait()
+                if not await _ready_or_disconnected(request, run):
+                    return Response(status_code=499)  # nobody is listening any more
                 if run.early_error is not None:
                     await hub.discard(run)
                     return error_response(run.early_error)
