@@ -1,0 +1,280 @@
+"""The benchmark runner: argument parsing, the figures in order, goals, the report."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from ._figures import FULL, SMOKE, Bench
+from ._procs import STARTED, raise_fd_limit
+from ._report import machine, render, versions
+from ._results import Figure, Goal
+from ._targets import ainative_missing_reason
+
+__all__ = ["FIGURES", "goals_for", "main"]
+
+FIGURES = ["figure1", "figure2", "figure3", "figure4", "figure5", "figure6", "figure7"]
+FD_LIMIT = 20_000
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/run.py",
+        description="Benchmark ainative beside its peers and write docs/benchmarks.md.",
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the runner works")
+    parser.add_argument("--runs", type=int, default=None, help="runs per figure (3; smoke: 1)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated figures to run, e.g. figure1,figure3 (or 1,3); default: all",
+    )
+    parser.add_argument("--output", default="docs/benchmarks.md", help="the Markdown report")
+    parser.add_argument("--json", default=None, help="also write the raw per-run values here")
+    args = parser.parse_args(argv)
+    only = [part.strip() for part in args.only.split(",") if part.strip()]
+    only = [part if part.startswith("figure") else f"figure{part}" for part in only]
+    unknown = sorted(set(only) - set(FIGURES))
+    if unknown:
+        parser.error(f"unknown figures: {', '.join(unknown)} (choose from {', '.join(FIGURES)})")
+    args.only = only or FIGURES
+    if args.runs is None:
+        args.runs = 1 if args.smoke else 3
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def _goal(
+    figures: dict[str, Figure],
+    text: str,
+    ratio_text: str,
+    threshold: float,
+    direction: str,
+    key: str,
+    column: str,
+    label: str,
+) -> Goal:
+    goal = Goal(text, ratio_text, threshold, "min" if direction == "min" else "max")
+    figure = figures.get(key)
+    if figure is not None:
+        row = figure.find(label)
+        if row is not None:
+            goal.ratios = list(row.values.get(column, []))
+    return goal
+
+
+def goals_for(figures: dict[str, Figure], idle_counts: tuple[int, ...]) -> list[Goal]:
+    """The issue's goals, each read from the ratio column of its figure."""
+    goals = [
+        _goal(
+            figures,
+            "Single-stream throughput ≥ 5x naive (SSE)",
+            "ainative SSE ÷ naive",
+            5.0,
+            "min",
+            "figure1",
+            "vs naive (tokens/s)",
+            "ainative SSE",
+        ),
+        _goal(
+            figures,
+            "Single-stream throughput ≥ 5x naive (WS)",
+            "ainative WS ÷ naive",
+            5.0,
+            "min",
+            "figure1",
+            "vs naive (tokens/s)",
+            "ainative WS",
+        ),
+        _goal(
+            figures,
+            "Paced load server CPU/token ≤ 1.2x raw1 (SSE)",
+            "ainative SSE ÷ raw1",
+            1.2,
+            "max",
+            "figure2",
+            "vs raw1 (CPU)",
+            "ainative SSE",
+        ),
+        _goal(
+            figures,
+            "Paced load server CPU/token ≤ 1.2x raw1 (WS)",
+            "ainative WS ÷ raw1",
+            1.2,
+            "max",
+            "figure2",
+            "vs raw1 (CPU)",
+            "ainative WS",
+        ),
+        _goal(
+            figures,
+            "Resume replay of the missed events no slower than fresh",
+            "replay time ÷ fresh time",
+            1.0,
+            "max",
+            "figure4",
+            "replay ÷ fresh (time)",
+            "replay after reconnect",
+        ),
+    ]
+    for count in idle_counts:
+        for transport in ("SSE", "WS"):
+            goals.append(
+                _goal(
+                    figures,
+                    f"RSS per idle stream ≤ 1.5x naive at {count:,} ({transport})",
+                    f"ainative {transport} ÷ naive",
+                    1.5,
+                    "max",
+                    "figure5",
+                    f"vs naive @{count:,}",
+                    f"ainative {transport}",
+                )
+            )
+    goals.append(
+        _goal(
+            figures,
+            "Client delivery ≥ 2x httpx-sse",
+            "ainative client ÷ httpx-sse",
+            2.0,
+            "min",
+            "figure6",
+            "vs httpx-sse (tokens/s)",
+            "ainative client stream_text",
+        )
+    )
+    paced = figures.get("figure2")
+    if paced is not None:
+        for peer in ("naive", "sse-starlette"):
+            ratios = paced.ratios("server CPU µs/token", "ainative SSE", peer)
+            if ratios:
+                goals[2].note += (
+                    f"{'; ' if goals[2].note else ''}ainative SSE ÷ {peer} (CPU): "
+                    + ", ".join(f"{r:.2f}" for r in ratios)
+                )
+    return goals
+
+
+def _method(bench: Bench, missing: str | None) -> list[str]:
+    items = [
+        "Each server runs in its own process on 127.0.0.1 on a free port, started by the "
+        "runner (`python -m benchmarks._serve`: uvicorn with its defaults for asyncio — uvloop "
+        "and httptools when installed —, Hypercorn for trio) and stopped by its pid at the end.",
+        "Every server streams the same tokens (`t0`, ` t1`, …) in the same wire format "
+        '(`id: N` + `data: {"type":"token",…}` … `done`, `data: [DONE]`) for the same '
+        "request body (`options.tokens`, `options.delay`). naive and sse-starlette stream the "
+        "echo provider like ainative does (so their producer cost is the same); raw1 and "
+        "raw-batched have no provider and, when instant, no await per token: they are the "
+        "ceilings of the serving cost alone.",
+        f"The load client runs in the runner's process on {bench.loop_name}: a raw HTTP/1.1 "
+        "byte reader over asyncio sockets that counts token markers without decoding SSE, and "
+        "the `websockets` client (no compression) for WS. The machine has 2 cores: client and "
+        "server share them.",
+        "Server CPU is utime+stime from /proc/<pid>/stat (clock ticks of "
+        f"{1000 / os.sysconf('SC_CLK_TCK'):g} ms), RSS is VmRSS from /proc/<pid>/status.",
+        "Figures run one after the other; within a figure each run measures every server once, "
+        "in the same order, so the ratios of a run are side by side.",
+    ]
+    if missing:
+        items.append(f"ainative was not measured: {missing}.")
+    return items
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    # Measure the installation as users run it: with its plugins (the transports are plugins).
+    os.environ.pop("AINATIVE_DISABLE_PLUGIN_AUTOLOAD", None)
+    # A terminated runner still stops its servers (the `finally` blocks run).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    sizes = SMOKE if args.smoke else FULL
+    fd_limit = raise_fd_limit(FD_LIMIT)
+    missing = ainative_missing_reason()
+    start_clock = time.monotonic()
+
+    def log(message: str) -> None:
+        elapsed = time.monotonic() - start_clock
+        print(f"[{elapsed:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    machine_info = machine()
+    bench = Bench(sizes, args.runs, with_ainative=missing is None, log=log)
+    figures: dict[str, Figure] = {}
+    failed = False
+    steps: dict[str, Callable[[], list[Figure]]] = {
+        "figure1": lambda: [bench.single_stream()],
+        "figure2": lambda: [bench.paced_load()],
+        "figure3": lambda: [bench.first_token()],
+        "figure4": lambda: [bench.resume()],
+        "figure5": lambda: [bench.memory()],
+        "figure6": lambda: [bench.client()],
+        "figure7": lambda: list(bench.trio()),
+    }
+    try:
+        log("starting the servers …")
+        bench.start_servers(args.only)
+        for name in args.only:
+            log(f"{name} …")
+            try:
+                for figure in steps[name]():
+                    figures[figure.key] = figure
+            except Exception:
+                failed = True
+                log(f"{name} failed:\n{traceback.format_exc()}")
+                trace = traceback.format_exc(limit=3)
+                figures[name] = Figure(name, f"{name}: failed", f"```\n{trace}```", [])
+    finally:
+        bench.close()
+    if "figure5" in figures and fd_limit < FD_LIMIT:
+        figures["figure5"].notes.append(f"open-file limit: {fd_limit}")
+    goals = goals_for(figures, sizes.idle_counts)
+    finished = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    command = "python benchmarks/run.py" + (" " + " ".join(argv) if argv else "")
+    if argv is None and sys.argv[1:]:
+        command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+    text = render(
+        figures=list(figures.values()),
+        goals=goals,
+        machine_info=machine_info,
+        versions_info=versions(),
+        started=started,
+        finished=finished,
+        load_after=", ".join(f"{v:.2f}" for v in os.getloadavg()),
+        command=command,
+        runs=args.runs,
+        method=_method(bench, missing),
+        smoke=args.smoke,
+    )
+    output = Path(args.output)
+    if not output.is_absolute():
+        output = Path.cwd() / output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "figures": [asdict(f) for f in figures.values()],
+                    "goals": [asdict(g) | {"verdict": g.verdict} for g in goals],
+                    "server_pids": STARTED,
+                },
+                indent=1,
+            )
+        )
+    log(f"wrote {output} in {time.monotonic() - start_clock:.0f} s")
+    for goal in goals:
+        log(f"{goal.verdict:12} {goal.text}")
+    return 1 if failed else 0

@@ -1,0 +1,136 @@
+"""Server processes: start on a free loopback port, wait until ready, measure, stop by pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Final, final
+
+__all__ = ["CLOCK_TICKS", "ROOT", "STARTED", "ServerProcess", "free_port", "raise_fd_limit"]
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
+STARTED: Final[list[int]] = []
+"""The pid of every server process started by this process, in order."""
+
+
+def free_port() -> int:
+    """A port the kernel considers free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise this process's open-file soft limit towards ``wanted``; returns the new limit.
+
+    Children inherit it, so the servers started afterwards can hold as many sockets.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
+
+
+@final
+class ServerProcess:
+    """One server under test in its own process (``python -m benchmarks._serve``).
+
+    Use as a context manager: the process is always stopped by its pid on exit, errors included.
+    """
+
+    def __init__(self, target: str, server: str = "uvicorn") -> None:
+        self.target = target
+        self.server = server
+        self.port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise RuntimeError("server not started")
+        return self._proc.pid
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def launch(self) -> ServerProcess:
+        """Start the process; `wait_ready` then waits until it accepts connections."""
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env.pop("AINATIVE_DISABLE_PLUGIN_AUTOLOAD", None)
+        command = [sys.executable, "-m", "benchmarks._serve", self.target, str(self.port)]
+        self._proc = subprocess.Popen([*command, self.server], cwd=ROOT, env=env)
+        STARTED.append(self._proc.pid)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> ServerProcess:
+        proc = self._proc
+        if proc is None:
+            raise RuntimeError("server not started")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{self.target} server exited with {proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.target} server did not listen within {timeout} s")
+
+    def start(self) -> ServerProcess:
+        return self.launch().wait_ready()
+
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop the process by its pid: SIGTERM (unless not graceful), SIGKILL after 3 s."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        if graceful:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=3)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        proc.kill()
+        proc.wait(timeout=10)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (``/proc/<pid>/stat``)."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        # The command name may contain spaces: fields are counted after its closing paren.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        return (utime + stime) / CLOCK_TICKS
+
+    def rss_bytes(self) -> int:
+        """Resident set size (``VmRSS`` of ``/proc/<pid>/status``)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS line")
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,89 @@
+"""The benchmark runner end to end with tiny sizes: it runs, reports, and leaves no server."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURES = ["figure1", "figure2", "figure3", "figure4", "figure5", "figure6", "figure7a", "figure7b"]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("bench")
+    report, raw = out / "benchmarks.md", out / "benchmarks.json"
+    command = [sys.executable, "benchmarks/run.py", "--smoke", "--output", str(report)]
+    # The runner measures the installed distributions, plugins included.
+    env = {k: v for k, v in os.environ.items() if k != "AINATIVE_DISABLE_PLUGIN_AUTOLOAD"}
+    completed = subprocess.run(
+        [*command, "--json", str(raw)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return report.read_text(), json.loads(raw.read_text())
+
+
+def test_every_figure_has_a_row_per_server_with_finite_values(
+    smoke_run: tuple[str, dict[str, Any]],
+) -> None:
+    _, raw = smoke_run
+    figures = {figure["key"]: figure for figure in raw["figures"]}
+    assert sorted(figures) == FIGURES
+    for key, figure in figures.items():
+        assert figure["rows"], key
+        for row in figure["rows"]:
+            assert row["values"], (key, row["label"])
+            for values in row["values"].values():
+                assert values
+                assert all(math.isfinite(v) for v in values), (key, row["label"])
+    labels = {row["label"] for row in figures["figure1"]["rows"]}
+    expected = {"ainative SSE", "ainative WS", "naive", "sse-starlette", "raw1", "raw-batched"}
+    assert expected <= labels
+    tokens = {row["label"]: row["values"]["tokens/s"] for row in figures["figure1"]["rows"]}
+    assert all(value[0] > 0 for value in tokens.values())
+
+
+def test_every_goal_is_measured_and_judged(smoke_run: tuple[str, dict[str, Any]]) -> None:
+    text, raw = smoke_run
+    assert len(raw["goals"]) == 8
+    for goal in raw["goals"]:
+        assert goal["ratios"], goal["text"]
+        assert goal["verdict"] in {"PASS", "MISS"}
+        assert f"**{goal['verdict']}**" in text
+
+
+def test_report_has_machine_versions_method_and_tables(
+    smoke_run: tuple[str, dict[str, Any]],
+) -> None:
+    text, _ = smoke_run
+    for heading in ("## Machine", "## Versions", "## Method", "## Goals"):
+        assert heading in text
+    for needle in ("| cores | ", "| uvicorn | ", "| hypercorn | ", "| ainative-server | "):
+        assert needle in text
+    assert "Smoke run" in text
+    assert "failed" not in text
+
+
+def test_no_server_outlives_the_run(smoke_run: tuple[str, dict[str, Any]]) -> None:
+    _, raw = smoke_run
+    assert raw["server_pids"]
+    for pid in raw["server_pids"]:
+        try:
+            cmdline = psutil.Process(pid).cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        assert "benchmarks._serve" not in " ".join(cmdline), pid
