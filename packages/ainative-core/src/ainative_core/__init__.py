@@ -71,6 +71,10 @@ from ._provider import BaseProvider as BaseProvider
 from ._provider import Provider as Provider
 from ._provider import build_request as build_request
 from ._provider import open_stream as open_stream
+from ._retry import RetryPolicy as RetryPolicy
+from ._retry import parse_retry_after as parse_retry_after
+from ._retry import retry_call as retry_call
+from ._retry import retry_stream as retry_stream
 from ._sse import ServerSentEvent as ServerSentEvent
 from ._sse import SSEDecoder as SSEDecoder
 from ._sse import encode_sse as encode_sse
@@ -125,6 +129,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "RequestError",
+    "RetryPolicy",
     "Role",
     "SSEDecoder",
     "ServerSentEvent",
@@ -161,7 +166,10 @@ __all__ = [
     "hookspec",
     "not_found",
     "open_stream",
+    "parse_retry_after",
     "resolve_ref",
+    "retry_call",
+    "retry_stream",
     "set_plugins",
     "sse_frame",
     "wire_event_from_stream_event",
