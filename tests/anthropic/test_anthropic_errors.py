@@ -1,18 +1,13 @@
-"""The error table and the retry policy, unit by unit."""
+"""The error table, unit by unit (the retry policy itself is core's: tests/core)."""
 
 from __future__ import annotations
 
-import email.utils
-import time
-
+import anthropic
 import httpx2
 import pytest
 from anthropic._error_classes import make_status_error
 
-import anthropic
 from ainative_anthropic import map_anthropic_errors
-from ainative_anthropic._errors import parse_retry_after
-from ainative_anthropic._retry import RetryPolicy
 from ainative_core import (
     AINativeError,
     InvalidRequestError,
@@ -87,26 +82,18 @@ def test_cancellation_is_not_converted() -> None:
         raise KeyboardInterrupt
 
 
-def test_retry_after_header_forms() -> None:
-    assert parse_retry_after({"retry-after": "3"}) == 3.0
-    assert parse_retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
-    assert parse_retry_after({}) is None
-    assert parse_retry_after({"retry-after": "soon"}) is None
-    later = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 < (parse_retry_after({"retry-after": later}) or 0) <= 30
+def test_rate_limit_carries_the_retry_after_header() -> None:
+    error = converted(
+        status_error(
+            429,
+            {"error": {"type": "rate_limit_error"}},
+            {"retry-after-ms": "1500", "retry-after": "9"},
+        )
+    )
+    assert isinstance(error, ProviderRateLimited)
+    assert error.retry_after == 1.5
     error = converted(
         status_error(429, {"error": {"type": "rate_limit_error"}}, {"retry-after": "7"})
     )
     assert isinstance(error, ProviderRateLimited)
     assert error.retry_after == 7
-
-
-def test_retry_policy_backoff_and_limits() -> None:
-    policy = RetryPolicy(max_retries=2, backoff=1.0, max_wait=3.0)
-    unavailable = ProviderUnavailable("down")
-    assert 0.5 <= (policy.delay(0, unavailable) or 0) <= 1.0
-    assert 1.0 <= (policy.delay(1, unavailable) or 0) <= 2.0
-    assert policy.delay(2, unavailable) is None
-    assert policy.delay(0, ProviderAuthError("no")) is None
-    assert policy.delay(0, ProviderRateLimited("slow", retry_after=2.5)) == 2.5
-    assert policy.delay(0, ProviderRateLimited("slow", retry_after=60)) is None

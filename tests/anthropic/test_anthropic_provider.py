@@ -6,12 +6,12 @@ import json
 import socket
 from collections.abc import Callable
 
+import anthropic
 import anyio
 import httpx2
 import pytest
 from structlog.testing import capture_logs
 
-import anthropic
 from ainative_anthropic import DEFAULT_MAX_TOKENS, AnthropicProvider
 from ainative_anthropic.testing import AnthropicReply, FakeAnthropic
 from ainative_core import (

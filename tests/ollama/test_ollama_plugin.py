@@ -19,7 +19,7 @@ from ainative_core import (
     ProviderUnavailable,
 )
 from ainative_ollama import OllamaProvider, _plugin, map_ollama_errors, parse_host
-from ainative_ollama._errors import OllamaStreamError, parse_retry_after
+from ainative_ollama._errors import OllamaStreamError
 
 
 def test_hook_registers_provider() -> None:
@@ -107,9 +107,3 @@ def test_status_error_without_json_body() -> None:
     response = httpx.Response(502, text="<html>bad gateway</html>", request=request)
     with pytest.raises(ProviderUnavailable, match="502"), map_ollama_errors():
         response.raise_for_status()
-
-
-def test_retry_after_forms() -> None:
-    assert parse_retry_after({"retry-after": "2.5"}) == 2.5
-    assert parse_retry_after({}) is None
-    assert parse_retry_after({"retry-after": "later"}) is None

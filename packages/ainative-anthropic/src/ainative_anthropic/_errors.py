@@ -7,15 +7,13 @@ the plugins guide prints them as a table.
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final
 
+import anthropic
 import httpx2
 
-import anthropic
 from ainative_core import (
     AINativeError,
     ProviderAuthError,
@@ -25,9 +23,10 @@ from ainative_core import (
     ProviderResponseError,
     ProviderTimeout,
     ProviderUnavailable,
+    parse_retry_after,
 )
 
-__all__ = ["ERROR_TYPES", "EXCEPTION_MAP", "map_anthropic_errors", "parse_retry_after"]
+__all__ = ["ERROR_TYPES", "EXCEPTION_MAP", "map_anthropic_errors"]
 
 #: SDK and transport exceptions, most specific first (the first ``isinstance`` match wins).
 EXCEPTION_MAP: Final[tuple[tuple[type[BaseException], type[ProviderError]], ...]] = (
@@ -64,28 +63,6 @@ ERROR_TYPES: Final[Mapping[str, type[ProviderError]]] = {
     "api_error": ProviderUnavailable,
     "overloaded_error": ProviderUnavailable,
 }
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            return max(float(millis) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _status_class(exc: anthropic.APIStatusError) -> type[ProviderError]:

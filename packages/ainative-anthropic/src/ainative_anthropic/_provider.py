@@ -8,6 +8,7 @@ from typing import Any, Final, final
 
 import anyio
 import structlog
+from anthropic import AsyncAnthropic
 
 from ainative_core import (
     BaseProvider,
@@ -15,13 +16,14 @@ from ainative_core import (
     GenerateRequest,
     ProviderAuthError,
     ProviderResponseError,
+    RetryPolicy,
     StreamEvent,
+    retry_call,
+    retry_stream,
 )
-from anthropic import AsyncAnthropic
 
 from ._convert import StreamTranslator, build_params, completion_from_message
 from ._errors import map_anthropic_errors
-from ._retry import RetryPolicy, retry_call, retry_stream
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider"]
 

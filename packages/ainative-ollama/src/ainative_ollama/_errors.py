@@ -8,9 +8,7 @@ below are the whole mapping; the plugins guide prints them as a table.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final
@@ -26,6 +24,7 @@ from ainative_core import (
     ProviderResponseError,
     ProviderTimeout,
     ProviderUnavailable,
+    parse_retry_after,
 )
 
 __all__ = [
@@ -33,7 +32,6 @@ __all__ = [
     "STATUS_MAP",
     "OllamaStreamError",
     "map_ollama_errors",
-    "parse_retry_after",
 ]
 
 
@@ -69,22 +67,6 @@ EXCEPTION_MAP: Final[tuple[tuple[type[BaseException], type[ProviderError]], ...]
     (KeyError, ProviderResponseError),
     (TypeError, ProviderResponseError),
 )
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from a ``retry-after`` header (seconds or an HTTP date)."""
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _status_error(exc: httpx.HTTPStatusError) -> ProviderError:

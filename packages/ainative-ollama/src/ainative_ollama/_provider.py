@@ -18,12 +18,14 @@ from ainative_core import (
     CompletionAccumulator,
     GenerateRequest,
     ProviderResponseError,
+    RetryPolicy,
     StreamEvent,
+    retry_call,
+    retry_stream,
 )
 
 from ._convert import ChunkTranslator, build_body
 from ._errors import map_ollama_errors
-from ._retry import RetryPolicy, retry_call, retry_stream
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_MODEL", "OllamaProvider", "parse_host"]
 
