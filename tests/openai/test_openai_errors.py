@@ -8,9 +8,9 @@ import time
 
 import httpcore2
 import httpx2
+import openai
 import pytest
 
-import openai
 from ainative_core import (
     AINativeError,
     ProviderAuthError,
@@ -22,7 +22,7 @@ from ainative_core import (
     ProviderUnavailable,
 )
 from ainative_openai import ERROR_TABLE, map_openai_errors
-from ainative_openai._errors import parse_retry_after, stream_error
+from ainative_openai._errors import stream_error
 
 REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
 
@@ -48,10 +48,14 @@ CASES: list[tuple[Exception, type[AINativeError]]] = [
     (openai.APIError("in-stream error", REQUEST, body=None), ProviderResponseError),
     (openai.OpenAIError("client misconfigured"), ProviderError),
     (httpx2.ReadTimeout("slow", request=REQUEST), ProviderTimeout),
-    (httpx2.RemoteProtocolError("dropped", request=REQUEST), ProviderUnavailable),
+    # Raw transport errors come from reading a body that had started: a broken stream.
+    (httpx2.RemoteProtocolError("dropped", request=REQUEST), ProviderResponseError),
+    (httpx2.ReadError("reset", request=REQUEST), ProviderResponseError),
+    (httpx2.ConnectError("refused", request=REQUEST), ProviderUnavailable),
     (httpcore2.ReadTimeout("slow"), ProviderTimeout),
-    (httpcore2.RemoteProtocolError("dropped"), ProviderUnavailable),
-    (httpcore2.ReadError("reset"), ProviderUnavailable),
+    (httpcore2.RemoteProtocolError("dropped"), ProviderResponseError),
+    (httpcore2.ReadError("reset"), ProviderResponseError),
+    (httpcore2.ConnectError("refused"), ProviderUnavailable),
     (json.JSONDecodeError("bad", "{", 0), ProviderResponseError),
 ]
 
@@ -78,22 +82,22 @@ def test_ainative_errors_and_unknown_errors_pass_through() -> None:
         raise KeyError("a bug, not a vendor error")
 
 
-def test_retry_after_in_seconds_milliseconds_and_http_date() -> None:
-    assert parse_retry_after(httpx2.Headers({"retry-after": "3"})) == 3.0
-    assert parse_retry_after(httpx2.Headers({"retry-after-ms": "250"})) == 0.25
-    assert parse_retry_after(httpx2.Headers({"retry-after": "soon"})) is None
-    assert parse_retry_after(httpx2.Headers({})) is None
-    date = email.utils.formatdate(time.time() + 30, usegmt=True)
-    seconds = parse_retry_after(httpx2.Headers({"retry-after": date}))
-    assert seconds is not None
-    assert 25 <= seconds <= 31
-
-
-def test_rate_limit_error_keeps_retry_after() -> None:
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [({"retry-after": "12"}, 12.0), ({"Retry-After-Ms": "250", "retry-after": "9"}, 0.25)],
+)
+def test_rate_limit_error_keeps_retry_after(headers: dict[str, str], seconds: float) -> None:
     with pytest.raises(ProviderRateLimited) as info, map_openai_errors():
-        raise status_error(openai.RateLimitError, 429, **{"retry-after": "12"})
-    assert info.value.retry_after == 12.0
+        raise status_error(openai.RateLimitError, 429, **headers)
+    assert info.value.retry_after == seconds
     assert info.value.status == 429
+
+
+def test_rate_limit_retry_after_as_an_http_date() -> None:
+    date = email.utils.formatdate(time.time() + 30, usegmt=True)
+    with pytest.raises(ProviderRateLimited) as info, map_openai_errors():
+        raise status_error(openai.RateLimitError, 429, **{"retry-after": date})
+    assert 25 <= (info.value.retry_after or 0) <= 31
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from ainative_core import (
     ProviderResponseError,
     ProviderTimeout,
     ProviderUnavailable,
+    RetryPolicy,
     StreamEvent,
     ToolCall,
     ToolSpec,
@@ -268,6 +269,24 @@ async def test_retries_stop_after_max_retries(upstream: FakeOpenAI, make_provide
     assert len(upstream.requests) == 3
 
 
+async def test_retry_after_beyond_max_backoff_is_raised_not_waited(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    upstream.script(error_reply(429, "slow down", headers={"retry-after": "30"}), text_reply("x"))
+    with pytest.raises(ProviderRateLimited) as info:
+        await collect(make_provider(max_retries=2, backoff=0.01, max_backoff=5), hello())
+    assert info.value.retry_after == 30.0
+    assert len(upstream.requests) == 1
+
+
+def test_retry_settings_map_onto_the_policy() -> None:
+    provider = OpenAIProvider(api_key="k", max_retries=3, backoff=0.1, max_backoff=4)
+    assert provider.retry == RetryPolicy(max_retries=3, backoff=0.1, max_wait=4.0)
+    assert (provider.max_retries, provider.backoff, provider.max_backoff) == (3, 0.1, 4.0)
+    assert OpenAIProvider(api_key="k", max_retries=-1).retry.max_retries == 0
+    assert OpenAIProvider(api_key="k").retry == RetryPolicy(max_retries=2, backoff=0.5, max_wait=20)
+
+
 async def test_auth_errors_are_not_retried(upstream: FakeOpenAI, make_provider: Make) -> None:
     upstream.script(error_reply(401, "bad key"))
     with pytest.raises(ProviderAuthError):
@@ -332,7 +351,8 @@ async def test_connection_dropped_mid_stream_is_an_error_event(
     events = await collect(make_provider(max_retries=3), hello())
     kinds = [e.type for e in events]
     assert kinds == ["text", "text", "error", "finish"]
-    assert events[2].code == "provider_unavailable"
+    # The response had started: a truncated stream, not an unreachable upstream.
+    assert events[2].code == "provider_response_error"
     assert events[2].retryable is True
     assert events[3].finish_reason == "error"
     assert len(upstream.requests) == 1

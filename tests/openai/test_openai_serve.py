@@ -147,6 +147,6 @@ def test_connection_dropped_mid_stream_ends_with_an_error_event(
     status, events, _ = stream(ainative_server, "x")
     assert status == 200
     assert [e["type"] for e in events][-2:] == ["error", "done"]
-    assert events[-2]["code"] == "provider_unavailable"
+    assert events[-2]["code"] == "provider_response_error"
     assert events[-2]["retryable"] is True
     assert events[-1]["data"]["finish_reason"] == "error"  # type: ignore[index]

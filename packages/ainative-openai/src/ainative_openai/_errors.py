@@ -7,18 +7,16 @@ the most specific class to the least; the first ``isinstance`` match wins.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
 import httpcore2
 import httpx2
+import openai
 import pydantic
 
-import openai
 from ainative_core import (
     AINativeError,
     ProviderAuthError,
@@ -28,39 +26,15 @@ from ainative_core import (
     ProviderResponseError,
     ProviderTimeout,
     ProviderUnavailable,
+    parse_retry_after,
 )
 
 __all__ = [
     "ERROR_TABLE",
     "map_openai_error",
     "map_openai_errors",
-    "parse_retry_after",
     "stream_error",
 ]
-
-
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return max(float(raw_ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _status_message(exc: Exception) -> str:
@@ -106,12 +80,19 @@ ERROR_TABLE: Final[tuple[tuple[type[BaseException], Callable[[Exception], Provid
     # An ``{"error": ...}`` object sent inside the stream.
     (openai.APIError, _simple(ProviderResponseError)),
     (openai.OpenAIError, _simple(ProviderError)),
-    # Raised by the transport or the SSE decoder on paths the SDK does not wrap.
+    # Raised by the transport or the SSE decoder on paths the SDK does not wrap: reading the
+    # body. The SDK wraps failures before the response (refused, reset, no answer) in
+    # APIConnectionError above; a connection dropped or reset here broke a stream that had
+    # started, so it is a truncated response, not an unreachable upstream.
     (httpx2.TimeoutException, _simple(ProviderTimeout)),
+    (httpx2.RemoteProtocolError, _simple(ProviderResponseError, "stream broken: ")),
+    (httpx2.ReadError, _simple(ProviderResponseError, "stream broken: ")),
     (httpx2.TransportError, _simple(ProviderUnavailable)),
     (httpx2.HTTPError, _simple(ProviderResponseError)),
     # The response body is read below httpx2 (see ``_transport``): httpcore2's own errors.
     (httpcore2.TimeoutException, _simple(ProviderTimeout)),
+    (httpcore2.RemoteProtocolError, _simple(ProviderResponseError, "stream broken: ")),
+    (httpcore2.ReadError, _simple(ProviderResponseError, "stream broken: ")),
     (httpcore2.NetworkError, _simple(ProviderUnavailable)),
     (httpcore2.ProtocolError, _simple(ProviderUnavailable)),
     (json.JSONDecodeError, _simple(ProviderResponseError, "malformed chunk: ")),

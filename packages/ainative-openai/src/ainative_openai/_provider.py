@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, suppress
 from typing import Any, Final, final
@@ -15,10 +14,10 @@ from ainative_core import (
     BaseProvider,
     GenerateRequest,
     ProviderAuthError,
-    ProviderError,
-    ProviderRateLimited,
+    RetryPolicy,
     SSEDecoder,
     StreamEvent,
+    retry_stream,
 )
 
 from ._convert import ChunkMapper, parse_chunk, request_params
@@ -46,11 +45,13 @@ class OpenAIProvider(BaseProvider):
     ``stream_usage=False`` stops asking for the usage chunk (``stream_options``), for
     compatible servers that reject that option.
 
-    ``max_retries`` is ainative's policy, not the SDK's (whose own retries are off): a
-    retryable error (429, 5xx, connection, timeout, malformed stream) is retried with
-    exponential backoff, honouring ``retry-after``, only while no event has been yielded.
-    After the first event an error becomes an ``error`` event, then ``finish`` with reason
-    ``error``. Before it, the matching `ProviderError` is raised.
+    ``max_retries`` is ainative's policy (`RetryPolicy`), not the SDK's (whose own retries
+    are off): a retryable error (429, 5xx, connection, timeout, malformed stream) is retried
+    with exponential backoff from ``backoff`` seconds, at most ``max_backoff`` seconds
+    apart, only while no event has been yielded. A ``retry-after`` up to ``max_backoff`` is
+    waited for; a longer one is not: the 429 is raised with its ``retry_after``. After the
+    first event an error becomes an ``error`` event, then ``finish`` with reason ``error``.
+    Before it, the matching `ProviderError` is raised.
 
     The SDK client (and its connection pool) is created on first use and bound to the event
     loop that uses it; call ``aclose()`` when done.
@@ -76,12 +77,29 @@ class OpenAIProvider(BaseProvider):
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.organization = organization or os.environ.get("OPENAI_ORG_ID") or None
         self.timeout = timeout
-        self.max_retries = max(int(max_retries), 0)
         self.model = model or DEFAULT_MODEL
-        self.backoff = float(backoff)
-        self.max_backoff = float(max_backoff)
+        self.retry = RetryPolicy(
+            max_retries=max(int(max_retries), 0),
+            backoff=float(backoff),
+            max_wait=float(max_backoff),
+        )
         self.stream_usage = bool(stream_usage)
         self._client: Any = None
+
+    @property
+    def max_retries(self) -> int:
+        """Extra attempts before the first event (``retry.max_retries``)."""
+        return self.retry.max_retries
+
+    @property
+    def backoff(self) -> float:
+        """Seconds of the first backoff, doubled per retry (``retry.backoff``)."""
+        return self.retry.backoff
+
+    @property
+    def max_backoff(self) -> float:
+        """The longest wait between attempts (``retry.max_wait``)."""
+        return self.retry.max_wait
 
     def __repr__(self) -> str:
         return f"<OpenAIProvider base_url={self.base_url!r} model={self.model!r}>"
@@ -109,39 +127,10 @@ class OpenAIProvider(BaseProvider):
             with anyio.CancelScope(shield=True):
                 await client.close()
 
-    def _delay(self, attempt: int, error: ProviderError) -> float:
-        if isinstance(error, ProviderRateLimited) and error.retry_after is not None:
-            return min(error.retry_after, self.max_backoff)
-        base: float = min(self.backoff * 2**attempt, self.max_backoff)
-        return base * random.uniform(0.5, 1.0)
-
     def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         params = request_params(request, default_model=self.model, include_usage=self.stream_usage)
-        return self._run(params)
-
-    async def _run(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         log = logger.bind(provider=self.name, model=params["model"], base_url=self.base_url)
-        started = False
-        attempt = 0
-        while True:
-            try:
-                async with aclosing(self._attempt(params)) as events:
-                    async for event in events:
-                        started = True
-                        yield event
-                return
-            except ProviderError as exc:
-                if started:
-                    log.warning("openai stream failed after the first event", error=str(exc))
-                    yield StreamEvent.error(str(exc), code=exc.code, retryable=exc.retryable)
-                    yield StreamEvent.finish("error")
-                    return
-                if not exc.retryable or attempt >= self.max_retries:
-                    raise
-                delay = self._delay(attempt, exc)
-                attempt += 1
-                log.info("openai request retried", attempt=attempt, delay=delay, error=str(exc))
-                await anyio.sleep(delay)
+        return retry_stream(self.retry, lambda: self._attempt(params), log)
 
     async def _attempt(self, params: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
         """One request: its events, or a `ProviderError`; the HTTP stream is always closed.
