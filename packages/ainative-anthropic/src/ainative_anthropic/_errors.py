@@ -46,8 +46,11 @@ EXCEPTION_MAP: Final[tuple[tuple[type[BaseException], type[ProviderError]], ...]
     (anthropic.APIResponseValidationError, ProviderResponseError),
     (anthropic.CredentialsError, ProviderAuthError),
     (httpx2.TimeoutException, ProviderTimeout),  # a read timed out mid-stream
+    # Raw transport errors come from reading a stream that had started (the SDK wraps those
+    # before the response as APIConnectionError): a broken stream is a truncated response.
     (httpx2.RemoteProtocolError, ProviderResponseError),  # connection dropped mid-stream
-    (httpx2.TransportError, ProviderUnavailable),  # connection reset mid-stream
+    (httpx2.ReadError, ProviderResponseError),  # connection reset mid-stream
+    (httpx2.TransportError, ProviderUnavailable),
     (ValueError, ProviderResponseError),  # an event that is not JSON / not the schema
 )
 
