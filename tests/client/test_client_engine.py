@@ -15,10 +15,12 @@ from ainative_core import (
     EventBus,
     HTTPStatusError,
     ProviderUnavailable,
+    StreamEvent,
     StreamingError,
+    Usage,
 )
 from ainative_server import ServerConfig, create_app
-from ainative_testing import FakeProvider, LiveServer, PluginSandbox
+from ainative_testing import FakeProvider, LiveServer, PluginSandbox, ScriptedProvider
 
 pytestmark = pytest.mark.anyio
 
@@ -180,3 +182,44 @@ async def test_stream_iterator_paces_the_run(server: LiveServer, method: str) ->
             seen += item.event.type == "token"
     assert seen == 50
     assert [e.payload["reason"] for e in of_type(engine.event_bus, "stream-end")] == ["complete"]
+
+
+async def test_reasoning_tool_calls_and_usage_surface_on_the_bus(
+    client_plugins: PluginSandbox, method: str, serve: Serve
+) -> None:
+    script = ScriptedProvider(
+        [
+            StreamEvent.reasoning_delta("thinking"),
+            StreamEvent.tool_call_start("call_1", "add"),
+            StreamEvent.tool_call_delta("call_1", '{"a": 1}'),
+            StreamEvent.tool_call_end("call_1"),
+            StreamEvent.text_delta("done"),
+            StreamEvent.usage_report(Usage(input_tokens=2, output_tokens=3)),
+            StreamEvent.finish("tool_call"),
+        ]
+    )
+    client_plugins.add_provider("scripted", script)
+    app = create_app(ServerConfig(provider="scripted"), plugins=client_plugins.plugins)
+    bus = EventBus()
+    with serve(app) as srv, anyio.fail_after(10):
+        result = await StreamingEngine(bus).start(
+            config(srv.base_url, method), {"params": {"message": "go"}}
+        )
+    data = [e.payload for e in of_type(bus, "stream-data")]
+    kinds = [d["type"] for d in data]
+    assert kinds[0] == "metadata"
+    reasoning = [d["reasoning"] for d in data if d["type"] == "reasoning"]
+    assert reasoning == ["thinking"]
+    calls = [d["tool_call"] for d in data if d["type"] == "tool_call"]
+    assert [c["phase"] for c in calls] == ["start", "delta", "end"]
+    assert calls[0]["name"] == "add"
+    assert calls[1]["args_delta"] == '{"a": 1}'
+    assert {c["id"] for c in calls} == {"call_1"}
+    assert [d["token"] for d in data if d["type"] == "token"] == ["done"]
+    # usage comes with done (a separate usage event, if a server sends one, is surfaced too)
+    assert result.usage is not None
+    assert result.usage["output_tokens"] == 3
+    ends = of_type(bus, "stream-end")
+    assert ends[0].payload["usage"] == result.usage
+    assert result.finish_reason == "tool_call"
+    assert result.reason == "complete"

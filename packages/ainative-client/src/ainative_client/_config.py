@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias, final
+from typing import Any, Literal, TypeAlias, final
 
 from ainative_core import AINativeError
 
@@ -51,3 +51,4 @@ class StreamResult:
     stream_id: str | None = None
     transport: str | None = None
     reconnects: int = 0
+    usage: dict[str, Any] | None = None

@@ -11,7 +11,8 @@ Bus events (``payload`` keys):
 - ``stream-error``: ``error`` (message), ``code``, ``retryable``: an error event from the
   server, or the transport error that ended the stream.
 - ``stream-end``: ``reason`` (``complete | aborted | error``), ``finish_reason``,
-  ``stream_id``: exactly once per stream, whatever happened.
+  ``stream_id``, ``usage`` (the ``done`` event's token counts, when the server sent them):
+  exactly once per stream, whatever happened.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class _Run:
         "stream_id",
         "transport",
         "transport_name",
+        "usage",
     )
 
     def __init__(self, config: StreamConfig) -> None:
@@ -98,6 +100,7 @@ class _Run:
         self.stream_id: str | None = None
         self.last_event_id: int | None = None
         self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
         self.saw_error = False
         self.reconnects = 0
 
@@ -253,11 +256,17 @@ class StreamingEngine:
                     run.stream_id,
                     run.transport_name,
                     run.reconnects,
+                    run.usage,
                 )
             )
             bus.emit(
                 "stream-end",
-                {"reason": reason, "finish_reason": run.finish_reason, "stream_id": run.stream_id},
+                {
+                    "reason": reason,
+                    "finish_reason": run.finish_reason,
+                    "stream_id": run.stream_id,
+                    "usage": run.usage,
+                },
             )
 
     @asynccontextmanager
@@ -275,6 +284,8 @@ class StreamingEngine:
             data = event.data if isinstance(event.data, dict) else {}
             reason = data.get("finish_reason")
             run.finish_reason = reason if isinstance(reason, str) else "stop"
+            usage = data.get("usage")
+            run.usage = usage if isinstance(usage, dict) else None
             return
         if kind == "error":
             run.saw_error = True

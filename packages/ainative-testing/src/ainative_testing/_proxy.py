@@ -12,6 +12,7 @@ written here because no dependency offers one that can cut connections on cue.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from types import TracebackType
@@ -33,8 +34,11 @@ class TCPProxy:
     """Relays 127.0.0.1:``port`` to ``target_host``:``target_port`` and can cut connections.
 
     ``connections`` counts accepted connections, ``cuts`` those closed by the proxy (by
-    `cut`, ``cut_after_bytes`` or ``reject``). Settings may change while it runs; they apply
-    to connections accepted afterwards (`cut` applies to open ones).
+    `cut`, ``cut_after_bytes`` or ``reject``), ``bytes_from_target`` the bytes relayed
+    from the target to clients so far. ``send_buffer`` sets the kernel send buffer of the
+    client-facing sockets (``SO_SNDBUF``), so that a client that stops reading stops the
+    relay after a small, known amount (for backpressure tests). Settings may change while
+    it runs; they apply to connections accepted afterwards (`cut` applies to open ones).
     """
 
     def __init__(
@@ -44,15 +48,18 @@ class TCPProxy:
         target_host: str = _HOST,
         cut_after_bytes: int | None = None,
         reject: bool = False,
+        send_buffer: int | None = None,
     ) -> None:
         self.target_host = target_host
         self.target_port = target_port
         self.cut_after_bytes = cut_after_bytes
         self.reject = reject
+        self.send_buffer = send_buffer
         self.host = _HOST
         self.port = 0
         self.connections = 0
         self.cuts = 0
+        self.bytes_from_target = 0
         self._open: set[anyio.CancelScope] = set()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._portal_cm: Any = None
@@ -73,6 +80,9 @@ class TCPProxy:
         if self._portal is not None:
             return self._portal.call(self._cut_now)
         return self._cut_now()
+
+    def _count(self, size: int) -> None:
+        self.bytes_from_target += size
 
     def _cut_now(self) -> int:
         scopes = list(self._open)
@@ -146,6 +156,9 @@ class TCPProxy:
 
     async def _relay(self, client: anyio.abc.SocketStream) -> None:
         self.connections += 1
+        if self.send_buffer is not None:
+            raw = client.extra(SocketAttribute.raw_socket)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
         async with client:
             if self.reject:
                 self.cuts += 1
@@ -162,8 +175,10 @@ class TCPProxy:
                     self.cuts += 1
                     scope.cancel()
 
-                tg.start_soon(_pump, client, upstream, None, scope.cancel, cut)
-                tg.start_soon(_pump, upstream, client, self.cut_after_bytes, scope.cancel, cut)
+                tg.start_soon(_pump, client, upstream, None, scope.cancel, cut, None)
+                tg.start_soon(
+                    _pump, upstream, client, self.cut_after_bytes, scope.cancel, cut, self._count
+                )
             self._open.discard(scope)
 
 
@@ -173,6 +188,7 @@ async def _pump(
     limit: int | None,
     on_end: Callable[[], None],
     on_limit: Callable[[], None],
+    on_bytes: Callable[[int], None] | None,
 ) -> None:
     """Copy bytes until either side ends (then end the connection) or ``limit`` bytes passed."""
     sent = 0
@@ -180,10 +196,15 @@ async def _pump(
         while True:
             chunk = await source.receive(_CHUNK)
             if limit is not None and sent + len(chunk) >= limit:
-                await sink.send(chunk[: limit - sent])
+                chunk = chunk[: limit - sent]
+                await sink.send(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
                 on_limit()
                 return
             await sink.send(chunk)
             sent += len(chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
     except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
         on_end()
