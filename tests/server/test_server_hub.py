@@ -6,6 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 
@@ -60,6 +61,26 @@ async def test_producer_finishes_while_a_follower_reads_nothing_then_one_batch_h
                 assert await follower.next_batch(1.0) is None
     assert run.tokens == 10_000
     assert run.finish_reason == "stop"
+
+
+async def test_a_live_follower_of_a_busy_producer_gets_batches_not_single_events() -> None:
+    async def busy(stream: StreamManager) -> None:
+        for i in range(2000):
+            await stream.send_token(f"t{i} ")
+            await anyio.lowlevel.checkpoint()
+
+    hub = StreamHub(ServerConfig())
+    batches: list[list[int]] = []
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, busy)
+            async with hub.follow(run.stream_id, adopt=True) as follower:
+                while (batch := await follower.next_batch(1.0)) is not None:
+                    batches.append([event.id for event in batch])
+                    assert run.events >= batch[-1].id
+    ids = [i for batch in batches for i in batch]
+    assert ids == list(range(1, 2003))
+    assert len(batches) < 200  # many events per write while the producer is busy
 
 
 async def test_without_coalescing_a_follower_gets_one_event_per_batch() -> None:

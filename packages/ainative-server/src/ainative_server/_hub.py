@@ -16,10 +16,11 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal, TypeAlias, final
+from typing import Any, Final, Literal, TypeAlias, final
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import structlog
 
 from ainative_core import (
@@ -34,6 +35,11 @@ from ._manager import StreamManager
 from ._store import EventStore, InMemoryEventStore, StoredEvent
 
 __all__ = ["Follower", "ProducerFactory", "Run", "StreamHub"]
+
+LINGER_ROUNDS: Final = 64
+"""Most extra loop rounds a coalescing follower waits for a busy producer's next events."""
+LINGER_BYTES: Final = 65_536
+"""A coalescing follower stops gathering once its batch has this many bytes."""
 
 RunStatus: TypeAlias = Literal["running", "finished"]
 ProducerFactory: TypeAlias = Callable[["Run", "_RunSink"], StreamManager]
@@ -110,23 +116,51 @@ class Follower:
         ``[]`` after ``idle_timeout`` seconds without events (time for a keep-alive);
         ``None`` once the finished stream has been read to its end. After a batch that
         reaches the end, ``reached_end`` is True.
+
+        When coalescing, a batch also takes what a busy producer adds while the loop runs
+        other ready tasks: the follower yields and reads again as long as new events keep
+        arriving (bounded by `LINGER_ROUNDS` and `LINGER_BYTES`). A producer that is
+        waiting on its upstream adds nothing, so the batch goes out after two quiet
+        rounds of the loop: no timer, no added latency worth the name.
         """
         if self.reached_end:
             return None
         store = self._hub.store
-        limit = None if self._hub.coalesce else 1
+        coalesce = self._hub.coalesce
+        limit = None if coalesce else 1
         result = await store.read(self.stream_id, self.cursor, limit)
         if not result.events and not result.finished:
             with anyio.move_on_after(idle_timeout):
                 await store.wait(self.stream_id, self.cursor)
             result = await store.read(self.stream_id, self.cursor, limit)
-        if result.events:
-            self.cursor = result.events[-1].id
+        events = result.events
+        if coalesce and events and not result.finished:
+            size = sum(len(e.sse) for e in events)
+            idle_rounds = 0
+            for _ in range(LINGER_ROUNDS):
+                if size >= LINGER_BYTES:
+                    break
+                await anyio.lowlevel.checkpoint()
+                result = await store.read(self.stream_id, events[-1].id)
+                if not result.events:
+                    # Two quiet rounds: trio runs ready tasks in random order, so one
+                    # round may pass before the producer's turn.
+                    idle_rounds += 1
+                    if idle_rounds == 2 or result.finished:
+                        break
+                    continue
+                idle_rounds = 0
+                events += result.events
+                size += sum(len(e.sse) for e in result.events)
+                if result.finished:
+                    break
+        if events:
+            self.cursor = events[-1].id
         if result.at_end:
             self.reached_end = True
-            if not result.events:
+            if not events:
                 return None
-        return result.events
+        return events
 
 
 @final
