@@ -154,7 +154,9 @@ class StreamingEngine:
                     async for _ in events:
                         pass
         except AINativeError:
-            pass  # reported on the bus and in the result
+            if not result:  # refused before the run began (another start won the race)
+                raise
+            # otherwise reported on the bus and in the result
         finally:
             self._scope = None
         return result[0]
