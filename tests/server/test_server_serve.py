@@ -27,8 +27,13 @@ def free_port() -> int:
 def test_serve_answers_the_curl_request_with_the_seed_format(backend: str) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+    args = [str(SCRIPT), "serve", "--backend", backend]
+    if backend == "asyncio":
+        args += ["--port", str(port)]
+    else:
+        env["AINATIVE_PORT"] = str(port)  # the port from the environment
     process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--port", str(port), "--backend", backend],
+        args,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

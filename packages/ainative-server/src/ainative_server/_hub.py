@@ -231,6 +231,9 @@ class StreamHub:
         self._runs[stream_id] = run
         meta = {"stream_id": stream_id, "provider": provider, "model": model or provider}
         await self._append(run, WireEvent("metadata", meta), limited=False)
+        _logger.debug(
+            "stream.start", stream_id=stream_id, provider=provider, model=model, action=action
+        )
         manager = make_manager(run, _RunSink(self, run))
         tg.start_soon(self._produce, run, handler, manager, name=f"ainative-run-{stream_id}")
         return run

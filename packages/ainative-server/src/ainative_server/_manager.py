@@ -94,7 +94,10 @@ class StreamManager:
         usage: Usage | None = None
         async for event in events:
             kind = event.type
-            if kind == "usage":
+            if kind == "text":
+                if event.text:
+                    await self.send(WireEvent("token", event.text))
+            elif kind == "usage":
                 usage = event.usage
             elif kind == "finish":
                 await self.send_done(event.finish_reason or "stop", event.usage or usage)

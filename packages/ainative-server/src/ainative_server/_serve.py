@@ -17,8 +17,10 @@ _WS_PING: Final = 20.0
     "-p", "--provider", default=None, help="Default provider (else AINATIVE_PROVIDER or echo)."
 )
 @click.option("-m", "--model", default=None, help="Default model.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default=None, help="Address to bind (else AINATIVE_HOST or 127.0.0.1).")
+@click.option(
+    "--port", default=None, type=click.IntRange(0, 65535), help="Else AINATIVE_PORT or 8000."
+)
 @click.option(
     "--backend",
     type=click.Choice(["asyncio", "trio"]),
@@ -27,19 +29,24 @@ _WS_PING: Final = 20.0
     help="asyncio serves with uvicorn, trio with Hypercorn.",
 )
 def serve_command(
-    provider: str | None, model: str | None, host: str, port: int, backend: str
+    provider: str | None, model: str | None, host: str | None, port: int | None, backend: str
 ) -> None:
     """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
     from ._config import ServerConfig
     from ._server import create_app
 
-    overrides: dict[str, object] = {"host": host, "port": port}
+    overrides: dict[str, object] = {}
+    if host:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
     if provider:
         overrides["provider"] = provider
     if model:
         overrides["model"] = model
     config = ServerConfig(**overrides)  # type: ignore[arg-type]
     app = create_app(config)
+    host, port = config.host, config.port
     server = "uvicorn" if backend == "asyncio" else "hypercorn"
     click.echo(
         f"ainative serving on http://{host}:{port} "
