@@ -12,7 +12,7 @@ from httpx_sse import aconnect_sse
 
 from ._load import HttpConnection, action_body
 
-__all__ = ["READERS"]
+__all__ = ["AINATIVE_CLIENT", "HTTPX_SSE", "READERS"]
 
 
 async def raw_reader(url: str, tokens: int) -> int:
@@ -50,8 +50,10 @@ async def ainative_reader(url: str, tokens: int) -> int:
     return len(delivered)
 
 
+HTTPX_SSE = "httpx-sse + json.loads"
+AINATIVE_CLIENT = "ainative client stream_text"
 READERS: dict[str, Callable[[str, int], Coroutine[Any, Any, int]]] = {
     "raw byte reader": raw_reader,
-    "httpx-sse + json.loads": httpx_sse_reader,
-    "ainative client stream_text": ainative_reader,
+    HTTPX_SSE: httpx_sse_reader,
+    AINATIVE_CLIENT: ainative_reader,
 }

@@ -150,7 +150,7 @@ def goals_for(figures: dict[str, Figure], idle_counts: tuple[int, ...]) -> list[
             "min",
             "figure6",
             "vs httpx-sse (tokens/s)",
-            "ainative client stream_text",
+            "ainative client stream_text (fast)",
         )
     )
     paced = figures.get("figure2")

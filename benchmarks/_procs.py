@@ -75,13 +75,21 @@ class ServerProcess:
         STARTED.append(self._proc.pid)
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> ServerProcess:
+    def wait_ready(self, timeout: float = 60.0, *, attempts: int = 3) -> ServerProcess:
+        """Wait until the server listens; relaunch on another port if it exited at startup.
+
+        (Another process on the machine may take the free port before the server binds it.)
+        """
         proc = self._proc
         if proc is None:
             raise RuntimeError("server not started")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                if attempts > 1:
+                    self._proc = None
+                    self.port = free_port()
+                    return self.launch().wait_ready(timeout, attempts=attempts - 1)
                 raise RuntimeError(f"{self.target} server exited with {proc.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):

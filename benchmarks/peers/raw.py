@@ -29,7 +29,7 @@ _HEADERS = [
     (b"cache-control", b"no-store"),
     (b"x-accel-buffering", b"no"),
 ]
-_DONE = b'data: {"type":"done","data":{"finish_reason":"stop"}}\n\ndata: [DONE]\n\n'
+_DONE = b'id: %d\ndata: {"type":"done","data":{"finish_reason":"stop"}}\n\ndata: [DONE]\n\n'
 
 
 def _frame(index: int) -> bytes:
@@ -74,7 +74,7 @@ async def one(scope: Scope, receive: Receive, send: Send) -> None:
         if delay:
             await anyio.sleep(delay)
         await send({"type": "http.response.body", "body": _frame(index), "more_body": True})
-    await send({"type": "http.response.body", "body": _DONE})
+    await send({"type": "http.response.body", "body": _DONE % (tokens + 1)})
 
 
 async def batched(scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,5 +91,5 @@ async def batched(scope: Scope, receive: Receive, send: Send) -> None:
         if delay or len(pending) >= BATCH:
             await send({"type": "http.response.body", "body": b"".join(pending), "more_body": True})
             pending.clear()
-    pending.append(_DONE)
+    pending.append(_DONE % (tokens + 1))
     await send({"type": "http.response.body", "body": b"".join(pending)})
