@@ -7,27 +7,15 @@ The server runs as a subprocess (uvicorn on asyncio, or Hypercorn on trio) with
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from ainative_anthropic.testing import AnthropicReply, FakeAnthropic
-from ainative_testing import LiveServer
+from ainative_testing import LiveServer, serve_process
 
 CHAT = {"action": "chat", "params": {"message": "Hello"}}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module", params=["asyncio", "trio"])
@@ -36,40 +24,15 @@ def served(
 ) -> Iterator[str]:
     """Base URL of ``ainative serve --provider anthropic --backend <param>``."""
     upstream = anthropic_server[1]
-    port = free_port()
-    env = dict(os.environ, ANTHROPIC_BASE_URL=upstream.base_url, ANTHROPIC_API_KEY="test")
-    env.pop("AINATIVE_DISABLE_PLUGIN_AUTOLOAD", None)
-    env.pop("AINATIVE_PLUGINS", None)
-    command = [
-        str(Path(sys.executable).with_name("ainative")),
-        "serve",
+    backend = str(request.param)
+    with serve_process(
         "--provider",
         "anthropic",
-        "--port",
-        str(port),
         "--backend",
-        str(request.param),
-    ]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"ainative serve exited with {proc.returncode}"
-            assert time.monotonic() < deadline, "ainative serve did not start in 30 s"
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        backend,
+        env={"ANTHROPIC_BASE_URL": upstream.base_url, "ANTHROPIC_API_KEY": "test"},
+    ) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def sse_events(response: httpx.Response) -> list[dict[str, object] | str]:

@@ -6,10 +6,8 @@ import ast
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from click.testing import CliRunner
 from ainative_core import ConfigurationError
 from ainative_core._cli import cli
 from ainative_core._scaffold import plugin_names, scaffold_plugin
+from ainative_testing import serve_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -213,29 +212,9 @@ def serve_once(ainative: Path, cwd: Path, message: str) -> str:
     """Run ``ainative serve --provider acme``, stream one chat, return the joined tokens."""
     import httpx
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AINATIVE_", "PYTEST_"))}
-    env.pop("VIRTUAL_ENV", None)
-    proc = subprocess.Popen(
-        [str(ainative), "serve", "--provider", "acme", "--port", str(port)],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "ainative serve did not start"
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serve_process(
+        "--provider", "acme", executable=ainative, cwd=cwd, env={"VIRTUAL_ENV": None}
+    ) as base:
         body = {"action": "chat", "params": {"message": message}}
         response = httpx.post(f"{base}/ai/stream", json=body, timeout=15)
         assert response.status_code == 200, response.text
@@ -246,12 +225,3 @@ def serve_once(ainative: Path, cwd: Path, message: str) -> str:
         ]
         assert events[-1]["type"] == "done"
         return "".join(str(e["data"]) for e in events if e["type"] == "token")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()

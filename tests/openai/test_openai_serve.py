@@ -7,28 +7,15 @@ The server runs as a real subprocess (the openai plugin found through its entry 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from tests.openai.fake_openai import FakeOpenAI, error_reply, text_reply, tool_reply
 
-from ainative_testing import LiveServer
+from ainative_testing import LiveServer, serve_process
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module", params=["asyncio", "trio"])
@@ -36,42 +23,14 @@ def ainative_server(
     request: pytest.FixtureRequest, upstream_server: tuple[FakeOpenAI, LiveServer]
 ) -> Iterator[str]:
     """``ainative serve --provider openai`` in a subprocess (uvicorn or Hypercorn on trio)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AINATIVE_", "PYTEST_"))}
-    env.update(
-        OPENAI_BASE_URL=upstream_server[1].base_url + "/v1",
-        OPENAI_API_KEY="test",
-        AINATIVE_PROVIDERS=json.dumps({"openai": {"max_retries": 0}}),
-    )
-    script = str(Path(sys.executable).parent / "ainative")
+    env = {
+        "OPENAI_BASE_URL": upstream_server[1].base_url + "/v1",
+        "OPENAI_API_KEY": "test",
+        "AINATIVE_PROVIDERS": json.dumps({"openai": {"max_retries": 0}}),
+    }
     backend = str(request.param)
-    proc = subprocess.Popen(
-        [script, "serve", "--provider", "openai", "--port", str(port), "--backend", backend],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "ainative serve did not start"
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serve_process("--provider", "openai", "--backend", backend, env=env) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def stream(base: str, message: str, **fields: object) -> tuple[int, list[dict[str, object]], str]:

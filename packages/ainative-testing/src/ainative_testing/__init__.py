@@ -15,6 +15,7 @@ from ._live_server import live_server as live_server
 from ._proxy import TCPProxy as TCPProxy
 from ._registry import PluginSandbox as PluginSandbox
 from ._registry import plugin_sandbox as plugin_sandbox
+from ._serve_process import serve_process as serve_process
 
 __all__ = [
     "FakeProvider",
@@ -30,4 +31,5 @@ __all__ = [
     "TCPProxy",
     "live_server",
     "plugin_sandbox",
+    "serve_process",
 ]
