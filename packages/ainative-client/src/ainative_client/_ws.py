@@ -1,10 +1,11 @@
 """The WebSocket client transport: ``/ai/ws`` over httpx-ws, several streams per socket.
 
-A `WSConnection` owns one socket and a reader task that routes each server frame to its
-stream by ``stream_id`` through a bounded buffer per stream: when a consumer falls behind,
-the reader waits, httpx-ws's own bounded queue fills and the socket stops being read (TCP
-backpressure). A new stream is told apart by the first frame that arrives after its request
-(starts on one socket are serialised until the server has answered).
+A `WSConnection` owns one socket. Multiplexed (`WSClientTransport.connect`), a reader task
+routes each server frame to its stream by ``stream_id`` through a bounded buffer per
+stream: when a consumer falls behind, the reader waits, httpx-ws's own bounded queue fills
+and the socket stops being read (TCP backpressure). A new stream is told apart by the first
+frame that arrives after its request (starts on one socket are serialised until the server
+has answered). The engine's streams use a socket each, read directly by the consumer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
-from ainative_core import ActionRequest, HTTPStatusError, ProtocolError, WireEvent
+from ainative_core import (
+    ActionRequest,
+    AINativeError,
+    HTTPStatusError,
+    ProtocolError,
+    StreamingError,
+    WireEvent,
+)
 
 from ._errors import map_transport_errors
 from ._transport import ReceivedEvent, endpoint
@@ -33,11 +41,20 @@ DEFAULT_STREAM_BUFFER: Final = 256
 
 @final
 class WSConnection:
-    """One open WebSocket to an ainative server; use `stream` / `resume` any number of times."""
+    """One open WebSocket to an ainative server; use `stream` / `resume` any number of times.
 
-    def __init__(self, session: AsyncWebSocketSession, *, max_buffer: int) -> None:
+    With ``multiplex`` (what `WSClientTransport.connect` gives), a reader task routes frames
+    and streams may overlap. Without it, the one stream at a time is read directly by its
+    consumer: one hop less per frame.
+    """
+
+    def __init__(
+        self, session: AsyncWebSocketSession, *, max_buffer: int, multiplex: bool = True
+    ) -> None:
         self._session = session
         self._max_buffer = max_buffer
+        self._multiplex = multiplex
+        self._busy = False
         self._routes: dict[str, MemoryObjectSendStream[_Item]] = {}
         self._pending: MemoryObjectSendStream[_Item] | None = None
         self._assigned = anyio.Event()
@@ -73,6 +90,16 @@ class WSConnection:
     async def _open(
         self, frame: dict[str, Any], stream_id: str | None
     ) -> AsyncIterator[AsyncIterator[ReceivedEvent]]:
+        if not self._multiplex:
+            if self._busy:
+                raise StreamingError("this socket carries one stream at a time (multiplex off)")
+            self._busy = True
+            try:
+                await self.send(frame)
+                yield _DirectEvents(self._session, stream_id)
+            finally:
+                self._busy = False
+            return
         send, receive = anyio.create_memory_object_stream[_Item](self._max_buffer)
         with send, receive:
             if stream_id is not None:
@@ -120,14 +147,7 @@ class WSConnection:
             self._assigned.set()
 
     async def _route(self, text: str) -> None:
-        try:
-            obj = json.loads(text)
-            event = WireEvent.from_dict(obj)
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise ProtocolError(f"undecodable websocket frame: {text[:80]!r}") from exc
-        raw_id = obj.get("id")
-        event_id = raw_id if isinstance(raw_id, int) else None
-        stream_id = obj.get("stream_id") if isinstance(obj.get("stream_id"), str) else None
+        obj, event, event_id, stream_id = _parse(text)
         target = self._routes.get(stream_id) if stream_id is not None else None
         if target is None and self._pending is not None:
             target = self._pending
@@ -155,6 +175,23 @@ class WSConnection:
 
 
 _Item: TypeAlias = ReceivedEvent | HTTPStatusError
+
+
+def _parse(text: str) -> tuple[dict[str, Any], WireEvent, int | None, str | None]:
+    """A server frame: the object, its wire event, its ``id`` and ``stream_id``."""
+    try:
+        obj = json.loads(text)
+        event = WireEvent.from_dict(obj)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ProtocolError(f"undecodable websocket frame: {text[:80]!r}") from exc
+    raw_id = obj.get("id")
+    stream_id = obj.get("stream_id")
+    return (
+        obj,
+        event,
+        raw_id if isinstance(raw_id, int) else None,
+        stream_id if isinstance(stream_id, str) else None,
+    )
 
 
 def _refusal(obj: dict[str, Any], event: WireEvent) -> HTTPStatusError:
@@ -189,6 +226,38 @@ class _StreamEvents:
 
 
 @final
+class _DirectEvents:
+    """The one stream of a socket without multiplexing, read in the consumer's own task."""
+
+    __slots__ = ("_ended", "_session", "_stream_id")
+
+    def __init__(self, session: AsyncWebSocketSession, stream_id: str | None) -> None:
+        self._session = session
+        self._stream_id = stream_id
+        self._ended = False
+
+    def __aiter__(self) -> _DirectEvents:
+        return self
+
+    async def __anext__(self) -> ReceivedEvent:
+        while not self._ended:
+            with map_transport_errors():
+                text = await self._session.receive_text()
+            obj, event, event_id, stream_id = _parse(text)
+            if stream_id is not None:
+                if self._stream_id is None:
+                    self._stream_id = stream_id
+                elif stream_id != self._stream_id:
+                    continue  # a frame of an earlier stream on this socket
+            if event.type == "error" and event_id is None:
+                self._ended = True
+                raise _refusal(obj, event)
+            self._ended = event.type == "done"
+            return ReceivedEvent(event, event_id, stream_id)
+        raise StopAsyncIteration
+
+
+@final
 class WSClientTransport:
     """`ClientTransport` over WebSocket. `open`/`resume` use a socket of their own; `connect`
     gives one socket for several streams. ``http_client`` is owned by the caller.
@@ -205,7 +274,7 @@ class WSClientTransport:
 
     @asynccontextmanager
     async def connect(
-        self, url: str, *, headers: Mapping[str, str] | None = None
+        self, url: str, *, headers: Mapping[str, str] | None = None, multiplex: bool = True
     ) -> AsyncIterator[WSConnection]:
         """Open one socket to the server's ``/ai/ws``; closed when the block ends."""
         opening: AbstractAsyncContextManager[AsyncWebSocketSession] = aconnect_ws(
@@ -213,7 +282,10 @@ class WSClientTransport:
         )
         with map_transport_errors():
             async with opening as session:
-                connection = WSConnection(session, max_buffer=self._max_buffer)
+                connection = WSConnection(session, max_buffer=self._max_buffer, multiplex=multiplex)
+                if not multiplex:
+                    yield connection
+                    return
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(connection.run_reader)
                     try:
@@ -241,9 +313,13 @@ class WSClientTransport:
     ) -> None:
         live = self._live.get(stream_id)
         if live is not None and not live.closed:
-            await live.cancel(stream_id)
-            return
-        async with self.connect(url, headers=headers) as connection:
+            try:
+                await live.cancel(stream_id)
+            except AINativeError:
+                pass  # that socket is gone: say it on a new one
+            else:
+                return
+        async with self.connect(url, headers=headers, multiplex=False) as connection:
             await connection.cancel(stream_id)
 
     @asynccontextmanager
@@ -255,7 +331,7 @@ class WSClientTransport:
         stream_id: str | None,
         last_event_id: int | None,
     ) -> AsyncIterator[AsyncIterator[ReceivedEvent]]:
-        async with self.connect(url, headers=headers) as connection:
+        async with self.connect(url, headers=headers, multiplex=False) as connection:
             if request is not None:
                 opened = connection.stream(request)
             else:
