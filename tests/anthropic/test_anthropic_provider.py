@@ -32,6 +32,7 @@ from ainative_core import (
     build_request,
     open_stream,
 )
+from ainative_testing import StreamCollector
 
 pytestmark = [
     pytest.mark.anyio,
@@ -46,12 +47,7 @@ MakeProvider = Callable[..., AnthropicProvider]
 
 
 async def collect(provider: AnthropicProvider, request: GenerateRequest) -> list[StreamEvent]:
-    events: list[StreamEvent] = []
-    with anyio.fail_after(10):
-        async with open_stream(provider, request) as stream:
-            async for event in stream:
-                events.append(event)
-    return events
+    return await StreamCollector().collect(provider, request, within=10)
 
 
 def kinds(events: list[StreamEvent]) -> list[str]:

@@ -31,6 +31,7 @@ from ainative_core import (
 )
 from ainative_ollama import OllamaProvider
 from ainative_ollama.testing import FakeOllama, OllamaReply
+from ainative_testing import StreamCollector
 
 pytestmark = [
     pytest.mark.anyio,
@@ -43,12 +44,7 @@ MakeProvider = Callable[..., OllamaProvider]
 
 
 async def collect(provider: OllamaProvider, request: GenerateRequest) -> list[StreamEvent]:
-    events: list[StreamEvent] = []
-    with anyio.fail_after(10):
-        async with open_stream(provider, request) as stream:
-            async for event in stream:
-                events.append(event)
-    return events
+    return await StreamCollector().collect(provider, request, within=10)
 
 
 def kinds(events: list[StreamEvent]) -> list[str]:

@@ -37,6 +37,7 @@ from ainative_core import (
     open_stream,
 )
 from ainative_openai import OpenAIProvider
+from ainative_testing import StreamCollector
 
 pytestmark = pytest.mark.anyio
 
@@ -44,9 +45,7 @@ Make = Callable[..., OpenAIProvider]
 
 
 async def collect(provider: OpenAIProvider, request: GenerateRequest) -> list[StreamEvent]:
-    with anyio.fail_after(10):
-        async with open_stream(provider, request) as events:
-            return [event async for event in events]
+    return await StreamCollector().collect(provider, request, within=10)
 
 
 def hello() -> GenerateRequest:
