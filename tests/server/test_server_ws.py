@@ -11,6 +11,7 @@ import httpx
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError, aconnect_ws
 
+from ainative_core import ProviderRateLimited
 from ainative_testing import FakeProvider, PluginSandbox
 
 from .server_helpers import Serve, wait_until
@@ -200,3 +201,35 @@ async def test_websocket_auth_by_header_or_query_token(serve: Serve) -> None:
                     ) as ws:
                         await ws.send_text(json.dumps(CHAT))
                         assert text_of(await until_done(ws)) == "hello world"
+
+
+async def test_a_binary_frame_is_read_as_utf8_text(serve: Serve) -> None:
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_bytes(json.dumps(CHAT).encode())
+                    assert text_of(await until_done(ws)) == "hello world"
+                    await ws.send_bytes(b"\xff\xfe")
+                    error = await receive(ws)
+    assert error["code"] == "invalid_request"
+
+
+async def test_provider_failure_is_an_error_event_then_done_in_the_stream(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    server_plugins.add_provider("fake", FakeProvider(fail_before=ProviderRateLimited("later")))
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_text(json.dumps({**CHAT, "provider": "fake"}))
+                    frames = await until_done(ws)
+    assert [f["type"] for f in frames] == ["metadata", "error", "done"]
+    assert frames[1]["code"] == "provider_rate_limited"
+    assert frames[1]["retryable"] is True
+    assert frames[2]["data"] == {"finish_reason": "error"}

@@ -22,7 +22,7 @@ from ainative_core import ActionRequest, InvalidRequestError, StreamNotFoundErro
 from ._http import error_response, read_model
 
 if TYPE_CHECKING:
-    from ._hub import Run, StreamHub
+    from ._hub import Follower, Run, StreamHub
     from ._server import AINativeServer
 
 __all__ = ["SSETransport", "StreamResponse"]
@@ -58,38 +58,44 @@ class StreamResponse(Response):
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hub = self.hub
-        async with hub.follow(self.stream_id, self.after, adopt=self.adopt) as follower:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            async with anyio.create_task_group() as tg:
+        try:
+            async with self.hub.follow(self.stream_id, self.after, adopt=self.adopt) as follower:
+                await self._stream(follower, receive, send)
+        except StreamNotFoundError as exc:
+            # Raised only by follow() (expired since the route checked): nothing sent yet.
+            await error_response(exc)(scope, receive, send)
 
-                async def watch_disconnect() -> None:
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
-                    tg.cancel_scope.cancel()
+    async def _stream(self, follower: Follower, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        async with anyio.create_task_group() as tg:
 
-                tg.start_soon(watch_disconnect)
-                try:
-                    prefix = RETRY
-                    ping_interval = hub.config.ping_interval
-                    while True:
-                        batch = await follower.next_batch(ping_interval)
-                        if batch is None:
-                            body, more = prefix + DONE, False
-                        elif not batch:
-                            body, more = prefix + PING, True
-                        else:
-                            body = prefix + b"".join([event.sse for event in batch])
-                            more = not follower.reached_end
-                            if not more:
-                                body += DONE
-                        prefix = b""
-                        await send({"type": "http.response.body", "body": body, "more_body": more})
-                        if not more:
-                            break
-                except (OSError, StreamNotFoundError):
-                    pass  # the client went away, or the stream expired while followed
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
                 tg.cancel_scope.cancel()
+
+            tg.start_soon(watch_disconnect)
+            try:
+                prefix = RETRY
+                ping_interval = self.hub.config.ping_interval
+                while True:
+                    batch = await follower.next_batch(ping_interval)
+                    if batch is None:
+                        body, more = prefix + DONE, False
+                    elif not batch:
+                        body, more = prefix + PING, True
+                    else:
+                        body = prefix + b"".join([event.sse for event in batch])
+                        more = not follower.reached_end
+                        if not more:
+                            body += DONE
+                    prefix = b""
+                    await send({"type": "http.response.body", "body": body, "more_body": more})
+                    if not more:
+                        break
+            except (OSError, StreamNotFoundError):
+                pass  # the client went away, or the stream expired while followed
+            tg.cancel_scope.cancel()
 
 
 async def _ready_or_disconnected(request: Request, run: Run) -> bool:

@@ -78,9 +78,15 @@ class _Session:
             try:
                 while True:
                     try:
-                        text = await self.websocket.receive_text()
-                    except (*_CLOSED, KeyError):
+                        message = await self.websocket.receive()
+                    except _CLOSED:
                         break
+                    if message["type"] == "websocket.disconnect":
+                        break
+                    text = message.get("text")
+                    if text is None:
+                        data = message.get("bytes") or b""
+                        text = data.decode("utf-8", errors="replace")
                     await self.handle(text, tg)
             finally:
                 tg.cancel_scope.cancel()
