@@ -223,3 +223,41 @@ async def test_reasoning_tool_calls_and_usage_surface_on_the_bus(
     assert ends[0].payload["usage"] == result.usage
     assert result.finish_reason == "tool_call"
     assert result.reason == "complete"
+
+
+async def test_headers_carry_credentials(
+    client_plugins: PluginSandbox, method: str, serve: Serve
+) -> None:
+    app = create_app(ServerConfig(api_keys=["sesame"]), plugins=client_plugins.plugins)
+    with serve(app) as srv, anyio.fail_after(10):
+        ok = await StreamingEngine().start(
+            config(srv.base_url, method, headers={"Authorization": "Bearer sesame"}),
+            {"params": {"message": "let me in"}},
+        )
+        refused = await StreamingEngine().start(
+            config(srv.base_url, method, headers={"Authorization": "Bearer wrong"}),
+            {"params": {"message": "let me in"}},
+        )
+    assert ok.reason == "complete"
+    assert refused.reason == "error"
+    assert isinstance(refused.error, HTTPStatusError)
+    assert refused.error.status_code in (401, 403)
+
+
+async def test_cancelling_start_aborts_and_cancels_on_the_server(
+    client_plugins: PluginSandbox, method: str, serve: Serve, wait_until: WaitUntil
+) -> None:
+    fake = FakeProvider([f" w{i}" for i in range(500)], delay=0.02)
+    client_plugins.add_provider("fake", fake)
+    app = create_app(ServerConfig(provider="fake", resume_grace=60), plugins=client_plugins.plugins)
+    bus = EventBus()
+    engine = StreamingEngine(bus)
+    with serve(app) as srv, anyio.fail_after(15):
+        with anyio.CancelScope() as scope:
+            bus.on("stream-data", lambda e: scope.cancel() if e.payload["id"] >= 4 else None)
+            await engine.start(config(srv.base_url, method), {"params": {"message": "go"}})
+        assert scope.cancelled_caught
+        assert not engine.is_active
+        await wait_until(fake.closed.is_set)
+    assert fake.cancelled.is_set()
+    assert [e.payload["reason"] for e in of_type(bus, "stream-end")] == ["aborted"]
