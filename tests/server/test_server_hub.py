@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ainative_core import ActionRequest, EchoProvider, ProviderRateLimited
-from ainative_server import Run, ServerConfig, StreamHub, StreamManager
+from ainative_server import EventSink, Run, ServerConfig, StreamHub, StreamManager
 from ainative_testing import FakeProvider, PluginSandbox, TCPProxy
 
 from .server_helpers import EventReader, Serve, parse_sse, tokens_of, wait_until
@@ -22,9 +22,9 @@ Handler = Callable[[StreamManager], Awaitable[None]]
 
 
 async def start(hub: StreamHub, handler: Handler) -> Run:
-    def make(run: Run, sink: object) -> StreamManager:
+    def make(run: Run, sink: EventSink) -> StreamManager:
         return StreamManager(
-            sink,  # type: ignore[arg-type]
+            sink,
             stream_id=run.stream_id,
             request=ActionRequest(),
             provider=EchoProvider(),

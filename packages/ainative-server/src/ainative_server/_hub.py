@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Final, Literal, TypeAlias, final
+from typing import Final, Literal, TypeAlias, final
 
 import anyio
 import anyio.abc
@@ -31,7 +31,7 @@ from ainative_core import (
 )
 
 from ._config import ServerConfig
-from ._manager import StreamManager
+from ._manager import EventSink, StreamManager
 from ._store import EventStore, InMemoryEventStore, StoredEvent
 
 __all__ = ["Follower", "ProducerFactory", "Run", "StreamHub"]
@@ -42,7 +42,8 @@ LINGER_BYTES: Final = 65_536
 """A coalescing follower stops gathering once its batch has this many bytes."""
 
 RunStatus: TypeAlias = Literal["running", "finished"]
-ProducerFactory: TypeAlias = Callable[["Run", "_RunSink"], StreamManager]
+ProducerFactory: TypeAlias = Callable[["Run", EventSink], StreamManager]
+"""Builds the `StreamManager` of a new run around the sink that appends to its log."""
 
 _logger = structlog.get_logger("ainative.server")
 
@@ -308,6 +309,9 @@ class StreamHub:
             await self.store.expire(run.stream_id, self.config.retention)
         except StreamNotFoundError:
             pass  # discarded while ending
+        except Exception:
+            # Never let one stream's store failure take the hub's task group down.
+            log.exception("stream.end_failed")
         finally:
             run.status = "finished"
             run.ended_at = time.monotonic()
@@ -388,14 +392,3 @@ class StreamHub:
         finally:
             if run is not None:
                 self._detach(run)
-
-    def info(self, run: Run) -> dict[str, Any]:
-        return {
-            "stream_id": run.stream_id,
-            "status": run.status,
-            "events": run.events,
-            "bytes": run.bytes,
-            "tokens": run.tokens,
-            "followers": run.followers,
-            "finish_reason": run.finish_reason,
-        }
