@@ -32,7 +32,7 @@ from ainative_core import (
     build_request,
     open_stream,
 )
-from ainative_testing import StreamCollector
+from ainative_testing import LiveServer, StreamCollector, TCPProxy
 
 pytestmark = [
     pytest.mark.anyio,
@@ -413,6 +413,17 @@ async def test_complete_retries_too(
     completion = await make_provider(max_retries=1).complete(build_request(prompt="q"))
     assert completion.text == "ok"
     assert len(fake_anthropic.requests) == 2
+
+
+async def test_connection_closed_before_the_response_is_unavailable(
+    anthropic_server: tuple[FakeAnthropic, LiveServer], make_provider: MakeProvider
+) -> None:
+    # Accepted, then closed before any response byte: the upstream is unavailable (503),
+    # not a broken stream (502).
+    async with TCPProxy(anthropic_server[1].port, reject=True) as proxy:
+        with pytest.raises(ProviderUnavailable):
+            await collect(make_provider(base_url=proxy.url), build_request(prompt="q"))
+    assert proxy.cuts >= 1
 
 
 # -- failures after the first token ----------------------------------------------------------

@@ -81,7 +81,7 @@ def test_parse_host(value: str | None, url: str) -> None:
         (httpx.ReadTimeout("slow"), ProviderTimeout),
         (httpx.ConnectTimeout("slow"), ProviderTimeout),
         (httpx.ConnectError("refused"), ProviderUnavailable),
-        (httpx.RemoteProtocolError("peer closed"), ProviderResponseError),
+        (httpx.RemoteProtocolError("no response"), ProviderUnavailable),
         (httpx.ReadError("reset"), ProviderUnavailable),
         (OllamaStreamError("model crashed"), ProviderResponseError),
         (ValueError("Expecting value"), ProviderResponseError),
@@ -90,6 +90,22 @@ def test_parse_host(value: str | None, url: str) -> None:
 )
 def test_error_table(exc: Exception, expected: type[ProviderError]) -> None:
     with pytest.raises(ProviderError) as info, map_ollama_errors():
+        raise exc
+    assert type(info.value) is expected
+    assert info.value.__cause__ is exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (httpx.RemoteProtocolError("peer closed"), ProviderResponseError),
+        (httpx.ReadError("reset"), ProviderResponseError),
+        (httpx.ReadTimeout("slow"), ProviderTimeout),
+        (ValueError("Expecting value"), ProviderResponseError),
+    ],
+)
+def test_a_broken_stream_is_a_response_error(exc: Exception, expected: type[ProviderError]) -> None:
+    with pytest.raises(ProviderError) as info, map_ollama_errors(streaming=True):
         raise exc
     assert type(info.value) is expected
     assert info.value.__cause__ is exc

@@ -31,7 +31,7 @@ from ainative_core import (
 )
 from ainative_ollama import OllamaProvider
 from ainative_ollama.testing import FakeOllama, OllamaReply
-from ainative_testing import StreamCollector
+from ainative_testing import LiveServer, StreamCollector, TCPProxy
 
 pytestmark = [
     pytest.mark.anyio,
@@ -334,6 +334,17 @@ async def test_client_errors_are_not_retried(
     with pytest.raises(ProviderBadRequest, match="not found"):
         await make_provider(max_retries=3).complete(build_request(prompt="q"))
     assert len(fake_ollama.requests) == 1
+
+
+async def test_connection_closed_before_the_response_is_unavailable(
+    ollama_server: tuple[FakeOllama, LiveServer], make_provider: MakeProvider
+) -> None:
+    # Accepted, then closed before any response byte: the upstream is unavailable (503),
+    # not a broken stream (502).
+    async with TCPProxy(ollama_server[1].port, reject=True) as proxy:
+        with pytest.raises(ProviderUnavailable):
+            await collect(make_provider(host=proxy.url), build_request(prompt="q"))
+    assert proxy.cuts >= 1
 
 
 # -- failures after the first token ----------------------------------------------------------

@@ -37,7 +37,7 @@ from ainative_core import (
     open_stream,
 )
 from ainative_openai import OpenAIProvider
-from ainative_testing import StreamCollector
+from ainative_testing import LiveServer, StreamCollector, TCPProxy
 
 pytestmark = pytest.mark.anyio
 
@@ -323,6 +323,17 @@ async def test_slow_first_chunk_times_out(upstream: FakeOpenAI, make_provider: M
     upstream.script(Reply(chunks=[chunk({"content": "late"})], delay=2.0))
     with pytest.raises(ProviderTimeout):
         await collect(make_provider(timeout=0.2), hello())
+
+
+async def test_connection_closed_before_the_response_is_unavailable(
+    upstream_server: tuple[FakeOpenAI, LiveServer], make_provider: Make
+) -> None:
+    # Accepted, then closed before any response byte: the upstream is unavailable (503),
+    # not a broken stream (502).
+    async with TCPProxy(upstream_server[1].port, reject=True) as proxy:
+        with pytest.raises(ProviderUnavailable):
+            await collect(make_provider(base_url=proxy.url + "/v1"), hello())
+    assert proxy.cuts >= 1
 
 
 # -- errors after the first token -----------------------------------------------------------

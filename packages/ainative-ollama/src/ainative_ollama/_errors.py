@@ -3,7 +3,8 @@
 `map_ollama_errors` wraps every HTTP call and every read of a stream, so no ``httpx.*``
 exception reaches a caller. Ollama reports errors as an HTTP status with a JSON body
 ``{"error": "..."}`` (or, once streaming, as a line ``{"error": "..."}``). The lookup tables
-below are the whole mapping; the plugins guide prints them as a table.
+below, and one rule (a connection that breaks once the response started is a broken stream),
+are the whole mapping; the plugins guide prints them as a table.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ EXCEPTION_MAP: Final[tuple[tuple[type[BaseException], type[ProviderError]], ...]
     (OllamaStreamError, ProviderResponseError),
     (httpx.TimeoutException, ProviderTimeout),
     (httpx.ConnectError, ProviderUnavailable),  # Ollama not running
-    (httpx.RemoteProtocolError, ProviderResponseError),  # connection dropped mid-stream
+    # Closed or reset before the response (with ``streaming=True``: a truncated stream).
     (httpx.TransportError, ProviderUnavailable),
     (httpx.DecodingError, ProviderResponseError),
     (httpx.HTTPError, ProviderUnavailable),
@@ -83,9 +84,15 @@ def _status_error(exc: httpx.HTTPStatusError) -> ProviderError:
     return cls(message)
 
 
-def _convert(exc: Exception) -> ProviderError:
+def _convert(exc: Exception, *, streaming: bool) -> ProviderError:
     if isinstance(exc, httpx.HTTPStatusError):
         return _status_error(exc)
+    if (
+        streaming
+        and isinstance(exc, httpx.TransportError)
+        and not isinstance(exc, httpx.TimeoutException)
+    ):
+        return ProviderResponseError(f"Ollama stream broken: {type(exc).__name__}: {exc}")
     cls = next((c for e, c in EXCEPTION_MAP if isinstance(exc, e)), ProviderError)
     if isinstance(exc, OllamaStreamError):
         return cls(f"Ollama error in stream: {exc}")
@@ -93,15 +100,18 @@ def _convert(exc: Exception) -> ProviderError:
 
 
 @contextmanager
-def map_ollama_errors() -> Iterator[None]:
+def map_ollama_errors(*, streaming: bool = False) -> Iterator[None]:
     """Re-raise any httpx, status or decoding error as the matching `ProviderError`.
 
-    ainative errors pass through untouched; cancellation (a ``BaseException``) is never
-    converted.
+    ``streaming=True`` wraps reads of a response that had started: a connection closed or
+    reset there broke the stream (`ProviderResponseError`), where before the response it
+    means Ollama is unreachable (`ProviderUnavailable`); timeouts are `ProviderTimeout`
+    either way. ainative errors pass through untouched; cancellation (a ``BaseException``)
+    is never converted.
     """
     try:
         yield
     except AINativeError:
         raise
     except Exception as exc:
-        raise _convert(exc) from exc
+        raise _convert(exc, streaming=streaming) from exc

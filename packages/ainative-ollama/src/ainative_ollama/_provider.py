@@ -140,7 +140,7 @@ class OllamaProvider(BaseProvider):
                     response.raise_for_status()
             translator = ChunkTranslator()
             while not translator.done:
-                with map_ollama_errors():
+                with map_ollama_errors(streaming=True):
                     try:
                         line = await lines.__anext__()
                     except StopAsyncIteration:
@@ -167,9 +167,16 @@ class OllamaProvider(BaseProvider):
         async def call() -> Completion:
             client = self.client
             with map_ollama_errors():
-                response = await client.post("/api/chat", json=body)
-                response.raise_for_status()
-                events = ChunkTranslator().feed(response.json())
+                http_request = client.build_request("POST", "/api/chat", json=body)
+                response = await client.send(http_request, stream=True)
+            try:
+                with map_ollama_errors(streaming=True):
+                    await response.aread()
+                    response.raise_for_status()
+                    events = ChunkTranslator().feed(response.json())
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
             accumulator = CompletionAccumulator()
             for event in events:
                 accumulator.add(event)
