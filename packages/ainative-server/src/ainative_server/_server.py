@@ -32,7 +32,7 @@ from ._actions import CHAT, Action, ActionHandler, generate_request_for
 from ._config import ServerConfig
 from ._http import error_response
 from ._hub import Run, StreamHub
-from ._manager import StreamManager
+from ._manager import EventSink, StreamManager
 from ._store import EventStore
 from ._tools import Tool, ToolRegistry
 from ._transport import ServerTransport
@@ -139,13 +139,13 @@ class AINativeServer:
 
     def _prepare(
         self, request: ActionRequest
-    ) -> tuple[Action, Callable[[Any, Any], StreamManager], str]:
+    ) -> tuple[Action, Callable[[str, EventSink], StreamManager], str]:
         action = self.get_action(request.action)
         provider_name, provider = self.get_provider(request.provider)
         model = request.model or self.config.model
         generate = generate_request_for(request, model=model, require_message=action.needs_message)
 
-        def make_manager(run_id: str, sink: Any) -> StreamManager:
+        def make_manager(run_id: str, sink: EventSink) -> StreamManager:
             return StreamManager(
                 sink,
                 stream_id=run_id,
