@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import signal
+import statistics
 import sys
 import time
 import traceback
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from ._figures import FULL, SMOKE, Bench
+from ._figures import ECHO_IN_PROCESS, FULL, SMOKE, Bench
 from ._procs import STARTED, raise_fd_limit
 from ._report import machine, render, versions
 from ._results import Figure, Goal
@@ -24,6 +25,7 @@ __all__ = ["FIGURES", "goals_for", "main"]
 
 FIGURES = ["figure1", "figure2", "figure3", "figure4", "figure5", "figure6", "figure7"]
 FD_LIMIT = 20_000
+_ANALYSIS = Path(__file__).with_name("analysis.md")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -153,16 +155,37 @@ def goals_for(figures: dict[str, Figure], idle_counts: tuple[int, ...]) -> list[
             "ainative client stream_text (fast)",
         )
     )
+    _add_notes(figures, goals)
+    return goals
+
+
+def _runs(values: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
+def _add_notes(figures: dict[str, Figure], goals: list[Goal]) -> None:
+    """Context a reader needs to judge a goal, computed from the same runs."""
+    by_text = {goal.text: goal for goal in goals}
+    single = figures.get("figure1")
+    throughput = by_text.get("Single-stream throughput ≥ 5x naive (SSE)")
+    echo = single.find(ECHO_IN_PROCESS) if single is not None else None
+    if single is not None and throughput is not None and echo is not None:
+        bound = single.ratios("server CPU µs/token", "naive", ECHO_IN_PROCESS)
+        echo_cpu = statistics.median(echo.values["server CPU µs/token"])
+        throughput.note = (
+            f"the echo provider alone (in-process, no server) costs {echo_cpu:.2f} µs/token "
+            "and every ainative token passes through it, so the best ratio a server using it "
+            f"can reach is naive's CPU/token ÷ the provider's: {_runs(bound)} per run"
+        )
     paced = figures.get("figure2")
-    if paced is not None:
+    cpu = by_text.get("Paced load server CPU/token ≤ 1.2x raw1 (SSE)")
+    if paced is not None and cpu is not None:
+        parts = []
         for peer in ("naive", "sse-starlette"):
             ratios = paced.ratios("server CPU µs/token", "ainative SSE", peer)
             if ratios:
-                goals[2].note += (
-                    f"{'; ' if goals[2].note else ''}ainative SSE ÷ {peer} (CPU): "
-                    + ", ".join(f"{r:.2f}" for r in ratios)
-                )
-    return goals
+                parts.append(f"ainative SSE ÷ {peer} (CPU): {_runs(ratios)}")
+        cpu.note = "; ".join(parts)
 
 
 def _method(bench: Bench, missing: str | None) -> list[str]:
@@ -257,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         runs=args.runs,
         method=_method(bench, missing),
         smoke=args.smoke,
+        analysis=_ANALYSIS.read_text() if _ANALYSIS.exists() else "",
     )
     output = Path(args.output)
     if not output.is_absolute():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 from importlib import metadata
 from pathlib import Path
 
@@ -106,6 +105,7 @@ def render(
     runs: int,
     method: list[str],
     smoke: bool,
+    analysis: str = "",
 ) -> str:
     """The whole ``docs/benchmarks.md``."""
     lines = [
@@ -151,8 +151,6 @@ def render(
     lines.append("")
     for figure in figures:
         lines += _figure(figure)
+    if analysis:
+        lines += ["## Analysis of the misses", "", analysis.strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def median_or_none(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
