@@ -35,7 +35,11 @@ class PluginSandbox:
             self.plugins.register(_echo_plugin, name="echo")
 
     def add_provider(
-        self, name: str, provider: Provider | Callable[..., Provider], *, models: tuple[str, ...] = ()
+        self,
+        name: str,
+        provider: Provider | Callable[..., Provider],
+        *,
+        models: tuple[str, ...] = (),
     ) -> None:
         """Register a provider instance (returned for every request) or a factory."""
         factory: Callable[..., Provider]
