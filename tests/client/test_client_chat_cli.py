@@ -16,6 +16,7 @@ AINATIVE = str(Path(sys.executable).with_name("ainative"))
 
 def run_chat(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "AINATIVE_DISABLE_PLUGIN_AUTOLOAD"}
+    env["AINATIVE_PLUGINS"] = "client"  # the installed client plugin only: a quick start-up
     return subprocess.run(
         [AINATIVE, "chat", *args], capture_output=True, text=True, timeout=60, env=env, check=False
     )
