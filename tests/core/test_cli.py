@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-import structlog
 from click.testing import CliRunner
 
 from ainative_core import __version__
 from ainative_core._cli import cli, parse_options
 from ainative_testing import FakeProvider, PluginSandbox
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures structlog process-wide (level WARNING); undo it for later tests."""
-    config = structlog.get_config()
-    yield
-    structlog.configure(**config)
 
 
 def test_version() -> None:
