@@ -62,6 +62,7 @@ def serve_command(
             log_level="warning",
             ws_ping_interval=_WS_PING,
             ws_ping_timeout=_WS_PING,
+            ws_max_size=config.max_body_bytes,
             timeout_graceful_shutdown=2,
         )
     else:
@@ -72,6 +73,7 @@ def serve_command(
         hconfig = Config()
         hconfig.bind = [f"{host}:{port}"]
         hconfig.websocket_ping_interval = _WS_PING
+        hconfig.websocket_max_message_size = config.max_body_bytes
         hconfig.graceful_timeout = 2.0
         hconfig.loglevel = "WARNING"
         trio.run(partial(serve, app, hconfig))  # type: ignore[arg-type]
