@@ -53,6 +53,7 @@ async def test_calculate_evaluates_arithmetic(expression: str, value: float) -> 
         ("open('/etc/passwd')", "call to 'open' is not allowed"),
         ("sqrt(x=4)", "keyword arguments"),
         ("1 / 0", "division by zero"),
+        ("(-8) ** 0.5", "not a real number"),
         ("sqrt(-1)", "sqrt: math domain error"),
         ("1 if 1 else 2", "IfExp is not allowed"),
         ("1 < 2", "Compare is not allowed"),

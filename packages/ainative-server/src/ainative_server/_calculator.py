@@ -61,6 +61,8 @@ def _refuse(message: str) -> ToolArgumentsError:
 
 
 def _check_size(value: Number) -> Number:
+    if not isinstance(value, int | float):
+        raise _refuse(f"result is not a real number: {value!r}")
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise _refuse(f"result too large (more than {MAX_INT_BITS} bits)")
     if isinstance(value, float) and not math.isfinite(value):
