@@ -10,7 +10,7 @@ import anyio.lowlevel
 import httpx
 import pytest
 
-from ainative_core import ActionRequest, EchoProvider, ProviderRateLimited
+from ainative_core import ActionRequest, ConfigurationError, EchoProvider, ProviderRateLimited
 from ainative_server import EventSink, Run, ServerConfig, StreamHub, StreamManager
 from ainative_testing import FakeProvider, PluginSandbox, TCPProxy
 
@@ -180,7 +180,7 @@ async def _slow(stream: StreamManager) -> None:
 
 def test_start_outside_running_is_refused() -> None:
     async def main() -> None:
-        with pytest.raises(RuntimeError, match="not running"):
+        with pytest.raises(ConfigurationError, match="not running"):
             await start(StreamHub(), tokens(1))
 
     anyio.run(main)

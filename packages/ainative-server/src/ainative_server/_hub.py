@@ -25,6 +25,7 @@ import structlog
 
 from ainative_core import (
     AINativeError,
+    ConfigurationError,
     StreamLimitExceeded,
     StreamNotFoundError,
     WireEvent,
@@ -225,7 +226,10 @@ class StreamHub:
         """
         tg = self._tg
         if tg is None:
-            raise RuntimeError("the stream hub is not running (use `async with hub.running()`)")
+            raise ConfigurationError(
+                "the stream hub is not running: serve the app with its lifespan "
+                "(an included router's lifespan runs with the app's), or use hub.running()"
+            )
         stream_id = "s_" + secrets.token_urlsafe(12)
         await self.store.create(stream_id)
         run = Run(stream_id, provider=provider, model=model, action=action)
