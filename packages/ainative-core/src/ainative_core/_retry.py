@@ -24,6 +24,7 @@ __all__ = ["RetryPolicy", "parse_retry_after", "retry_call", "retry_stream"]
 
 _T = TypeVar("_T")
 
+
 @final
 @dataclass(frozen=True)
 class RetryPolicy:
