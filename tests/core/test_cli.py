@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ainative_core import __version__
-from ainative_core._cli import cli, parse_options
+from ainative_core import __version__, parse_options
+from ainative_core._cli import cli
 from ainative_testing import FakeProvider, PluginSandbox
 
 

@@ -8,8 +8,7 @@ from contextlib import aclosing
 import anyio
 import click
 
-from ainative_core import AINativeError, ConnectError
-from ainative_core._cli import parse_options
+from ainative_core import AINativeError, ConnectError, parse_options
 
 __all__ = ["chat_command"]
 
@@ -49,7 +48,10 @@ def chat_command(
     backend: str,
 ) -> None:
     """Send MESSAGE to an ainative server and print the reply token by token."""
-    extra = parse_options(options)
+    try:
+        extra = parse_options(options)
+    except AINativeError as exc:
+        raise click.BadParameter(str(exc), param_hint="-o") from None
     # Imported here: the CLI lists its commands without loading the HTTP stack.
     from ._client import AINativeClient
 

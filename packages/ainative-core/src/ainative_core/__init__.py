@@ -57,6 +57,7 @@ from ._models import StreamEvent as StreamEvent
 from ._models import ToolCall as ToolCall
 from ._models import ToolSpec as ToolSpec
 from ._models import Usage as Usage
+from ._options import parse_options as parse_options
 from ._plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 from ._plugins import BrokenPlugin as BrokenPlugin
 from ._plugins import PluginInfo as PluginInfo
@@ -166,6 +167,7 @@ __all__ = [
     "hookspec",
     "not_found",
     "open_stream",
+    "parse_options",
     "parse_retry_after",
     "resolve_ref",
     "retry_call",

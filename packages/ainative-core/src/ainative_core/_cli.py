@@ -18,10 +18,11 @@ import structlog
 
 from ._exceptions import AINativeError
 from ._models import Message
+from ._options import parse_options
 from ._plugins import Plugins, get_plugins
 from ._provider import build_request, open_stream
 
-__all__ = ["cli", "configure_cli_logging", "main", "parse_options"]
+__all__ = ["cli", "configure_cli_logging", "main"]
 
 
 def _version() -> str:
@@ -43,23 +44,6 @@ def configure_cli_logging(verbose: bool = False) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )
-
-
-def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``("tokens=5", "delay=0.1", "name=x")`` -> ``{"tokens": 5, "delay": 0.1, "name": "x"}``.
-
-    Values are read as JSON when they parse (numbers, booleans, lists), else kept as text.
-    """
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="-o")
-        try:
-            options[key] = json.loads(raw)
-        except ValueError:
-            options[key] = raw
-    return options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
