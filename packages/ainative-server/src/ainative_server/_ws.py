@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, final
 
 import anyio
 import anyio.abc
+import structlog
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from ._server import AINativeServer
 
 __all__ = ["WebSocketTransport"]
+
+_logger = structlog.get_logger("ainative.server")
 
 _CLOSED = (WebSocketDisconnect, OSError, RuntimeError)
 
@@ -121,6 +124,9 @@ class _Session:
                     "'cancel' or 'resume'"
                 )
         except AINativeError as exc:
+            await self.send([_error_frame(exc, frame_stream_id(text))])
+        except Exception as exc:  # a bug must not close the socket's other streams
+            _logger.error("ws.frame_failed", exc_info=exc)
             await self.send([_error_frame(exc, frame_stream_id(text))])
 
     @staticmethod
