@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 # Tests never load installed plugins implicitly; they build what they need in fixtures
 # (see ainative_testing's `ainative_plugins`), or ask for autoload explicitly.
@@ -19,3 +21,15 @@ os.environ["AINATIVE_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 )
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    """Undo process-wide structlog setup (the CLI's, run in-process) after each test.
+
+    Tests that invoke the ``ainative`` group in-process would otherwise silence the info
+    logs that later tests capture with ``structlog.testing.capture_logs``.
+    """
+    config = structlog.get_config()
+    yield
+    structlog.configure(**config)
