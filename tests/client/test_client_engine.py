@@ -215,6 +215,9 @@ async def test_reasoning_tool_calls_and_usage_surface_on_the_bus(
     assert calls[0]["name"] == "add"
     assert calls[1]["args_delta"] == '{"a": 1}'
     assert {c["id"] for c in calls} == {"call_1"}
+    tool_events = [e.payload for e in of_type(bus, "tool")]
+    assert [t["data"] for t in tool_events] == calls
+    assert {t["type"] for t in tool_events} == {"tool_call"}
     assert [d["token"] for d in data if d["type"] == "token"] == ["done"]
     # usage comes with done (a separate usage event, if a server sends one, is surfaced too)
     assert result.usage is not None

@@ -7,6 +7,8 @@ Bus events (``payload`` keys):
   type holding its data: ``token`` (str), ``metadata`` (dict, includes ``stream_id``),
   ``reasoning`` (str), ``tool_call`` (dict with ``phase`` start/delta/end, ``id``, ``name``,
   ``args_delta``, ``index``), ``tool_result`` (dict), ``usage`` (dict), or any other type.
+- ``tool``: ``type`` (``tool_call`` or ``tool_result``), ``data``, ``id``: each tool event
+  again, after its ``stream-data``, for listeners that only care about tools.
 - ``stream-reconnect``: ``attempt``, ``delay``, ``error``, ``last_event_id``.
 - ``stream-error``: ``error`` (message), ``code``, ``retryable``: an error event from the
   server, or the transport error that ended the stream.
@@ -48,6 +50,7 @@ _log = structlog.get_logger("ainative.client")
 
 # Statuses that mean "this transport is not served here": AUTO tries the next one.
 _FALLBACK_STATUSES: Final = frozenset({403, 404, 405, 426, 501})
+_TOOL_EVENTS: Final = frozenset({"tool_call", "tool_result"})
 # Base URL -> the transport AUTO last connected with (process-wide, small).
 _auto_choice: dict[str, str] = {}
 
@@ -302,6 +305,8 @@ class StreamingEngine:
             )
             return
         self.event_bus.emit("stream-data", {"type": kind, kind: event.data, "id": item.id})
+        if kind in _TOOL_EVENTS:
+            self.event_bus.emit("tool", {"type": kind, "data": event.data, "id": item.id})
 
     async def _events(
         self, run: _Run, transports: _Transports, request: ActionRequest
