@@ -263,10 +263,12 @@ class Bench:
         figure = Figure(
             "figure4",
             "Resume",
-            f"ainative SSE. Fresh: POST a stream of {events:,} tokens and read it to the end. "
-            "Replay: POST the same stream, drop the connection after the response head, wait "
-            f"until the producer has finished, then GET /ai/stream/<id> with Last-Event-ID: 1 "
-            f"(after the metadata event) and read the {events:,} missed tokens to the end.",
+            f"Fresh: start a stream of {events:,} tokens and read it to the end (SSE: POST; WS: "
+            "the ActionRequest frame). Replay: POST the same stream, drop the connection after "
+            "the response head, wait until the producer has finished, then reconnect from "
+            "event 1 (after the metadata event) and read the "
+            f"{events:,} missed tokens to the end (SSE: GET /ai/stream/<id> with "
+            'Last-Event-ID: 1; WS: {"type":"resume","stream_id":…,"last_event_id":1}).',
             ["ms", "events/s", "server CPU µs/event", "replay ÷ fresh (time)"],
             {
                 "ms": ".1f",
@@ -278,32 +280,34 @@ class Bench:
         if not self.with_ainative:
             return figure
         proc = self.proc(AINATIVE_SSE)
-        self.run(_fresh(proc.port, 100))
+        self.run(stream_once(AINATIVE_SSE, proc.port, action_body(100)))
         for run in range(self.runs):
             self.log(f"figure4 run {run + 1}/{self.runs}")
-            before = proc.cpu_seconds()
-            fresh = self.run(_fresh(proc.port, events))
-            time.sleep(0.05)
-            fresh_cpu = proc.cpu_seconds() - before
-            self._check(AINATIVE_SSE, fresh, events)
-            stream_id = self.run(_start_and_drop(proc.port, events))
-            time.sleep(max(0.2, 3 * fresh.seconds))
-            before = proc.cpu_seconds()
-            replay = self.run(_replay(proc.port, stream_id))
-            time.sleep(0.05)
-            replay_cpu = proc.cpu_seconds() - before
-            self._check(AINATIVE_SSE, replay, events)
-            for label, result, cpu in (
-                ("fresh stream", fresh, fresh_cpu),
-                ("replay after reconnect", replay, replay_cpu),
-            ):
-                row = figure.row(label)
-                row.add("ms", result.seconds * 1e3)
-                row.add("events/s", events / result.seconds)
-                row.add("server CPU µs/event", _us(cpu) / events)
-            figure.row("replay after reconnect").add(
-                "replay ÷ fresh (time)", replay.seconds / fresh.seconds
-            )
+            for target in (AINATIVE_SSE, AINATIVE_WS):
+                before = proc.cpu_seconds()
+                fresh = self.run(stream_once(target, proc.port, action_body(events)))
+                time.sleep(0.05)
+                fresh_cpu = proc.cpu_seconds() - before
+                self._check(target, fresh, events)
+                stream_id = self.run(_start_and_drop(proc.port, events))
+                time.sleep(max(0.2, 3 * fresh.seconds))
+                before = proc.cpu_seconds()
+                replay = self.run(_replay(proc.port, stream_id, target.transport))
+                time.sleep(0.05)
+                replay_cpu = proc.cpu_seconds() - before
+                self._check(target, replay, events)
+                transport = target.transport.upper()
+                for label, result, cpu in (
+                    (f"fresh stream ({transport})", fresh, fresh_cpu),
+                    (f"replay after reconnect ({transport})", replay, replay_cpu),
+                ):
+                    row = figure.row(label)
+                    row.add("ms", result.seconds * 1e3)
+                    row.add("events/s", events / result.seconds)
+                    row.add("server CPU µs/event", _us(cpu) / events)
+                figure.row(f"replay after reconnect ({transport})").add(
+                    "replay ÷ fresh (time)", replay.seconds / fresh.seconds
+                )
         return figure
 
     # Figure 5 ---------------------------------------------------------------------------
@@ -316,10 +320,11 @@ class Bench:
         figure = Figure(
             "figure5",
             "Memory per idle open stream",
-            "A fresh server process per measurement; after one short warm-up stream, N streams "
-            "are opened (echo with a one-hour delay: headers sent, no token yet; WS: the request "
-            "sent and the first frame received) and kept open; growth = (VmRSS with N open - "
-            "VmRSS before) / N.",
+            "A fresh server process per server and size; after one short warm-up stream, N "
+            "idle streams are opened (echo with a one-hour delay per token, so no token comes; "
+            "SSE: the POST written, WS: the ActionRequest frame sent; 64 opening at a time) and "
+            "held; once the server's CPU time has stopped moving (every request read and its "
+            "stream started), growth = (VmRSS with N open - VmRSS before) / N.",
             [*columns, *ratios],
             {**dict.fromkeys(columns, ",.1f"), **dict.fromkeys(ratios, ".2f")},
         )
@@ -476,17 +481,22 @@ async def _server_first_token(target: Target, port: int, count: int) -> list[flo
     return times[1:]
 
 
-async def _fresh(port: int, events: int) -> StreamResult:
-    async with HttpConnection(port) as conn:
-        return await conn.stream("POST", "/ai/stream", action_body(events))
-
-
 async def _start_and_drop(port: int, events: int) -> str:
     async with HttpConnection(port) as conn:
         head = await conn.send_request("POST", "/ai/stream", action_body(events))
     return head.headers["x-ainative-stream-id"]
 
 
-async def _replay(port: int, stream_id: str) -> StreamResult:
+async def _replay(port: int, stream_id: str, transport: str) -> StreamResult:
+    if transport == "ws":
+        from websockets.asyncio.client import connect
+
+        from ._load import ws_read
+
+        frame = {"type": "resume", "stream_id": stream_id, "last_event_id": 1}
+        async with connect(
+            f"ws://127.0.0.1:{port}/ai/ws", compression=None, max_size=None, ping_interval=None
+        ) as ws:
+            return await ws_read(ws, frame)
     async with HttpConnection(port) as conn:
         return await conn.stream("GET", f"/ai/stream/{stream_id}", headers={"last-event-id": "1"})

@@ -59,7 +59,7 @@ def test_every_figure_has_a_row_per_server_with_finite_values(
 
 def test_every_goal_is_measured_and_judged(smoke_run: tuple[str, dict[str, Any]]) -> None:
     text, raw = smoke_run
-    assert len(raw["goals"]) == 8
+    assert len(raw["goals"]) == 9
     for goal in raw["goals"]:
         assert goal["ratios"], goal["text"]
         assert goal["verdict"] in {"PASS", "MISS"}
