@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ._figures import ECHO_IN_PROCESS, FULL, SMOKE, Bench
 from ._procs import STARTED, raise_fd_limit
-from ._report import machine, render, versions
+from ._report import busy_seconds, machine, render, versions
 from ._results import Figure, Goal
 from ._targets import ainative_missing_reason
 
@@ -223,6 +223,12 @@ def _method(bench: Bench, missing: str | None) -> list[str]:
     return items
 
 
+def _own_cpu() -> float:
+    """CPU seconds of this process and of its reaped children (the servers, once stopped)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -243,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{elapsed:7.1f} s] {message}", file=sys.stderr, flush=True)
 
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    busy0, own0, wall0 = busy_seconds(), _own_cpu(), time.monotonic()
     machine_info = machine()
     bench = Bench(sizes, args.runs, with_ainative=missing is None, log=log)
     figures: dict[str, Figure] = {}
@@ -273,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.close()
     if "figure5" in figures and fd_limit < FD_LIMIT:
         figures["figure5"].notes.append(f"open-file limit: {fd_limit}")
+    wall = time.monotonic() - wall0
+    others = max(0.0, (busy_seconds() - busy0) - (_own_cpu() - own0)) / wall
     goals = goals_for(figures, sizes.idle_counts)
     finished = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
     command = "python benchmarks/run.py" + (" " + " ".join(argv) if argv else "")
@@ -286,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         started=started,
         finished=finished,
         load_after=", ".join(f"{v:.2f}" for v in os.getloadavg()),
+        others=f"{others:.2f} cores on average (of {os.cpu_count()}): the machine was "
+        + ("quiet" if others < 0.1 else "shared, so the figures carry its noise"),
         command=command,
         runs=args.runs,
         method=_method(bench, missing),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._results import Figure, Goal, spread
 
-__all__ = ["machine", "render", "versions"]
+__all__ = ["busy_seconds", "machine", "render", "versions"]
 
 _PACKAGES = [
     "uvicorn",
@@ -40,6 +40,13 @@ def _first_line(path: str, prefix: str) -> str:
     except OSError:
         pass
     return "unknown"
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def machine() -> dict[str, str]:
@@ -101,6 +108,7 @@ def render(
     started: str,
     finished: str,
     load_after: str,
+    others: str,
     command: str,
     runs: int,
     method: list[str],
@@ -124,7 +132,8 @@ def render(
         ]
     lines += ["## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in machine_info.items()]
-    lines += [f"| load average after the run | {load_after} |", ""]
+    lines += [f"| load average after the run | {load_after} |"]
+    lines += [f"| CPU used by other processes during the run | {others} |", ""]
     lines += ["## Versions", "", "| package | version |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in versions_info.items()]
     lines += ["", "## Method", ""]
