@@ -54,6 +54,7 @@ async def test_serves_http_and_websocket_then_shuts_down(
     backend: str, live_server_factory: Factory
 ) -> None:
     events: list[str] = []
+    before = set(threading.enumerate())  # session-scoped servers of other tests may be running
     with live_server_factory(make_app(events), backend=backend) as server:
         assert server.base_url == f"http://127.0.0.1:{server.port}"
         assert server.port > 0
@@ -68,7 +69,8 @@ async def test_serves_http_and_websocket_then_shuts_down(
                     await ws.send_text("hi")
                     assert await ws.receive_text() == "HI"
     assert events == ["startup", "shutdown"]
-    assert not [t for t in threading.enumerate() if t.name.startswith("live-server")]
+    left = set(threading.enumerate()) - before
+    assert not [t for t in left if t.name.startswith("live-server")]
 
 
 def test_usable_from_sync_code_and_port_is_freed() -> None:
