@@ -26,8 +26,10 @@ AINATIVE_WS = Target("ainative WS", "ainative", transport="ws")
 NAIVE = Target("naive", "naive")
 SSE_STARLETTE = Target("sse-starlette", "sse-starlette")
 RAW1 = Target("raw1", "raw1")
+RAW1_WS = Target("raw1 WS", "raw1", transport="ws")
 RAW_BATCHED = Target("raw-batched", "raw-batched")
-PEERS = [NAIVE, SSE_STARLETTE, RAW1, RAW_BATCHED]
+PEERS = [NAIVE, SSE_STARLETTE, RAW1, RAW_BATCHED, RAW1_WS]
+SMALL_PEERS = [NAIVE, SSE_STARLETTE, RAW1, RAW1_WS]
 ECHO_IN_PROCESS = "echo provider in-process (no server)"
 
 
@@ -229,7 +231,9 @@ class Bench:
 
     def first_token(self) -> Figure:
         count = self.sizes.ttft_requests
-        targets = self._targets(AINATIVE_SSE, AINATIVE_WS, peers=[NAIVE, SSE_STARLETTE, RAW1])
+        targets = self._targets(
+            AINATIVE_SSE, AINATIVE_WS, peers=[NAIVE, SSE_STARLETTE, RAW1, RAW1_WS]
+        )
         figure = Figure(
             "figure3",
             "Time to first token",
@@ -314,7 +318,9 @@ class Bench:
 
     def memory(self) -> Figure:
         counts = self.sizes.idle_counts
-        targets = self._targets(AINATIVE_SSE, AINATIVE_WS, peers=[NAIVE, SSE_STARLETTE, RAW1])
+        targets = self._targets(
+            AINATIVE_SSE, AINATIVE_WS, peers=[NAIVE, SSE_STARLETTE, RAW1, RAW1_WS]
+        )
         columns = [f"KiB/stream @{n:,}" for n in counts]
         ratios = [f"vs naive @{n:,}" for n in counts]
         figure = Figure(

@@ -1,10 +1,10 @@
 """Bare ASGI peers writing pre-encoded events: the ceilings for Python on this machine.
 
-``one`` sends each token as its own ``http.response.body`` message; ``batched`` joins up to
-``BATCH`` tokens per message when the producer is instant (a paced producer has one token ready
-at a time, so it sends each as it comes). With a delay they sleep per token like the echo
-provider; without one they have no producer at all (no provider, no checkpoint), so their
-numbers are the serving cost alone.
+``one`` sends each token as its own ``http.response.body`` message (or WebSocket frame);
+``batched`` joins up to ``BATCH`` tokens per message when the producer is instant (a paced
+producer has one token ready at a time, so it sends each as it comes). With a delay they
+sleep per token like the echo provider; without one they have no producer at all (no
+provider, no checkpoint), so their numbers are the serving cost alone.
 """
 
 from __future__ import annotations
@@ -64,8 +64,36 @@ async def _begin(scope: Scope, receive: Receive, send: Send) -> tuple[int, float
     return options
 
 
+def _ws_frame(index: int) -> str:
+    text = f"t{index}" if index == 0 else f" t{index}"
+    return f'{{"type":"token","data":"{text}","id":{index + 1},"stream_id":"raw"}}'
+
+
+async def _websocket(receive: Receive, send: Send) -> None:
+    """WebSocket: each ``ActionRequest`` frame streams one frame per token, then ``done``."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        body = text.encode() if text is not None else message.get("bytes") or b""
+        tokens, delay = options_from_body(body)
+        for index in range(tokens):
+            if delay:
+                await anyio.sleep(delay)
+            await send({"type": "websocket.send", "text": _ws_frame(index)})
+        done = '{"type":"done","data":{"finish_reason":"stop"},"id":%d,"stream_id":"raw"}'
+        await send({"type": "websocket.send", "text": done % (tokens + 1)})
+
+
 async def one(scope: Scope, receive: Receive, send: Send) -> None:
-    """One send per token."""
+    """One send per token (over HTTP, and over a WebSocket at any path)."""
+    if scope["type"] == "websocket":
+        await _websocket(receive, send)
+        return
     options = await _begin(scope, receive, send)
     if options is None:
         return
