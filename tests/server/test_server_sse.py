@@ -44,6 +44,35 @@ async def test_post_stream_is_the_wire_format_byte_for_byte(serve: Serve) -> Non
     assert b"\r" not in response.content
 
 
+@pytest.mark.parametrize(
+    ("request_model", "config_model", "expected"),
+    [
+        (None, None, "fake-default-1"),
+        (None, "from-config", "from-config"),
+        ("asked", None, "asked"),
+    ],
+)
+async def test_metadata_names_the_model_that_will_answer(
+    serve: Serve,
+    server_plugins: PluginSandbox,
+    request_model: str | None,
+    config_model: str | None,
+    expected: str,
+) -> None:
+    provider = FakeProvider(["hi"])
+    provider.model = "fake-default-1"  # type: ignore[attr-defined]  # a provider's own default
+    server_plugins.add_provider("fake", provider)
+    body = {**CHAT, "provider": "fake", "model": request_model}
+    with serve(model=config_model) as (_, live):
+        async with httpx.AsyncClient(base_url=live.base_url) as client:
+            with anyio.fail_after(10):
+                response = await client.post("/ai/stream", json=body)
+    first = json.loads(parse_sse(response.content)[0][1])
+    assert first["type"] == "metadata"
+    assert first["data"]["model"] == expected
+    assert provider.requests[0].model == expected
+
+
 @pytest.mark.parametrize("via", ["header", "query"])
 async def test_resume_after_a_dropped_connection_loses_and_repeats_nothing(
     serve: Serve, via: str

@@ -139,10 +139,15 @@ class AINativeServer:
 
     def _prepare(
         self, request: ActionRequest
-    ) -> tuple[Action, Callable[[str, EventSink], StreamManager], str]:
+    ) -> tuple[Action, Callable[[str, EventSink], StreamManager], str, str | None]:
         action = self.get_action(request.action)
         provider_name, provider = self.get_provider(request.provider)
-        model = request.model or self.config.model
+        # The provider's own default (a `model` attribute, by convention) names the model in
+        # the stream's metadata when neither the request nor the config chose one.
+        default = getattr(provider, "model", None)
+        model = (
+            request.model or self.config.model or (default if isinstance(default, str) else None)
+        )
         generate = generate_request_for(request, model=model, require_message=action.needs_message)
 
         def make_manager(run_id: str, sink: EventSink) -> StreamManager:
@@ -156,11 +161,11 @@ class AINativeServer:
                 generate_request=generate,
             )
 
-        return action, make_manager, provider_name
+        return action, make_manager, provider_name, model
 
     async def start_stream(self, request: ActionRequest) -> Run:
         """Validate ``request`` and start its run in the hub (errors here are 4xx)."""
-        action, make_manager, provider_name = self._prepare(request)
+        action, make_manager, provider_name, model = self._prepare(request)
 
         async def handler(manager: StreamManager) -> None:
             await action.handler(manager, request)
@@ -169,13 +174,13 @@ class AINativeServer:
             handler,
             lambda run, sink: make_manager(run.stream_id, sink),
             provider=provider_name,
-            model=request.model or self.config.model,
+            model=model,
             action=action.name,
         )
 
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
         """Run an action to the end without streaming (``POST /ai/action``)."""
-        action, make_manager, _ = self._prepare(request)
+        action, make_manager, _, _ = self._prepare(request)
         collector = _Collector()
         await action.handler(make_manager("action", collector), request)
         text: list[str] = []
