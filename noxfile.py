@@ -21,6 +21,7 @@ def _sync(session: nox.Session) -> None:
     session.run_install(
         "uv",
         "sync",
+        "--quiet",
         "--locked",
         "--all-packages",
         env={"UV_PROJECT_ENVIRONMENT": str(session.virtualenv.location)},
