@@ -6,26 +6,22 @@ It speaks the documented wire format: ``POST /v1/messages`` answers with Server-
 ``message_stop``, ``ping``, ``error``) when the body asks for ``"stream": true``, and with a
 Message JSON object otherwise; errors are HTTP statuses with Anthropic's error body. Each
 request takes the next scripted `AnthropicReply` (the last one repeats). The app runs on any
-ASGI server (it only needs anyio) and records requests and client disconnects, which a test
-reads from another thread.
+ASGI server; the plumbing (script, records of requests and client disconnects) is
+`ainative_core.FakeUpstream`.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-import threading
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, final
 
-import anyio
-import anyio.to_thread
+from ainative_core import FakeUpstream, RecordedRequest, UpstreamAnswer
 
 __all__ = ["AnthropicReply", "FakeAnthropic", "RecordedRequest"]
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Failure = Literal["error_event", "drop", "malformed", "truncate"]
 
 
@@ -188,17 +184,8 @@ class AnthropicReply:
         }
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """A request the fake received: its path, lower-cased headers and JSON body."""
-
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
 @final
-class FakeAnthropic:
+class FakeAnthropic(FakeUpstream[AnthropicReply]):
     """ASGI app answering ``POST /v1/messages`` from a script of `AnthropicReply`.
 
     ``requests`` lists what was received; ``disconnects`` counts streams the client left
@@ -206,149 +193,57 @@ class FakeAnthropic:
     """
 
     def __init__(self, *replies: AnthropicReply) -> None:
-        self._lock = threading.Lock()
-        self._replies: list[AnthropicReply] = list(replies) or [AnthropicReply()]
-        self.requests: list[RecordedRequest] = []
-        self.disconnects = 0
-        self.disconnected = threading.Event()
-        self._count = 0
+        super().__init__(AnthropicReply(), replies)
+        self._ids = itertools.count(1)
 
-    def script(self, *replies: AnthropicReply) -> None:
-        """Answer the next requests with ``replies`` (the last repeats) and forget the past."""
-        with self._lock:
-            self._replies = list(replies) or [AnthropicReply()]
-            self.requests = []
-            self.disconnects = 0
-            self.disconnected.clear()
+    def _accepts(self, method: str, path: str) -> bool:
+        return method == "POST" and path == "/v1/messages"
 
-    async def wait_disconnect(self, within: float = 5.0) -> bool:
-        """Wait (in a worker thread) until a client leaves a stream early; False on timeout."""
-        return await anyio.to_thread.run_sync(self.disconnected.wait, within)
+    def _client_error(self, status: int) -> dict[str, Any]:
+        if status == 404:
+            return _error_body("not_found_error", "Not found")
+        return _error_body("invalid_request_error", "body is not JSON")
 
-    def _take(self, request: RecordedRequest) -> tuple[AnthropicReply, str]:
-        with self._lock:
-            self.requests.append(request)
-            self._count += 1
-            reply = self._replies.pop(0) if len(self._replies) > 1 else self._replies[0]
-            return reply, f"msg_{self._count:04d}"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if scope["method"] != "POST" or scope["path"] != "/v1/messages":
-            await _json(send, 404, _error_body("not_found_error", "Not found"))
-            return
-        try:
-            body = json.loads(b"".join(chunks) or b"{}")
-        except ValueError:
-            await _json(send, 400, _error_body("invalid_request_error", "body is not JSON"))
-            return
-        reply, message_id = self._take(RecordedRequest(scope["path"], headers, body))
-        model = str(body.get("model", "claude-test"))
+    def _answer(self, reply: AnthropicReply, request: RecordedRequest) -> UpstreamAnswer:
+        message_id = f"msg_{next(self._ids):04d}"
+        model = str(request.body.get("model", "claude-test"))
         if reply.status != 200:
             error = _error_body(reply.error_type, reply.error_message)
-            await _json(send, reply.status, error, reply.headers)
-        elif not body.get("stream"):
-            await _json(send, 200, reply.message(model, message_id))
-        else:
-            await self._stream(reply, model, message_id, receive, send)
-
-    async def _stream(
-        self, reply: AnthropicReply, model: str, message_id: str, receive: Receive, send: Send
-    ) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream; charset=utf-8"),
-                    (b"cache-control", b"no-cache"),
-                    (b"request-id", f"req_{message_id}".encode()),
-                ],
-            }
+            return UpstreamAnswer.json(reply.status, error, {**_REQUEST_ID, **reply.headers})
+        if not request.body.get("stream"):
+            return UpstreamAnswer.json(200, reply.message(model, message_id), _REQUEST_ID)
+        return UpstreamAnswer.stream(
+            "text/event-stream; charset=utf-8",
+            _events(reply, model, message_id),
+            delay=reply.delay,
+            undelayed=1,
+            headers={"cache-control": "no-cache", "request-id": f"req_{message_id}"},
         )
-        finished = False
-        async with anyio.create_task_group() as tg:
 
-            async def watch() -> None:
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        if not finished:
-                            with self._lock:
-                                self.disconnects += 1
-                            self.disconnected.set()
-                        tg.cancel_scope.cancel()
-                        return
 
-            tg.start_soon(watch)
-            deltas = 0
-            for name, data in reply.frames(model, message_id):
-                if reply.delay and name != "message_start":
-                    await anyio.sleep(reply.delay)
-                if (
-                    reply.failure is not None
-                    and deltas >= reply.fail_after
-                    and name
-                    in (
-                        "content_block_delta",
-                        "message_delta",
-                    )
-                ):
-                    if reply.failure == "drop":
-                        # Returning without finishing the body makes the server cut the
-                        # connection, as a dropped upstream does.
-                        finished = True
-                        tg.cancel_scope.cancel()
-                        return
-                    if reply.failure == "truncate":
-                        break
-                    if reply.failure == "malformed":
-                        await _sse(send, name, '{"type": "content_block_delta", "index": 0,')
-                    else:
-                        error = _error_body(reply.error_type, reply.error_message)
-                        await _sse(send, "error", json.dumps(error))
-                    break
-                await _sse(send, name, json.dumps(data))
-                deltas += name == "content_block_delta"
-            finished = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            tg.cancel_scope.cancel()
+_REQUEST_ID = {"request-id": "req_fake"}
+
+
+def _events(reply: AnthropicReply, model: str, message_id: str) -> Iterator[bytes | None]:
+    """The SSE frames of ``reply``, up to its scripted failure (``None``: drop the connection)."""
+    deltas = 0
+    for name, data in reply.frames(model, message_id):
+        failing = reply.failure is not None and deltas >= reply.fail_after
+        if failing and name in ("content_block_delta", "message_delta"):
+            if reply.failure == "drop":
+                yield None
+            elif reply.failure == "malformed":
+                yield _sse(name, '{"type": "content_block_delta", "index": 0,')
+            elif reply.failure == "error_event":
+                yield _sse("error", json.dumps(_error_body(reply.error_type, reply.error_message)))
+            return
+        yield _sse(name, json.dumps(data))
+        deltas += name == "content_block_delta"
 
 
 def _error_body(error_type: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": error_type, "message": message}}
 
 
-async def _sse(send: Send, event: str, data: str) -> None:
-    frame = f"event: {event}\ndata: {data}\n\n".encode()
-    await send({"type": "http.response.body", "body": frame, "more_body": True})
-
-
-async def _json(
-    send: Send, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
-) -> None:
-    raw = json.dumps(body).encode()
-    response_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(raw)).encode()),
-        (b"request-id", b"req_fake"),
-        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": response_headers})
-    await send({"type": "http.response.body", "body": raw})
+def _sse(event: str, data: str) -> bytes:
+    return f"event: {event}\ndata: {data}\n\n".encode()

@@ -44,6 +44,9 @@ from ._exceptions import UnknownProviderError as UnknownProviderError
 from ._exceptions import UnknownToolError as UnknownToolError
 from ._exceptions import UnknownTransportError as UnknownTransportError
 from ._exceptions import error_from_code as error_from_code
+from ._fake_upstream import FakeUpstream as FakeUpstream
+from ._fake_upstream import RecordedRequest as RecordedRequest
+from ._fake_upstream import UpstreamAnswer as UpstreamAnswer
 from ._hookspecs import hookimpl as hookimpl
 from ._hookspecs import hookspec as hookspec
 from ._models import ActionRequest as ActionRequest
@@ -108,6 +111,7 @@ __all__ = [
     "EchoProvider",
     "EventBus",
     "EventType",
+    "FakeUpstream",
     "FinishReason",
     "GenerateRequest",
     "HTTPStatusError",
@@ -129,6 +133,7 @@ __all__ = [
     "ProviderResponseError",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "RecordedRequest",
     "RequestError",
     "RetryPolicy",
     "Role",
@@ -152,6 +157,7 @@ __all__ = [
     "UnknownProviderError",
     "UnknownToolError",
     "UnknownTransportError",
+    "UpstreamAnswer",
     "Usage",
     "WireEvent",
     "__version__",

@@ -5,26 +5,21 @@ default) it answers ``application/x-ndjson``, one JSON object per line (``messag
 ``content``, ``thinking`` or whole ``tool_calls``, ``done: false``), ending with a
 ``done: true`` line that carries ``done_reason`` and the token counts; otherwise one JSON
 object. Errors are HTTP statuses with ``{"error": "..."}``. Each request takes the next
-scripted `OllamaReply` (the last one repeats). The app only needs anyio and records requests
-and client disconnects, which a test reads from another thread.
+scripted `OllamaReply` (the last one repeats). The plumbing (script, records of requests and
+client disconnects) is `ainative_core.FakeUpstream`.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, final
 
-import anyio
-import anyio.to_thread
+from ainative_core import FakeUpstream, RecordedRequest, UpstreamAnswer
 
 __all__ = ["FakeOllama", "OllamaReply", "RecordedRequest"]
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Failure = Literal["error_line", "drop", "malformed", "truncate"]
 
 _CREATED_AT = "2026-01-01T00:00:00.000000Z"
@@ -119,140 +114,47 @@ class OllamaReply:
         return self._final(model, message)
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """A request the fake received: its path, lower-cased headers and JSON body."""
-
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
 @final
-class FakeOllama:
+class FakeOllama(FakeUpstream[OllamaReply]):
     """ASGI app answering ``POST /api/chat`` from a script of `OllamaReply`.
 
     ``requests`` lists what was received; ``disconnects`` counts streams the client left
     before their end, and ``disconnected`` is set on the first one.
     """
 
+    json_content_type = "application/json; charset=utf-8"
+
     def __init__(self, *replies: OllamaReply) -> None:
-        self._lock = threading.Lock()
-        self._replies: list[OllamaReply] = list(replies) or [OllamaReply()]
-        self.requests: list[RecordedRequest] = []
-        self.disconnects = 0
-        self.disconnected = threading.Event()
+        super().__init__(OllamaReply(), replies)
 
-    def script(self, *replies: OllamaReply) -> None:
-        """Answer the next requests with ``replies`` (the last repeats) and forget the past."""
-        with self._lock:
-            self._replies = list(replies) or [OllamaReply()]
-            self.requests = []
-            self.disconnects = 0
-            self.disconnected.clear()
+    def _accepts(self, method: str, path: str) -> bool:
+        return method == "POST" and path == "/api/chat"
 
-    async def wait_disconnect(self, within: float = 5.0) -> bool:
-        """Wait (in a worker thread) until a client leaves a stream early; False on timeout."""
-        return await anyio.to_thread.run_sync(self.disconnected.wait, within)
+    def _client_error(self, status: int) -> dict[str, Any]:
+        if status == 404:
+            return {"error": "404 page not found"}
+        return {"error": "invalid character in request body"}
 
-    def _take(self, request: RecordedRequest) -> OllamaReply:
-        with self._lock:
-            self.requests.append(request)
-            return self._replies.pop(0) if len(self._replies) > 1 else self._replies[0]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if scope["method"] != "POST" or scope["path"] != "/api/chat":
-            await _json(send, 404, {"error": "404 page not found"})
-            return
-        try:
-            body = json.loads(b"".join(chunks) or b"{}")
-        except ValueError:
-            await _json(send, 400, {"error": "invalid character in request body"})
-            return
-        reply = self._take(RecordedRequest(scope["path"], headers, body))
-        model = str(body.get("model", "llama3.2"))
+    def _answer(self, reply: OllamaReply, request: RecordedRequest) -> UpstreamAnswer:
+        model = str(request.body.get("model", "llama3.2"))
         if reply.status != 200:
-            await _json(send, reply.status, {"error": reply.error_message}, reply.headers)
-        elif body.get("stream") is False:
-            await _json(send, 200, reply.whole(model))
-        else:
-            await self._stream(reply, model, receive, send)
-
-    async def _stream(self, reply: OllamaReply, model: str, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/x-ndjson")],
-            }
+            return UpstreamAnswer.json(reply.status, {"error": reply.error_message}, reply.headers)
+        if request.body.get("stream") is False:
+            return UpstreamAnswer.json(200, reply.whole(model))
+        return UpstreamAnswer.stream(
+            "application/x-ndjson", _lines(reply, model), delay=reply.delay
         )
-        finished = False
-        async with anyio.create_task_group() as tg:
-
-            async def watch() -> None:
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        if not finished:
-                            with self._lock:
-                                self.disconnects += 1
-                            self.disconnected.set()
-                        tg.cancel_scope.cancel()
-                        return
-
-            tg.start_soon(watch)
-            for sent, line in enumerate(reply.lines(model)):
-                if reply.delay:
-                    await anyio.sleep(reply.delay)
-                if reply.failure is not None and sent >= reply.fail_after:
-                    if reply.failure == "drop":
-                        # Returning without finishing the body makes the server cut the
-                        # connection, as a dropped upstream does.
-                        finished = True
-                        tg.cancel_scope.cancel()
-                        return
-                    if reply.failure == "truncate":
-                        break
-                    if reply.failure == "malformed":
-                        await _line(send, b'{"model": "' + model.encode() + b'", "message": {')
-                    else:
-                        await _line(send, json.dumps({"error": reply.error_message}).encode())
-                    break
-                await _line(send, json.dumps(line).encode())
-            finished = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            tg.cancel_scope.cancel()
 
 
-async def _line(send: Send, data: bytes) -> None:
-    await send({"type": "http.response.body", "body": data + b"\n", "more_body": True})
-
-
-async def _json(
-    send: Send, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
-) -> None:
-    raw = json.dumps(body).encode()
-    response_headers = [
-        (b"content-type", b"application/json; charset=utf-8"),
-        (b"content-length", str(len(raw)).encode()),
-        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": response_headers})
-    await send({"type": "http.response.body", "body": raw})
+def _lines(reply: OllamaReply, model: str) -> Iterator[bytes | None]:
+    """The NDJSON lines of ``reply``, up to its scripted failure (``None``: drop the connection)."""
+    for sent, line in enumerate(reply.lines(model)):
+        if reply.failure is not None and sent >= reply.fail_after:
+            if reply.failure == "drop":
+                yield None
+            elif reply.failure == "malformed":
+                yield b'{"model": "' + model.encode() + b'", "message": {\n'
+            elif reply.failure == "error_line":
+                yield json.dumps({"error": reply.error_message}).encode() + b"\n"
+            return
+        yield json.dumps(line).encode() + b"\n"
