@@ -32,7 +32,7 @@ def upstream_server() -> Iterator[tuple[FakeOpenAI, LiveServer]]:
 def upstream(upstream_server: tuple[FakeOpenAI, LiveServer]) -> FakeOpenAI:
     """The fake OpenAI upstream, reset for the test; script it with ``upstream.script(...)``."""
     app, _ = upstream_server
-    app.script(*app.replies[-1:])
+    app.script()
     return app
 
 

@@ -4,23 +4,18 @@ An ASGI app (plain ASGI on anyio, so uvicorn and Hypercorn both serve it) that a
 ``POST .../chat/completions`` with scripted replies: ``data: {chunk}`` SSE lines ending with
 ``data: [DONE]``, a usage chunk with empty ``choices``, tool-call deltas split into pieces,
 error statuses with OpenAI's error body, malformed chunks, a connection dropped mid-stream,
-and slow streams. It records each request and whether the client went away.
+and slow streams. `ainative_core.FakeUpstream` records each request and whether the client
+went away.
 """
 
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, final
 
-import anyio
-
-from ainative_core import echo_tokens
-
-Scope = dict[str, Any]
-Receive = Any
-Send = Any
+from ainative_core import FakeUpstream, RecordedRequest, UpstreamAnswer, echo_tokens
 
 MODEL = "gpt-4o-mini"
 
@@ -132,114 +127,35 @@ def error_reply(status: int, message: str, *, headers: dict[str, str] | None = N
     return Reply(status=status, error={"error": error}, headers=headers or {})
 
 
-@dataclass
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class FakeOpenAI:
+@final
+class FakeOpenAI(FakeUpstream[Reply]):
     """The ASGI app. ``script(*replies)`` queues replies; the last one repeats."""
 
-    def __init__(self) -> None:
-        self.replies: list[Reply] = [text_reply("Hello world")]
-        self.requests: list[Recorded] = []
-        self.disconnects = 0
-        self.completed = 0
+    def __init__(self, *replies: Reply) -> None:
+        super().__init__(text_reply("Hello world"), replies)
 
-    def script(self, *replies: Reply) -> None:
-        self.replies = list(replies)
-        self.requests.clear()
-        self.disconnects = 0
-        self.completed = 0
+    def _accepts(self, method: str, path: str) -> bool:
+        return method == "POST" and path.endswith("/chat/completions")
 
-    def _next(self) -> Reply:
-        return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+    def _client_error(self, status: int) -> dict[str, Any]:
+        if status == 404:
+            return {"error": {"message": "not found", "type": "not_found"}}
+        return {"error": {"message": "invalid JSON body", "type": "invalid_request_error"}}
 
-    async def wait_disconnect(self, within: float = 5.0) -> bool:
-        """Whether the client went away mid-stream, waiting up to ``within`` seconds.
-
-        Polled: the count is written by the server's thread, where no anyio.Event of the
-        caller's loop can be set.
-        """
-        deadline = time.monotonic() + within
-        while self.disconnects == 0 and time.monotonic() < deadline:  # noqa: ASYNC110
-            await anyio.sleep(0.01)
-        return self.disconnects > 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        if not scope["path"].endswith("/chat/completions") or scope["method"] != "POST":
-            await self._json(send, 404, {"error": {"message": "not found", "type": "not_found"}})
-            return
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.requests.append(Recorded(scope["path"], headers, json.loads(body or b"{}")))
-        reply = self._next()
+    def _answer(self, reply: Reply, request: RecordedRequest) -> UpstreamAnswer:
         if reply.status != 200:
-            await self._json(send, reply.status, reply.error or {}, reply.headers)
+            return UpstreamAnswer.json(reply.status, reply.error or {}, reply.headers)
+        return UpstreamAnswer.stream(
+            "text/event-stream; charset=utf-8", _frames(reply), delay=reply.delay
+        )
+
+
+def _frames(reply: Reply) -> Iterator[bytes | None]:
+    """``data:`` lines, then ``[DONE]``; ``None`` drops the connection at ``drop_after``."""
+    for i, data in enumerate(reply.chunks):
+        if reply.drop_after is not None and i >= reply.drop_after:
+            yield None
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"text/event-stream; charset=utf-8")],
-            }
-        )
-        async with anyio.create_task_group() as tg:
-
-            async def watch() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                self.disconnects += 1
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(watch)
-            for i, data in enumerate(reply.chunks):
-                if reply.drop_after is not None and i >= reply.drop_after:
-                    # Return without finishing the body: the server closes the connection.
-                    tg.cancel_scope.cancel()
-                    return
-                if reply.delay:
-                    await anyio.sleep(reply.delay)
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": f"data: {data}\n\n".encode(),
-                        "more_body": True,
-                    }
-                )
-            tail = b"data: [DONE]\n\n" if reply.done else b""
-            await send({"type": "http.response.body", "body": tail, "more_body": False})
-            self.completed += 1
-            tg.cancel_scope.cancel()
-
-    @staticmethod
-    async def _json(
-        send: Send, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        raw = json.dumps(payload).encode()
-        extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), *extra],
-            }
-        )
-        await send({"type": "http.response.body", "body": raw})
+        yield f"data: {data}\n\n".encode()
+    if reply.done:
+        yield b"data: [DONE]\n\n"
