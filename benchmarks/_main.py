@@ -217,8 +217,9 @@ def _method(bench: Bench, missing: str | None) -> list[str]:
         "byte reader over asyncio sockets that counts token markers without decoding SSE, and "
         "the `websockets` client (no compression) for WS. The machine has 2 cores: client and "
         "server share them.",
-        "Server CPU is utime+stime from /proc/<pid>/stat (clock ticks of "
-        f"{1000 / os.sysconf('SC_CLK_TCK'):g} ms), RSS is VmRSS from /proc/<pid>/status.",
+        "Server CPU is the process's CPU-time clock (all threads, nanoseconds: "
+        "clock_getcpuclockid + clock_gettime), read before and after each measurement; RSS is "
+        "VmRSS from /proc/<pid>/status.",
         "Figures run one after the other; within a figure each run measures every server once, "
         "in the same order, so the ratios of a run are side by side.",
     ]
