@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -46,6 +47,7 @@ from ainative_client import AppState, Patch
 from ainative_core import (
     ActionRequest,
     HTTPStatusError,
+    ProviderRateLimited,
     ProviderUnavailable,
     StreamLimitExceeded,
     build_request,
@@ -90,6 +92,9 @@ def test_serve_command_and_curl(backend: str) -> None:
         )
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.text.startswith("retry: 1000\nid: 1\ndata: {")
+        ids = [line for line in response.text.split("\n") if line.startswith("id: ")]
+        assert ids == ["id: 1", "id: 2", "id: 3", "id: 4"]
         events = sse_data(response.text)
         assert events[0]["type"] == "metadata"
         assert events[0]["data"]["provider"] == "echo"
@@ -403,7 +408,13 @@ async def test_bounds_end_the_stream_cleanly(serve: Serve) -> None:
 
 @pytest.mark.anyio
 async def test_error_statuses(serve: Serve) -> None:
-    app = create_app(ServerConfig(api_keys=["secret"], max_body_bytes=1000))
+    server = create_server(ServerConfig(api_keys=["secret"], max_body_bytes=1000))
+
+    @server.action("limited")
+    async def limited(stream: StreamManager, request: ActionRequest) -> None:
+        raise ProviderRateLimited("slow down", retry_after=2.5)
+
+    app = server.get_app()
     auth = {"Authorization": "Bearer secret"}
     with serve(app) as live:
         async with httpx.AsyncClient(base_url=live.base_url, headers=auth) as http:
@@ -422,6 +433,12 @@ async def test_error_statuses(serve: Serve) -> None:
                 "/ai/stream", json={"action": "chat", "params": {"message": "x" * 2000}}
             )
             assert too_big.status_code == 413
+            assert too_big.json()["error"]["code"] == "payload_too_large"
+
+            rate_limited = await http.post("/ai/stream", json={"action": "limited"})
+            assert rate_limited.status_code == 429
+            assert rate_limited.headers["Retry-After"] == "3"
+            assert rate_limited.json()["error"]["code"] == "provider_rate_limited"
 
         async with httpx.AsyncClient(base_url=live.base_url) as anonymous:
             refused = await anonymous.post("/ai/stream", json={"action": "chat"})
@@ -776,6 +793,26 @@ def test_reconciler_batching() -> None:
     assert len(changes) == 1  # two patches, one state change
 
 
+def test_chat_command_failure_is_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AINATIVE_DISABLE_PLUGIN_AUTOLOAD"}
+    env["AINATIVE_PLUGINS"] = "client"
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = subprocess.run(
+        [AINATIVE, "chat", "Hello", "--url", f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "cannot reach the ainative server" in done.stderr
+
+
 def test_chat_command(serve: Serve) -> None:
     with serve(create_app()) as live:
         env = {k: v for k, v in os.environ.items() if k != "AINATIVE_DISABLE_PLUGIN_AUTOLOAD"}
@@ -822,6 +859,24 @@ async def test_streaming_works() -> None:
             {"action": "chat", "params": {"message": "Hello"}},
         )
         assert len(tokens) > 0
+
+
+@pytest.mark.anyio
+async def test_seed_manual_streaming(serve: Serve) -> None:
+    with serve(create_app()) as live:
+        url = live.base_url
+        printed: list[Any] = []
+
+        event_bus = EventBus()
+        streaming = StreamingEngine(event_bus)
+
+        event_bus.on("stream-data", lambda event: printed.append(event.payload.get("token")))
+
+        await streaming.start(
+            StreamConfig(url=f"{url}/ai/stream", method="SSE"),
+            {"action": "chat", "params": {"message": "Hello"}},
+        )
+    assert printed == [None, "Hello"]  # the metadata event has no token
 
 
 @pytest.mark.anyio
