@@ -51,10 +51,12 @@ from ainative_core import (
     ProviderUnavailable,
     StreamLimitExceeded,
     build_request,
+    hookimpl,
     open_stream,
 )
 from ainative_server import ToolRegistry
-from ainative_testing import LiveServer, TCPProxy, live_server, serve_process
+from ainative_server._serve import serve_command
+from ainative_testing import LiveServer, PluginSandbox, TCPProxy, live_server, serve_process
 
 Serve = Callable[[Any], AbstractContextManager[LiveServer]]
 
@@ -478,11 +480,11 @@ async def test_stream_text(serve: Serve) -> None:
                 received.append(token)
 
             counted = await client.complete_text("ignored", tokens=3, delay=0.01)
-            over_ws = await client.complete_text("Hi there", provider="echo", max_tokens=1)
+            short = await client.complete_text("Hi there", provider="echo", max_tokens=1)
 
     assert received == ["Hello", " world"]
     assert counted == "t0 t1 t2"
-    assert over_ws == "Hi"
+    assert short == "Hi"
 
 
 @pytest.mark.anyio
@@ -713,6 +715,28 @@ async def test_auto_method(serve: Serve) -> None:
     assert result.transport in ("sse", "ws")
 
 
+class WebSocketOnly:
+    """A server plugin that serves the WebSocket transport and no SSE."""
+
+    @hookimpl
+    def ainative_register_transports(self, register: Any) -> None:
+        register("ws", server="ainative_server:WebSocketTransport")
+
+
+@pytest.mark.anyio
+async def test_auto_falls_back(serve: Serve) -> None:
+    sandbox = PluginSandbox()
+    sandbox.add_plugin(WebSocketOnly(), name="ws-only")
+    app = create_app(plugins=sandbox.plugins)  # POST /ai/stream is a plain 404 here
+    with serve(app) as live:
+        result = await StreamingEngine().start(
+            StreamConfig(live.base_url, method="AUTO"),
+            {"action": "chat", "params": {"message": "Hello"}},
+        )
+    assert result.reason == "complete"
+    assert result.transport == "ws"
+
+
 @pytest.mark.anyio
 async def test_aiapp(serve: Serve) -> None:
     with serve(create_app()) as live:
@@ -791,6 +815,18 @@ def test_reconciler_batching() -> None:
     assert state is not None
     assert state.messages[0].content == "Hi!"
     assert len(changes) == 1  # two patches, one state change
+
+
+def test_serve_options() -> None:
+    argv = ["--provider", "openai", "--model", "gpt-4o-mini", "--host", "127.0.0.1"]
+    context = serve_command.make_context("serve", [*argv, "--port", "8080"])
+    assert context.params == {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "host": "127.0.0.1",
+        "port": 8080,
+        "backend": "asyncio",
+    }
 
 
 def test_chat_command_failure_is_one_line() -> None:
