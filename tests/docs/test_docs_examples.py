@@ -22,6 +22,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 from ainative import (
     AIApp,
@@ -360,6 +361,30 @@ async def test_resume_and_cancel_over_http(serve: Serve) -> None:
             missing = await http.get("/ai/stream/s_unknown")
             assert missing.status_code == 404
             assert missing.json()["error"]["code"] == "stream_not_found"
+
+
+@pytest.mark.anyio
+async def test_websocket_frames(serve: Serve) -> None:
+    with serve(create_app()) as live, anyio.fail_after(10):
+        url = live.base_url
+        frames: list[dict[str, Any]] = []
+
+        ws: AsyncWebSocketSession
+        async with httpx.AsyncClient() as http, aconnect_ws(f"{url}/ai/ws", http) as ws:
+            request = {"action": "chat", "params": {"message": "hello world"}}
+            await ws.send_text(json.dumps(request))
+            while not frames or frames[-1]["type"] != "done":
+                frames.append(json.loads(await ws.receive_text()))
+
+    stream_id = frames[0]["stream_id"]
+    assert [(f["type"], f["id"], f["stream_id"]) for f in frames] == [
+        ("metadata", 1, stream_id),
+        ("token", 2, stream_id),
+        ("token", 3, stream_id),
+        ("done", 4, stream_id),
+    ]
+    assert [f["data"] for f in frames[1:3]] == ["hello", " world"]
+    assert frames[3]["data"]["finish_reason"] == "stop"
 
 
 @pytest.mark.anyio
