@@ -188,3 +188,16 @@ def test_a_failing_listener_does_not_stop_the_others() -> None:
     manager.subscribe(seen.append)
     manager.set_state({"error": "x"})
     assert len(seen) == 1
+
+
+def test_bus_given_to_the_reconciler_announces_commits_like_the_seed() -> None:
+    bus = EventBus()
+    changes: list[int] = []
+    bus.on("state-change", lambda e: changes.append(e.payload["version"]))
+    reconciler = AIReconciler(AIStateManager(), bus, batch_delay=60.0)
+    reconciler.apply_patch(Patch("replace", ("context",), {"topic": "x"}))
+    reconciler.apply_patch(Patch("merge", ("context",), {"lang": "en"}))
+    assert changes == []
+    reconciler.flush()
+    assert len(changes) == 1
+    assert reconciler.state_manager.state.context == {"topic": "x", "lang": "en"}

@@ -11,7 +11,12 @@ import httpx
 import pytest
 
 from ainative_client import AINativeClient, Client, WSClientTransport
-from ainative_core import ActionRequest, HTTPStatusError, ProviderUnavailable
+from ainative_core import (
+    ActionRequest,
+    HTTPStatusError,
+    ProviderRateLimited,
+    ProviderUnavailable,
+)
 from ainative_server import ServerConfig, create_app
 from ainative_testing import FakeProvider, LiveServer, PluginSandbox
 
@@ -65,6 +70,25 @@ async def test_an_error_event_is_raised_as_its_error(
                 await client.complete_text("go", provider="nope")
     assert tokens == ["a"]
     assert info.value.status_code == 404
+
+
+@pytest.mark.anyio
+async def test_a_provider_refusal_before_the_first_token_is_the_same_error_on_every_transport(
+    client_plugins: PluginSandbox, method: str, serve: Serve
+) -> None:
+    fake = FakeProvider(fail_before=ProviderRateLimited("slow down", retry_after=2.5))
+    client_plugins.add_provider("fake", fake)
+    app = create_app(ServerConfig(provider="fake"), plugins=client_plugins.plugins)
+    with serve(app) as srv, anyio.fail_after(10):
+        async with AINativeClient(srv.base_url, transport=method) as client:
+            with pytest.raises(ProviderRateLimited, match="slow down") as info:
+                await client.complete_text("go")
+            with pytest.raises(HTTPStatusError) as refused:
+                await client.complete_text("go", provider="nope")
+    # SSE (and AUTO, which prefers it) learns the delay from the 429; a WS error event has none.
+    assert info.value.retry_after == (None if method == "WS" else 2.5)
+    assert refused.value.status == refused.value.status_code == 404
+    assert refused.value.server_code == "unknown_provider"
 
 
 @pytest.mark.anyio

@@ -632,7 +632,7 @@ async def test_refused_request_is_a_stream_error(serve: Serve) -> None:
     assert errors[0]["code"] == "unknown_provider"
     assert errors[0]["retryable"] is False
     assert raised.value.status_code == 404
-    assert getattr(raised.value, "server_code", None) == "unknown_provider"
+    assert raised.value.server_code == "unknown_provider"
 
 
 @pytest.mark.anyio

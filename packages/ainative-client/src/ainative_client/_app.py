@@ -220,7 +220,9 @@ class AIApp:
                     headers=dict(self.config.headers),
                 )
             if response.status_code >= 400:
-                raise status_error(response.status_code, response.reason_phrase, response.content)
+                raise status_error(
+                    response.status_code, response.reason_phrase, response.content, response.headers
+                )
             body = response.json()
         except (AINativeError, ValueError) as exc:
             self.state_manager.set_state({"error": str(exc)})

@@ -69,8 +69,7 @@ def _backoff(config: StreamConfig, attempt: int) -> float:
 def _can_fall_back(exc: AINativeError) -> bool:
     if isinstance(exc, HTTPStatusError):
         # A status with an ainative error body is the server's answer, not a missing route.
-        coded = getattr(exc, "server_code", None) is not None
-        return exc.status_code in _FALLBACK_STATUSES and not coded
+        return exc.status_code in _FALLBACK_STATUSES and exc.server_code is None
     return isinstance(exc, ConnectError)
 
 
@@ -242,7 +241,8 @@ class StreamingEngine:
             error = exc
             reason = "aborted" if self._stop_requested else "error"
             if reason == "error":
-                code = getattr(exc, "server_code", None) or exc.code
+                server_code = exc.server_code if isinstance(exc, HTTPStatusError) else None
+                code = server_code or exc.code
                 bus.emit(
                     "stream-error", {"error": str(exc), "code": code, "retryable": exc.retryable}
                 )

@@ -8,7 +8,7 @@ task groups (httpx-ws runs its reader in one) are unwrapped when they hold one e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final
 
@@ -20,8 +20,11 @@ from ainative_core import (
     ConnectError,
     HTTPStatusError,
     ProtocolError,
+    ProviderRateLimited,
     StreamInterrupted,
     TransportError,
+    error_from_code,
+    parse_retry_after,
 )
 
 __all__ = [
@@ -73,28 +76,50 @@ def error_message_from_body(body: bytes) -> str:
     return json.dumps(obj)[:200]
 
 
-def error_code_from_body(body: bytes) -> str | None:
-    """The ainative error code of an ainative server's error body (``{"error": {"code"}}``)."""
+def _error_field(body: bytes, key: str) -> object:
     try:
         obj = json.loads(body)
     except ValueError:
         return None
     error = obj.get("error") if isinstance(obj, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
+    return error.get(key) if isinstance(error, dict) else None
+
+
+def error_code_from_body(body: bytes) -> str | None:
+    """The ainative error code of an ainative server's error body (``{"error": {"code"}}``)."""
+    code = _error_field(body, "code")
     return code if isinstance(code, str) else None
 
 
-def status_error(status_code: int, reason: str, body: bytes) -> HTTPStatusError:
-    """An `HTTPStatusError` whose message carries the server's own explanation.
+def status_error(
+    status_code: int, reason: str, body: bytes, headers: Mapping[str, str] | None = None
+) -> AINativeError:
+    """The error for a refused request, carrying the server's own explanation.
 
-    When the body is an ainative error, its code is kept as ``server_code`` (a 404 with a
-    code is "unknown provider", one without is "no such route").
+    A provider failure the server reported before the first token (an ainative body with a
+    ``provider_*`` code) is raised as that provider error, as it is over WebSocket, with a
+    rate limit's ``Retry-After`` as ``retry_after``. Any other refusal is an
+    `HTTPStatusError` whose ``server_code`` is the body's code (a 404 with a code is
+    "unknown provider", one without is "no such route").
     """
     detail = error_message_from_body(body) if body else ""
+    server_code = error_code_from_body(body) if body else None
+    # The body's exact seconds first: the Retry-After header is rounded up to whole seconds.
+    exact = _error_field(body, "retry_after") if body else None
+    retry_after = (
+        float(exact)
+        if isinstance(exact, (int, float)) and not isinstance(exact, bool)
+        else parse_retry_after(headers)
+    )
+    if server_code is not None and server_code.startswith("provider_"):
+        error = error_from_code(server_code, detail or f"{status_code} {reason}")
+        if isinstance(error, ProviderRateLimited):
+            error.retry_after = retry_after
+        return error
     message = f"{status_code} {reason}" + (f": {detail}" if detail else "")
-    error = HTTPStatusError(message, status_code=status_code)
-    error.server_code = error_code_from_body(body) if body else None  # type: ignore[attr-defined]
-    return error
+    return HTTPStatusError(
+        message, status_code=status_code, server_code=server_code, retry_after=retry_after
+    )
 
 
 def _leaf(exc: BaseException) -> BaseException:

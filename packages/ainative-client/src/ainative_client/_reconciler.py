@@ -118,6 +118,10 @@ class AIReconciler:
     ) -> None:
         self.state_manager = state_manager
         self.event_bus = event_bus
+        if event_bus is not None and state_manager.event_bus is None:
+            # The seed's `new AIReconciler(stateManager, eventBus)`: commits are announced
+            # (``state-change``) on the bus given here when the manager has none of its own.
+            state_manager.event_bus = event_bus
         self.batch_delay = batch_delay
         self._pending: list[Patch] = []
         self._batch_started = 0.0

@@ -68,7 +68,9 @@ class SSEClientTransport:
                 endpoint(url, f"/ai/stream/{stream_id}"), headers=dict(headers or {})
             )
         if response.status_code >= 400 and response.status_code != 404:
-            raise status_error(response.status_code, response.reason_phrase, response.content)
+            raise status_error(
+                response.status_code, response.reason_phrase, response.content, response.headers
+            )
 
     @asynccontextmanager
     async def _stream(
@@ -90,7 +92,9 @@ class SSEClientTransport:
             ) as response:
                 if response.status_code != 200:
                     body = await response.aread()
-                    raise status_error(response.status_code, response.reason_phrase, body)
+                    raise status_error(
+                        response.status_code, response.reason_phrase, body, response.headers
+                    )
                 events = _events(response, response.headers.get(STREAM_ID_HEADER))
                 try:
                     yield events

@@ -197,9 +197,9 @@ def _parse(text: str) -> tuple[dict[str, Any], WireEvent, int | None, str | None
 def _refusal(obj: dict[str, Any], event: WireEvent) -> HTTPStatusError:
     status = obj.get("status")
     status_code = status if isinstance(status, int) else 400
-    error = HTTPStatusError(f"{status_code}: {event.data}", status_code=status_code)
-    error.server_code = event.code  # type: ignore[attr-defined]
-    return error
+    return HTTPStatusError(
+        f"{status_code}: {event.data}", status_code=status_code, server_code=event.code
+    )
 
 
 @final

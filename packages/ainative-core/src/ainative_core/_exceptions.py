@@ -41,8 +41,6 @@ retrying the same request may succeed (``retryable``)::
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 __all__ = [
     "AINativeError",
     "AuthenticationError",
@@ -83,9 +81,10 @@ __all__ = [
 class AINativeError(Exception):
     """Base of every error ainative raises on purpose."""
 
-    status: ClassVar[int] = 500
-    code: ClassVar[str] = "internal_error"
-    retryable: ClassVar[bool] = False
+    # Class-level defaults; an instance may carry its own (an `HTTPStatusError`'s status).
+    status: int = 500
+    code: str = "internal_error"
+    retryable: bool = False
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
@@ -236,14 +235,29 @@ class ProtocolError(TransportError):
 
 
 class HTTPStatusError(TransportError):
-    """The server answered with an error status; ``status_code`` and its message are kept."""
+    """The server refused the request: ``status_code`` (also ``status``) and its message.
+
+    ``server_code`` is the ainative error code of the server's JSON body when it sent one
+    (``"unknown_provider"`` on a 404 tells a missing provider from a missing route), and
+    ``retry_after`` the seconds of a ``Retry-After`` header.
+    """
 
     code = "http_status_error"
     retryable = False
 
-    def __init__(self, message: str, *, status_code: int) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        server_code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.status = status_code
+        self.server_code = server_code
+        self.retry_after = retry_after
 
 
 # -- stream --------------------------------------------------------------------------------
