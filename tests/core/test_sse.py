@@ -19,13 +19,14 @@ from ainative_core import (
 )
 
 
+def _chunks(data: bytes, split: list[int] | None = None) -> list[bytes]:
+    cuts = [0, *(split or []), len(data)]
+    return [data[start:end] for start, end in itertools.pairwise(cuts)]
+
+
 def decode_all(data: bytes, *, split: list[int] | None = None) -> list[ServerSentEvent]:
     decoder = SSEDecoder()
-    events: list[ServerSentEvent] = []
-    cuts = [0, *(split or []), len(data)]
-    for start, end in itertools.pairwise(cuts):
-        events.extend(decoder.feed(data[start:end]))
-    return events
+    return [event for chunk in _chunks(data, split) for event in decoder.feed(chunk)]
 
 
 def test_encode_event_with_id_and_retry() -> None:
@@ -175,3 +176,76 @@ def test_encode_decode_round_trip_split_at_any_byte(
     decoded = decode_all(data, split=split)
     assert [WireEvent.from_json(d.data) for d in decoded] == events
     assert [d.id for d in decoded] == [str(first_id + i) for i in range(len(events))]
+
+
+def _reference_decode(text: str) -> list[tuple[str, str, str, int | None]]:
+    """The WHATWG algorithm written out plainly, over the whole (decoded) stream at once."""
+    text = text.removeprefix("\ufeff")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:-1]
+    out: list[tuple[str, str, str, int | None]] = []
+    data: list[str] = []
+    event, last_id, retry = "", "", None
+    for line in lines:
+        if not line:
+            if data:
+                out.append(("\n".join(data), event or "message", last_id, retry))
+            data, event = [], ""
+            continue
+        if line.startswith(":"):
+            continue
+        name, colon, value = line.partition(":")
+        value = value[1:] if colon and value.startswith(" ") else value
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+        elif name == "id" and "\0" not in value:
+            last_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            retry = int(value)
+    return out
+
+
+_sse_pieces = st.sampled_from(
+    [
+        "id: 1\n",
+        "id: 22\n",
+        "id:3\n",
+        "id: a\0b\n",
+        "id\n",
+        "data: x\n",
+        'data: {"type":"token","data":"t"}\n',
+        "data:y\n",
+        "data\n",
+        "data:  two spaces\n",
+        "event: e\n",
+        "retry: 5\n",
+        ": ping\n",
+        "\n",
+        "\n\n",
+        "\r\n",
+        "\r",
+        "id: 9\r\ndata: z\r\n\r\n",
+        "id: 7\ndata: w\n\n",
+        "data: [DONE]\n\n",
+        "é",
+        "\ufeff",
+    ]
+)
+
+
+@given(
+    pieces=st.lists(_sse_pieces, max_size=24),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
+)
+def test_decoder_matches_the_plain_algorithm_for_any_layout_and_split(
+    pieces: list[str], cuts: list[int]
+) -> None:
+    data = "".join(pieces).encode()
+    split = sorted({c % (len(data) + 1) for c in cuts})
+    decoded = decode_all(data, split=split)
+    expected = _reference_decode(data.decode())
+    assert [(e.data, e.event, e.id, e.retry) for e in decoded] == expected
+    decoder = SSEDecoder()
+    pairs = [p for chunk in _chunks(data, split) for p in decoder.feed_data(chunk)]
+    assert pairs == [(data_, ident) for data_, _, ident, _ in expected]

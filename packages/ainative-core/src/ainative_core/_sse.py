@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
-from typing import final
+from typing import TypeAlias, final
 
 __all__ = [
     "SSEDecoder",
@@ -24,6 +24,8 @@ __all__ = [
     "encode_sse_comment",
 ]
 
+# A dispatched event before it becomes a `ServerSentEvent`: (data, event, id, retry).
+_Raw: TypeAlias = tuple[str, str, str, int | None]
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _BOM = "\ufeff"
 
@@ -109,6 +111,23 @@ class SSEDecoder:
 
     def feed_text(self, text: str) -> list[ServerSentEvent]:
         """Like `feed` for already-decoded text."""
+        return [
+            ServerSentEvent(data, event or "message", ident, retry)
+            for data, event, ident, retry in self._decode(text)
+        ]
+
+    def feed_data(self, chunk: bytes) -> list[tuple[str, str]]:
+        """Like `feed`, but each event is just ``(data, id)``: the cheap form for a client
+        that ignores event names and ``retry`` (still readable on the decoder)."""
+        return [(raw[0], raw[2]) for raw in self._decode(self._decoder.decode(chunk))]
+
+    def _decode(self, text: str) -> list[_Raw]:
+        """The events ``text`` completes, as ``(data, event, id, retry)``.
+
+        Whole blocks of the common layout (``id: N`` and one ``data:`` line, or just the
+        ``data:`` line, LF line ends) are decoded by slicing; anything else goes line by
+        line through the general algorithm, with identical results.
+        """
         if not text:
             return []
         if not self._started:
@@ -120,20 +139,54 @@ class SSEDecoder:
             if text.startswith("\n"):
                 text = text[1:]
         buffer = self._buffer + text
+        events: list[_Raw] = []
         if "\r" in buffer:
             lines = _LINE_END.split(buffer)
             if buffer.endswith("\r"):
                 # The CR may be the first half of a CRLF split across chunks.
                 self._pending_cr = True
-        else:
+            self._buffer = lines.pop()
+            self._lines(lines, events)
+            return events
+        end = buffer.rfind("\n\n")
+        if end < 0:
             lines = buffer.split("\n")
+            self._buffer = lines.pop()
+            self._lines(lines, events)
+            return events
+        rest = buffer[end + 2 :]
+        append = events.append
+        for block in buffer[:end].split("\n\n"):
+            # The fast layouts, only when no earlier line left a field pending.
+            if not self._data and not self._event:
+                if block.startswith("id: "):
+                    newline = block.find("\n")
+                    if (
+                        newline > 0
+                        and block.startswith("data: ", newline + 1)
+                        and block.find("\n", newline + 1) < 0
+                        and block.find("\0", 4, newline) < 0
+                    ):
+                        ident = block[4:newline]
+                        self.last_event_id = ident
+                        append((block[newline + 7 :], "", ident, self.retry))
+                        continue
+                elif block.startswith("data: ") and block.find("\n") < 0:
+                    append((block[6:], "", self.last_event_id, self.retry))
+                    continue
+            lines = block.split("\n")
+            lines.append("")
+            self._lines(lines, events)
+        lines = rest.split("\n")
         self._buffer = lines.pop()
-        events: list[ServerSentEvent] = []
+        self._lines(lines, events)
+        return events
+
+    def _lines(self, lines: list[str], events: list[_Raw]) -> None:
         for line in lines:
             event = self._line(line)
             if event is not None:
                 events.append(event)
-        return events
 
     def close(self) -> list[ServerSentEvent]:
         """End of stream: an incomplete event (no blank line yet) is discarded, per spec."""
@@ -143,7 +196,7 @@ class SSEDecoder:
         self._event = ""
         return []
 
-    def _line(self, line: str) -> ServerSentEvent | None:
+    def _line(self, line: str) -> _Raw | None:
         if not line:
             return self._dispatch()
         if line[0] == ":":
@@ -162,17 +215,11 @@ class SSEDecoder:
             self.retry = int(value)
         return None
 
-    def _dispatch(self) -> ServerSentEvent | None:
+    def _dispatch(self) -> _Raw | None:
         if not self._data:
             self._event = ""
             return None
-        data = "\n".join(self._data)
-        event = ServerSentEvent(
-            data=data,
-            event=self._event or "message",
-            id=self.last_event_id,
-            retry=self.retry,
-        )
+        event = ("\n".join(self._data), self._event, self.last_event_id, self.retry)
         self._data = []
         self._event = ""
         return event
