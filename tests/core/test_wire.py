@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ainative_core import StreamEvent, Usage, WireEvent, sse_frame, wire_event_from_stream_event
 
@@ -104,3 +106,46 @@ def test_stream_event_to_wire(event: StreamEvent, expected: dict[str, object]) -
 
 def test_empty_text_has_no_wire_form() -> None:
     assert wire_event_from_stream_event(StreamEvent.text_delta("")) is None
+
+
+_token_values = st.one_of(
+    st.text(),
+    st.integers(),
+    st.none(),
+    st.lists(st.text(max_size=3), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+_tails = st.sampled_from(["}", " }", ',"code":"c"}', ',"type":"error"}', "", "}}", "} ", "]"])
+
+
+@given(value=_token_values, tail=_tails, ascii_only=st.booleans())
+def test_token_fast_path_parses_exactly_as_json_loads(
+    value: object, tail: str, ascii_only: bool
+) -> None:
+    text = '{"type":"token","data":' + json.dumps(value, ensure_ascii=ascii_only) + tail
+    try:
+        expected = WireEvent.from_dict(json.loads(text))
+    except ValueError:
+        with pytest.raises(ValueError):
+            WireEvent.from_json(text)
+    else:
+        assert WireEvent.from_json(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"token","data":"a\x01"}',  # raw control character: invalid JSON
+        '{"type":"token","data":"\\ud800"}',  # lone surrogate escape: valid JSON
+        '{"type":"token","data":"unterminated}',
+        '{"type":"token","data":}',
+    ],
+)
+def test_token_fast_path_edge_cases_agree_with_json_loads(text: str) -> None:
+    try:
+        expected = WireEvent.from_dict(json.loads(text))
+    except ValueError:
+        with pytest.raises(ValueError):
+            WireEvent.from_json(text)
+    else:
+        assert WireEvent.from_json(text) == expected

@@ -11,6 +11,7 @@ C string encoder of the ``json`` module instead of going through a dict and ``js
 from __future__ import annotations
 
 import json
+import json.scanner
 from dataclasses import dataclass
 from typing import Any, Final, final
 
@@ -33,6 +34,12 @@ SSE_DONE: Final = "data: [DONE]\n\n"
 # and escapes a str without ASCII-escaping the rest, like JavaScript's JSON.stringify.
 _quote = json.encoder.encode_basestring
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# The token path of `WireEvent.from_json` parses only the value after this prefix, with the
+# json module's own (C) value scanner: the same strict parsing as ``json.loads``, without its
+# Python-level wrapping and without building and reading a dict.
+_TOKEN_PREFIX: Final = '{"type":"token","data":'
+_TOKEN_START: Final = len(_TOKEN_PREFIX)
+_scan_value = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed
 
 
 @final
@@ -102,6 +109,16 @@ class WireEvent:
 
     @classmethod
     def from_json(cls, text: str) -> WireEvent:
+        """Parse a wire event; ``{"type":"token","data":...}`` as a server writes it is
+        recognised by its prefix and only its value is parsed."""
+        if text.startswith(_TOKEN_PREFIX) and text.endswith("}"):
+            try:
+                value, end = _scan_value(text, _TOKEN_START)
+            except (StopIteration, ValueError):
+                pass  # not valid here: json.loads below gives the proper error
+            else:
+                if end == len(text) - 1:
+                    return cls("token", value)
         obj = json.loads(text)
         if not isinstance(obj, dict):
             raise ValueError(f"wire event is not a JSON object: {text[:80]!r}")
