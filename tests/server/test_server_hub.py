@@ -96,6 +96,73 @@ async def test_without_coalescing_a_follower_gets_one_event_per_batch() -> None:
     assert sizes == [1] * 7
 
 
+async def test_a_paced_producers_events_reach_the_follower_one_by_one_in_order() -> None:
+    async def paced(stream: StreamManager) -> None:
+        for i in range(20):
+            await anyio.sleep(0.001)
+            await stream.send_token(f"t{i} ")
+
+    hub = StreamHub(ServerConfig())
+    batches: list[list[int]] = []
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, paced)
+            async with hub.follow(run.stream_id, adopt=True) as follower:
+                while (batch := await follower.next_batch(15.0)) is not None:
+                    assert batch  # never an empty keep-alive batch: events come in time
+                    batches.append([event.id for event in batch])
+    assert [i for batch in batches for i in batch] == list(range(1, 23))
+    assert follower.reached_end
+
+
+async def test_an_idle_follower_is_woken_by_the_hub_for_its_keep_alive() -> None:
+    # The hub wakes every waiting follower a few times per ping interval: an idle
+    # follower returns [] once its own idle timeout has passed, then gets what follows.
+    release = anyio.Event()
+
+    async def idle(stream: StreamManager) -> None:
+        await stream.send_token("a")
+        await release.wait()
+        await stream.send_token("b")
+
+    hub = StreamHub(ServerConfig(ping_interval=0.05))
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, idle)
+            async with hub.follow(run.stream_id, adopt=True) as follower:
+                first = await follower.next_batch(0.05)
+                assert first is not None
+                assert [event.type for event in first] == ["metadata", "token"]
+                started = anyio.current_time()
+                assert await follower.next_batch(0.05) == []
+                assert anyio.current_time() - started >= 0.05
+                assert await follower.next_batch(0.05) == []
+                release.set()
+                rest = []
+                while (batch := await follower.next_batch(0.05)) is not None:
+                    rest += [event.type for event in batch]
+    assert rest == ["token", "done"]
+
+
+async def test_a_follower_with_a_shorter_idle_timeout_than_the_hubs_wake_up_still_returns() -> None:
+    release = anyio.Event()
+
+    async def idle(stream: StreamManager) -> None:
+        await stream.send_token("a")
+        await release.wait()
+
+    hub = StreamHub(ServerConfig(ping_interval=60.0))
+    with anyio.fail_after(10):
+        async with hub.running():
+            run = await start(hub, idle)
+            async with hub.follow(run.stream_id, adopt=True) as follower:
+                assert await follower.next_batch(0.05) is not None
+                assert await follower.next_batch(0.05) == []
+                release.set()
+                while await follower.next_batch(0.05) is not None:
+                    pass
+
+
 async def test_a_run_over_max_events_ends_with_an_error_and_stays_bounded() -> None:
     hub = StreamHub(ServerConfig(max_events=50))
     with anyio.fail_after(10):

@@ -69,6 +69,27 @@ async def test_wait_returns_when_an_event_arrives_or_the_stream_finishes() -> No
     assert woke == ["event", "finish"]
 
 
+async def test_wake_all_returns_every_waiter_without_an_event() -> None:
+    store = InMemoryEventStore()
+    await store.create("s1")
+    await store.create("s2")
+    woke: list[str] = []
+
+    async def waiter(stream_id: str) -> None:
+        await store.wait(stream_id, 0)
+        woke.append(stream_id)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter, "s1")
+            tg.start_soon(waiter, "s2")
+            await anyio.wait_all_tasks_blocked()
+            assert woke == []
+            assert store.wake_all()
+    assert sorted(woke) == ["s1", "s2"]
+    assert (await store.read("s1", 0)).events == []
+
+
 async def test_expired_and_deleted_streams_are_not_found() -> None:
     store = InMemoryEventStore()
     await store.create("s1")

@@ -33,7 +33,7 @@ from ainative_core import (
 
 from ._config import ServerConfig
 from ._manager import EventSink, StreamManager
-from ._store import EventStore, InMemoryEventStore, StoredEvent
+from ._store import EventStore, InMemoryEventStore, ReadResult, StoredEvent
 
 __all__ = ["Follower", "ProducerFactory", "Run", "StreamHub"]
 
@@ -41,6 +41,13 @@ LINGER_ROUNDS: Final = 64
 """Most extra loop rounds a coalescing follower waits for a busy producer's next events."""
 LINGER_BYTES: Final = 65_536
 """A coalescing follower stops gathering once its batch has this many bytes."""
+
+_TICKS_PER_PING: Final = 4
+"""A hub whose store can wake every waiter does so this many times per ping interval."""
+
+PROBE_EVERY: Final = 8
+"""A follower woken by each event lingers after one wake-up in this many anyway, so it
+notices a producer that has sped up."""
 
 RunStatus: TypeAlias = Literal["running", "finished"]
 ProducerFactory: TypeAlias = Callable[["Run", EventSink], StreamManager]
@@ -111,6 +118,9 @@ class Follower:
         self.stream_id = stream_id
         self.cursor = cursor
         self.reached_end = False
+        self._busy = True
+        """Whether the last lingering found more events (a producer faster than the reader)."""
+        self._wakes = 0
 
     async def next_batch(self, idle_timeout: float) -> list[StoredEvent] | None:
         """The pending events (all of them when coalescing, else one).
@@ -121,41 +131,29 @@ class Follower:
 
         When coalescing, a batch also takes what a busy producer adds while the loop runs
         other ready tasks: the follower yields and reads again as long as new events keep
-        arriving (bounded by `LINGER_ROUNDS` and `LINGER_BYTES`). A producer that is
-        waiting on its upstream adds nothing, so the batch goes out after two quiet
-        rounds of the loop: no timer, no added latency worth the name.
+        arriving (bounded by `LINGER_ROUNDS` and `LINGER_BYTES`). It lingers so when events
+        were already pending, or after a wake-up when its last lingering found more; a
+        producer that waits on its upstream (one token at a time) then costs one wake-up
+        and one read per token, with a probe every `PROBE_EVERY` wake-ups.
         """
         if self.reached_end:
             return None
-        store = self._hub.store
-        coalesce = self._hub.coalesce
+        hub = self._hub
+        store = hub.store
+        coalesce = hub.coalesce
         limit = None if coalesce else 1
         result = await store.read(self.stream_id, self.cursor, limit)
-        if not result.events and not result.finished:
-            with anyio.move_on_after(idle_timeout):
-                await store.wait(self.stream_id, self.cursor)
-            result = await store.read(self.stream_id, self.cursor, limit)
         events = result.events
+        waited = not events and not result.finished
+        if waited:
+            result = await self._wait(idle_timeout, limit)
+            events = result.events
         if coalesce and events and not result.finished:
-            size = sum(len(e.sse) for e in events)
-            idle_rounds = 0
-            for _ in range(LINGER_ROUNDS):
-                if size >= LINGER_BYTES:
-                    break
-                await anyio.lowlevel.checkpoint()
-                result = await store.read(self.stream_id, events[-1].id)
-                if not result.events:
-                    # Two quiet rounds: trio runs ready tasks in random order, so one
-                    # round may pass before the producer's turn.
-                    idle_rounds += 1
-                    if idle_rounds == 2 or result.finished:
-                        break
-                    continue
-                idle_rounds = 0
-                events += result.events
-                size += sum(len(e.sse) for e in result.events)
-                if result.finished:
-                    break
+            self._wakes += waited
+            if not waited or self._busy or self._wakes % PROBE_EVERY == 0:
+                before = len(events)
+                result = await self._linger(events, result)
+                self._busy = len(events) > before
         if events:
             self.cursor = events[-1].id
         if result.at_end:
@@ -163,6 +161,52 @@ class Follower:
             if not events:
                 return None
         return events
+
+    async def _wait(self, idle_timeout: float, limit: int | None) -> ReadResult:
+        """Wait for events after the cursor, at most ``idle_timeout`` seconds; read them."""
+        hub = self._hub
+        store = hub.store
+        stream_id = self.stream_id
+        tick = hub._wake_tick
+        if tick is None or idle_timeout < tick * _TICKS_PER_PING:
+            with anyio.move_on_after(idle_timeout):
+                await store.wait(stream_id, self.cursor)
+            return await store.read(stream_id, self.cursor, limit)
+        # The hub wakes every waiter each `tick` seconds: no timer per wait.
+        deadline = time.monotonic() + idle_timeout
+        while True:
+            await store.wait(stream_id, self.cursor)
+            result = await store.read(stream_id, self.cursor, limit)
+            if result.events or result.finished or time.monotonic() >= deadline:
+                return result
+
+    async def _linger(self, events: list[StoredEvent], result: ReadResult) -> ReadResult:
+        """Add to ``events`` what a busy producer appends in the next rounds of the loop.
+
+        Returns the last read (``result`` if none was made), which tells whether
+        ``events`` reach the end of the stream.
+        """
+        store = self._hub.store
+        size = sum(len(e.sse) for e in events)
+        idle_rounds = 0
+        for _ in range(LINGER_ROUNDS):
+            if size >= LINGER_BYTES:
+                break
+            await anyio.lowlevel.checkpoint()
+            result = await store.read(self.stream_id, events[-1].id)
+            if not result.events:
+                # Two quiet rounds: trio runs ready tasks in random order, so one
+                # round may pass before the producer's turn.
+                idle_rounds += 1
+                if idle_rounds == 2 or result.finished:
+                    break
+                continue
+            idle_rounds = 0
+            events += result.events
+            size += sum(len(e.sse) for e in result.events)
+            if result.finished:
+                break
+        return result
 
 
 @final
@@ -175,6 +219,8 @@ class StreamHub:
         self.coalesce = self.config.coalesce
         self._runs: dict[str, Run] = {}
         self._tg: anyio.abc.TaskGroup | None = None
+        self._wake_tick: float | None = None
+        """Seconds between the hub's wake-ups of every waiting follower (None: no ticker)."""
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -183,11 +229,21 @@ class StreamHub:
         """Run the hub's task group; on exit every producer is cancelled."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            if self.store.wake_all():
+                self._wake_tick = self.config.ping_interval / _TICKS_PER_PING
+                tg.start_soon(self._wake_waiters, self._wake_tick, name="ainative-hub-wake")
             try:
                 yield self
             finally:
                 self._tg = None
+                self._wake_tick = None
                 tg.cancel_scope.cancel()
+
+    async def _wake_waiters(self, tick: float) -> None:
+        """Bound every follower's wait (for its pings) with one timer for the whole hub."""
+        while True:
+            await anyio.sleep(tick)
+            self.store.wake_all()
 
     @property
     def runs(self) -> dict[str, Run]:

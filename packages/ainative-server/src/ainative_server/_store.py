@@ -112,6 +112,15 @@ class EventStore(ABC):
         Callers bound the wait with a timeout (``anyio.move_on_after``).
         """
 
+    def wake_all(self) -> bool:
+        """Wake every current `wait` now (its caller then checks its own deadline).
+
+        Returns False when this store cannot: its waits must then be bounded with a timeout.
+        A store that returns True lets a hub bound every follower's wait with one periodic
+        call instead of one timer per wait.
+        """
+        return False
+
     @abstractmethod
     async def finish(self, stream_id: str) -> None:
         """Mark the log complete: no more appends; waiters wake up."""
@@ -165,6 +174,11 @@ class InMemoryEventStore(EventStore):
                 log.wake()
             raise StreamNotFoundError(f"unknown or expired stream {stream_id!r}")
         return log
+
+    def wake_all(self) -> bool:
+        for log in self._logs.values():
+            log.wake()
+        return True
 
     def purge(self) -> int:
         """Drop expired logs now; returns how many."""
