@@ -79,3 +79,24 @@ async def test_subscriber_that_falls_behind_is_ended_not_grown() -> None:
             with pytest.raises(StreamingError, match="fell more than 3 events behind"):
                 await events.__anext__()
     assert got == ["0", "1", "2"]
+
+
+@pytest.mark.anyio
+async def test_has_listeners_counts_listeners_wildcards_and_subscribers() -> None:
+    bus = EventBus()
+    assert not bus.has_listeners("stream-data")
+    bus.emit("stream-data")
+    assert not bus.has_listeners("stream-data")  # the history does not count
+    off = bus.on("stream-data", lambda e: None)
+    assert bus.has_listeners("stream-data")
+    assert not bus.has_listeners("tool")
+    off()
+    off_all = bus.on_all(lambda e: None)
+    assert bus.has_listeners("tool")
+    off_all()
+    async with bus.subscribe("tool"):
+        assert bus.has_listeners("tool")
+        assert not bus.has_listeners("stream-data")
+    async with bus.subscribe():
+        assert bus.has_listeners("stream-data")
+    assert not bus.has_listeners("tool")

@@ -156,6 +156,13 @@ class EventBus:
     def clear_history(self) -> None:
         self._history.clear()
 
+    def has_listeners(self, event_type: str) -> bool:
+        """Whether an ``event_type`` event would reach anyone: a listener for it, a wildcard
+        listener or a subscriber taking it (the history is not counted)."""
+        if self._listeners.get(event_type) or self._wildcard:
+            return True
+        return any(sub.types is None or event_type in sub.types for sub in self._subscriptions)
+
     def listener_count(self, event_type: str | None = None) -> int:
         if event_type is None:
             return sum(map(len, self._listeners.values())) + len(self._wildcard)
