@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, aclosing
 from typing import Any
 
 import anyio
@@ -264,3 +264,41 @@ async def test_cancelling_start_aborts_and_cancels_on_the_server(
         await wait_until(fake.closed.is_set)
     assert fake.cancelled.is_set()
     assert [e.payload["reason"] for e in of_type(bus, "stream-end")] == ["aborted"]
+
+
+async def test_without_record_data_data_events_are_built_only_while_heard(
+    server: LiveServer, method: str
+) -> None:
+    bus = EventBus()
+    engine = StreamingEngine(bus, record_data=False)
+    with anyio.fail_after(10):
+        await engine.start(config(server.base_url, method), {"params": {"message": "a b c"}})
+    kinds = [e.type for e in bus.history]
+    assert "stream-data" not in kinds
+    assert kinds[0] == "stream-start"
+    assert kinds.count("stream-end") == 1
+
+    tokens: list[str] = []
+    bus.on("stream-data", lambda e: tokens.append(e.payload.get("token", "")))
+    with anyio.fail_after(10):
+        await engine.start(config(server.base_url, method), {"params": {"message": "a b c"}})
+    assert "".join(tokens) == "a b c"
+
+
+async def test_stream_batches_hold_every_event_once_in_order(
+    server: LiveServer, method: str
+) -> None:
+    engine = StreamingEngine()
+    batches: list[list[str]] = []
+    with anyio.fail_after(10):
+        run = engine.stream_batches(
+            config(server.base_url, method),
+            {"params": {"message": "x"}, "options": {"tokens": 300}},
+        )
+        async with aclosing(run) as stream:
+            async for batch in stream:
+                assert batch  # never an empty list
+                batches.append([item.event.type for item in batch])
+    kinds = [kind for batch in batches for kind in batch]
+    assert kinds == ["metadata", *["token"] * 300, "done"]
+    assert of_type(engine.event_bus, "stream-end")[0].payload["reason"] == "complete"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx
 import pytest
 
 import ainative_client
 from ainative_client import ClientTransport, SSEClientTransport, WSClientTransport, base_url
 from ainative_client import _plugin as client_plugin
-from ainative_core import Plugins, UnknownTransportError
+from ainative_core import ActionRequest, Plugins, UnknownTransportError
+from ainative_testing import LiveServer
 
 
 @pytest.mark.parametrize(
@@ -58,3 +60,21 @@ def test_exported_members() -> None:
         assert getattr(ainative_client, name) is not None
     public = {n for n in dir(ainative_client) if not n.startswith("_") and n != "annotations"}
     assert public == set(exported)
+
+
+@pytest.mark.anyio
+async def test_sse_transport_iterates_single_events_over_a_live_server(server: LiveServer) -> None:
+    request = ActionRequest(action="chat", params={"message": "x"}, options={"tokens": 200})
+    kinds: list[str] = []
+    ids: list[int | None] = []
+    with anyio.fail_after(10):
+        async with httpx.AsyncClient() as client:
+            transport = SSEClientTransport(client)
+            async with transport.open(server.base_url, request) as events:
+                async for item in events:
+                    kinds.append(item.event.type)
+                    ids.append(item.id)
+    assert kinds == ["metadata", *["token"] * 200, "done"]
+    first = ids[0]
+    assert first is not None
+    assert ids == list(range(first, first + 202))

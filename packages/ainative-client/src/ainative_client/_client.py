@@ -87,10 +87,10 @@ class AINativeClient:
         self, request: ActionRequest | Mapping[str, Any]
     ) -> AsyncGenerator[ReceivedEvent, None]:
         """Every event of one stream, ``done`` included (errors are events here, not raised)."""
-        engine = StreamingEngine(http_client=self._http)
-        async with aclosing(engine.stream(self.config, request)) as events:
-            async for item in events:
-                yield item
+        async with aclosing(self._batches(request)) as batches:
+            async for batch in batches:
+                for item in batch:
+                    yield item
 
     async def stream_text(
         self,
@@ -103,13 +103,23 @@ class AINativeClient:
     ) -> AsyncGenerator[str, None]:
         """Yield the reply's tokens as they arrive; ``options`` go to the provider."""
         request = self.request(prompt, action=action, provider=provider, model=model, **options)
-        async with aclosing(self.stream_events(request)) as events:
-            async for item in events:
-                event = item.event
-                if event.type == "token":
-                    yield str(event.data)
-                elif event.type == "error":
-                    raise error_from_code(event.code, str(event.data))
+        async with aclosing(self._batches(request)) as batches:
+            async for batch in batches:
+                for item in batch:
+                    event = item.event
+                    kind = event.type
+                    if kind == "token":
+                        data = event.data
+                        yield data if type(data) is str else str(data)
+                    elif kind == "error":
+                        raise error_from_code(event.code, str(event.data))
+
+    def _batches(
+        self, request: ActionRequest | Mapping[str, Any]
+    ) -> AsyncGenerator[list[ReceivedEvent], None]:
+        # The engine's bus is private to the stream: no one can listen to its data events.
+        engine = StreamingEngine(http_client=self._http, record_data=False)
+        return engine.stream_batches(self.config, request)
 
     async def complete_text(self, prompt: str, **kwargs: Any) -> str:
         """The whole reply as one string."""

@@ -15,6 +15,12 @@ Bus events (``payload`` keys):
 - ``stream-end``: ``reason`` (``complete | aborted | error``), ``finish_reason``,
   ``stream_id``, ``usage`` (the ``done`` event's token counts, when the server sent them):
   exactly once per stream, whatever happened.
+
+An engine made with ``record_data=False`` builds ``stream-data`` and ``tool`` events only
+while something would receive them (a listener for the type, a wildcard listener or a
+subscriber, see `EventBus.has_listeners`), so the bus's history holds them only then; the
+other events are always emitted. Events are read a network read at a time: the bus events
+of one read's events are emitted before the first of them is handed on.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from ainative_core import (
 )
 
 from ._config import EndReason, StreamConfig, StreamResult
-from ._transport import ClientTransport, ReceivedEvent, base_url
+from ._transport import BatchedEvents, ClientTransport, ReceivedEvent, base_url
 
 __all__ = ["StreamingEngine"]
 
@@ -123,8 +129,10 @@ class StreamingEngine:
         *,
         http_client: httpx.AsyncClient | None = None,
         plugins: Plugins | None = None,
+        record_data: bool = True,
     ) -> None:
         self.event_bus = event_bus if event_bus is not None else EventBus()
+        self._record_data = record_data
         self._http = http_client
         self._plugins = plugins
         self._run: _Run | None = None
@@ -152,8 +160,8 @@ class StreamingEngine:
         try:
             with anyio.CancelScope() as scope:
                 self._scope = scope
-                async with aclosing(self._stream(config, data, result)) as events:
-                    async for _ in events:
+                async with aclosing(self._stream(config, data, result)) as batches:
+                    async for _ in batches:
                         pass
         except AINativeError:
             if not result:  # refused before the run began (another start won the race)
@@ -172,6 +180,14 @@ class StreamingEngine:
         reconnecting cannot cure is raised (an ainative error) after ``stream-end``. Close it
         (``contextlib.aclosing``) when leaving early.
         """
+        if self._run is not None:
+            raise StreamingError("a stream is already active; stop() it before starting another")
+        return _one_by_one(self._stream(config, data, []))
+
+    def stream_batches(
+        self, config: StreamConfig, data: ActionRequest | Mapping[str, Any]
+    ) -> AsyncGenerator[list[ReceivedEvent], None]:
+        """Like `stream`, but a list at a time: the (non-empty) events of one network read."""
         if self._run is not None:
             raise StreamingError("a stream is already active; stop() it before starting another")
         return self._stream(config, data, [])
@@ -204,7 +220,7 @@ class StreamingEngine:
         config: StreamConfig,
         data: ActionRequest | Mapping[str, Any],
         result: list[StreamResult],
-    ) -> AsyncGenerator[ReceivedEvent, None]:
+    ) -> AsyncGenerator[list[ReceivedEvent], None]:
         if self._run is not None:
             raise StreamingError("a stream is already active; stop() it before starting another")
         request = data if isinstance(data, ActionRequest) else ActionRequest.model_validate(data)
@@ -221,10 +237,10 @@ class StreamingEngine:
             async with self._http_client() as http:
                 transports = _Transports(http, self._plugins)
                 try:
-                    async with aclosing(self._events(run, transports, request)) as events:
-                        async for item in events:
-                            self._dispatch(run, item)
-                            yield item
+                    async with aclosing(self._batches(run, transports, request)) as batches:
+                        async for batch in batches:
+                            self._dispatch(run, batch)
+                            yield batch
                 except BaseException as exc:
                     # Cancelled or abandoned (not stopped, not failed): stop the server's work.
                     if not isinstance(exc, AINativeError) and not self._stop_requested:
@@ -282,35 +298,41 @@ class StreamingEngine:
         async with default_http_client() as client:
             yield client
 
-    def _dispatch(self, run: _Run, item: ReceivedEvent) -> None:
-        event = item.event
-        kind = event.type
-        if kind == "done":
-            data = event.data if isinstance(event.data, dict) else {}
-            reason = data.get("finish_reason")
-            run.finish_reason = reason if isinstance(reason, str) else "stop"
-            usage = data.get("usage")
-            run.usage = usage if isinstance(usage, dict) else None
-            return
-        if kind == "error":
-            run.saw_error = True
-            self.event_bus.emit(
-                "stream-error",
-                {
-                    "error": event.data if isinstance(event.data, str) else str(event.data),
-                    "code": event.code,
-                    "retryable": bool(event.retryable),
-                    "id": item.id,
-                },
-            )
-            return
-        self.event_bus.emit("stream-data", {"type": kind, kind: event.data, "id": item.id})
-        if kind in _TOOL_EVENTS:
-            self.event_bus.emit("tool", {"type": kind, "data": event.data, "id": item.id})
+    def _dispatch(self, run: _Run, batch: list[ReceivedEvent]) -> None:
+        bus = self.event_bus
+        heard = self._record_data or bus.has_listeners("stream-data")
+        for item in batch:
+            event = item.event
+            kind = event.type
+            if kind == "token":
+                if heard:
+                    bus.emit("stream-data", {"type": kind, kind: event.data, "id": item.id})
+            elif kind == "done":
+                data = event.data if isinstance(event.data, dict) else {}
+                reason = data.get("finish_reason")
+                run.finish_reason = reason if isinstance(reason, str) else "stop"
+                usage = data.get("usage")
+                run.usage = usage if isinstance(usage, dict) else None
+            elif kind == "error":
+                run.saw_error = True
+                bus.emit(
+                    "stream-error",
+                    {
+                        "error": event.data if isinstance(event.data, str) else str(event.data),
+                        "code": event.code,
+                        "retryable": bool(event.retryable),
+                        "id": item.id,
+                    },
+                )
+            else:
+                if heard:
+                    bus.emit("stream-data", {"type": kind, kind: event.data, "id": item.id})
+                if kind in _TOOL_EVENTS and (self._record_data or bus.has_listeners("tool")):
+                    bus.emit("tool", {"type": kind, "data": event.data, "id": item.id})
 
-    async def _events(
+    async def _batches(
         self, run: _Run, transports: _Transports, request: ActionRequest
-    ) -> AsyncGenerator[ReceivedEvent, None]:
+    ) -> AsyncGenerator[list[ReceivedEvent], None]:
         """Open, read, and resume after drops: each event once, in order, ending at ``done``."""
         config = run.config
         failures = 0
@@ -328,17 +350,32 @@ class StreamingEngine:
                                 headers=config.headers,
                             )
                         )
-                    async for item in events:
-                        if item.stream_id is not None:
-                            run.stream_id = item.stream_id
-                        if item.id is not None:
-                            if run.last_event_id is not None and item.id <= run.last_event_id:
-                                continue  # already delivered before the reconnect
-                            run.last_event_id = item.id
-                        failures = 0
-                        yield item
-                        if item.event.type == "done":
-                            return
+                    source = (
+                        events.batches
+                        if isinstance(events, BatchedEvents)
+                        else _in_batches_of_one(events)
+                    )
+                    async with aclosing(source):
+                        async for batch in source:
+                            fresh: list[ReceivedEvent] = []
+                            done = False
+                            for item in batch:
+                                if item.stream_id is not None:
+                                    run.stream_id = item.stream_id
+                                if item.id is not None:
+                                    last = run.last_event_id
+                                    if last is not None and item.id <= last:
+                                        continue  # already delivered before the reconnect
+                                    run.last_event_id = item.id
+                                fresh.append(item)
+                                if item.event.type == "done":
+                                    done = True
+                                    break
+                            if fresh:
+                                failures = 0
+                                yield fresh
+                            if done:
+                                return
                 raise StreamInterrupted("the connection ended before the stream's done event")
             except AINativeError as exc:
                 if self._stop_requested or not config.reconnect or not _can_retry(exc):
@@ -409,6 +446,22 @@ class StreamingEngine:
                 _auto_choice[key] = name
             return events
         raise AssertionError("unreachable: the loop returns or raises")
+
+
+async def _in_batches_of_one(
+    events: AsyncIterator[ReceivedEvent],
+) -> AsyncGenerator[list[ReceivedEvent], None]:
+    async for item in events:
+        yield [item]
+
+
+async def _one_by_one(
+    batches: AsyncGenerator[list[ReceivedEvent], None],
+) -> AsyncGenerator[ReceivedEvent, None]:
+    async with aclosing(batches):
+        async for batch in batches:
+            for item in batch:
+                yield item
 
 
 @final

@@ -19,7 +19,7 @@ import structlog
 from ainative_core import DONE_SENTINEL, ActionRequest, ProtocolError, SSEDecoder, WireEvent
 
 from ._errors import map_transport_errors, status_error
-from ._transport import ReceivedEvent, endpoint
+from ._transport import BatchedEvents, ReceivedEvent, endpoint
 
 __all__ = ["SSEClientTransport"]
 
@@ -95,17 +95,19 @@ class SSEClientTransport:
                     raise status_error(
                         response.status_code, response.reason_phrase, body, response.headers
                     )
-                events = _events(response, response.headers.get(STREAM_ID_HEADER))
+                batches = _batches(response, response.headers.get(STREAM_ID_HEADER))
                 try:
-                    yield events
+                    yield BatchedEvents(batches)
                 finally:
-                    await events.aclose()
+                    await batches.aclose()
 
 
-async def _events(
+async def _batches(
     response: httpx.Response, stream_id: str | None
-) -> AsyncGenerator[ReceivedEvent, None]:
-    """Decode events from the body; after ``done`` the rest (``[DONE]``) is read too.
+) -> AsyncGenerator[list[ReceivedEvent], None]:
+    """Decode the body, one list per read holding the events it completed (none: no list).
+
+    After ``done`` the rest (``[DONE]``) is read too.
 
     httpx reads through a chain of async generators; leaving one suspended (stopping at
     ``done``, or a consumer leaving early) leaves the inner ones unfinished, which trio
@@ -113,24 +115,28 @@ async def _events(
     exit the response is closed and the chain driven once more, to end on the closed socket.
     """
     decoder = SSEDecoder()
+    from_json = WireEvent.from_json
     chunks = response.aiter_raw()
     finished = False
     try:
         with map_transport_errors():
             async for chunk in chunks:
-                for sse in decoder.feed(chunk):
-                    if sse.data == DONE_SENTINEL:
+                batch: list[ReceivedEvent] = []
+                for data, ident in decoder.feed_data(chunk):
+                    if data == DONE_SENTINEL:
                         continue
                     try:
-                        event = WireEvent.from_json(sse.data)
+                        event = from_json(data)
                     except ValueError as exc:
-                        raise ProtocolError(f"undecodable SSE event: {sse.data[:80]!r}") from exc
-                    event_id = int(sse.id) if sse.id.isdigit() else None
+                        raise ProtocolError(f"undecodable SSE event: {data[:80]!r}") from exc
                     if event.type == "metadata" and isinstance(event.data, dict):
                         found = event.data.get("stream_id")
                         if isinstance(found, str):
                             stream_id = found
-                    yield ReceivedEvent(event, event_id, stream_id)
+                    event_id = int(ident) if ident.isascii() and ident.isdigit() else None
+                    batch.append(ReceivedEvent(event, event_id, stream_id))
+                if batch:
+                    yield batch
         finished = True
     finally:
         if not finished:

@@ -7,7 +7,8 @@ the registered object is a factory called as ``factory(http_client)`` with the e
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol, final, runtime_checkable
@@ -18,6 +19,7 @@ import httpx
 from ainative_core import ActionRequest, WireEvent
 
 __all__ = [
+    "BatchedEvents",
     "ClientTransport",
     "ReceivedEvent",
     "TransportFactory",
@@ -36,6 +38,31 @@ class ReceivedEvent:
     stream_id: str | None = None
 
 
+@final
+class BatchedEvents:
+    """An event iterator over lists of events (e.g. one list per network read).
+
+    Iterating it gives single events, as `ClientTransport` promises; a reader that can take
+    lists (the engine) reads ``batches`` instead, one step per list rather than per event.
+    Read one or the other. Whoever made it closes ``batches``.
+    """
+
+    __slots__ = ("_pending", "batches")
+
+    def __init__(self, batches: AsyncGenerator[list[ReceivedEvent], None]) -> None:
+        self.batches = batches
+        self._pending: deque[ReceivedEvent] = deque()
+
+    def __aiter__(self) -> BatchedEvents:
+        return self
+
+    async def __anext__(self) -> ReceivedEvent:
+        pending = self._pending
+        while not pending:
+            pending.extend(await self.batches.__anext__())
+        return pending.popleft()
+
+
 @runtime_checkable
 class ClientTransport(Protocol):
     """Talks wire protocol v1 to an ainative server over one kind of connection.
@@ -46,6 +73,7 @@ class ClientTransport(Protocol):
     connection ends (the engine decides whether to resume). Iteration reads from the network
     only as the consumer asks, so a slow consumer slows the socket. `cancel` stops the
     stream on the server. Every error raised is an ainative error (`map_transport_errors`).
+    The iterator may be a `BatchedEvents`, which the engine then reads a list at a time.
     """
 
     name: str
