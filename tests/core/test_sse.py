@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ainative_core import (
@@ -249,3 +249,37 @@ def test_decoder_matches_the_plain_algorithm_for_any_layout_and_split(
     decoder = SSEDecoder()
     pairs = [p for chunk in _chunks(data, split) for p in decoder.feed_data(chunk)]
     assert pairs == [(data_, ident) for data_, _, ident, _ in expected]
+
+
+_block_lines = st.sampled_from(
+    ["id: 1", "id: 2", "id: a\0b", "data: x", "data: y", ": c", "event: e", "retry: 3", "idx: 4"]
+)
+_ids = st.sampled_from(["1", "22", "a\0b", "", " 3"])
+_values = st.text("ab:{} ", max_size=4)
+_blocks = st.lists(
+    st.one_of(
+        st.builds(lambda i, d: f"id: {i}\ndata: {d}\n", _ids, _values),
+        # An extra line, and no blank line: it runs into the next block.
+        st.builds(lambda i, d, x: f"id: {i}\ndata: {d}\n{x}\n\0", _ids, _values, _block_lines),
+        st.lists(_block_lines, min_size=0, max_size=3).map(
+            lambda ls: "".join(f"{x}\n" for x in ls)
+        ),
+    ),
+    max_size=12,
+)
+
+
+@example(blocks=["id: 1\ndata: a\n: c\n\0", "id: 2\ndata: b\n"], cuts=[])
+@given(blocks=_blocks, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=4))
+def test_mostly_uniform_blocks_decode_as_the_plain_algorithm(
+    blocks: list[str], cuts: list[int]
+) -> None:
+    # The stream starts with a comment chunk, so every later chunk may take the batch path.
+    data = "".join(
+        block.removesuffix("\0") if block.endswith("\0") else block + "\n" for block in blocks
+    ).encode()
+    split = sorted({c % (len(data) + 1) for c in cuts})
+    decoder = SSEDecoder()
+    assert decoder.feed_data(b":\n") == []
+    pairs = [p for chunk in _chunks(data, split) for p in decoder.feed_data(chunk)]
+    assert pairs == [(data_, ident) for data_, _, ident, _ in _reference_decode(data.decode())]

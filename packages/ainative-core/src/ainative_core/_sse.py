@@ -119,7 +119,43 @@ class SSEDecoder:
     def feed_data(self, chunk: bytes) -> list[tuple[str, str]]:
         """Like `feed`, but each event is just ``(data, id)``: the cheap form for a client
         that ignores event names and ``retry`` (still readable on the decoder)."""
-        return [(raw[0], raw[2]) for raw in self._decode(self._decoder.decode(chunk))]
+        text = self._decoder.decode(chunk)
+        pairs = self._uniform(text)
+        if pairs is None:
+            pairs = [(raw[0], raw[2]) for raw in self._decode(text)]
+        return pairs
+
+    def _uniform(self, text: str) -> list[tuple[str, str]] | None:
+        """All complete events at once when every one is ``id: N`` + one ``data:`` line with
+        LF line ends (what an ainative server sends), else None (and nothing changed).
+
+        The last, incomplete block stays unparsed in the buffer: its lines are read when it
+        completes (by either path), which gives the same events.
+        """
+        if not self._started or self._pending_cr or self._data or self._event or "\r" in text:
+            return None
+        buffer = self._buffer + text
+        end = buffer.rfind("\n\n")
+        if end < 0:
+            return None
+        lines = buffer[: end + 1].split("\n")
+        ids = lines[0::3]
+        datas = lines[1::3]
+        count = len(ids)
+        if len(lines) != 3 * count or any(lines[2::3]):
+            return None
+        # Lines hold no LF, so a count of "\n<field>: " is a count of lines starting so.
+        joined_ids = "\n" + "\n".join(ids)
+        if (
+            joined_ids.count("\nid: ") != count
+            or "\0" in joined_ids
+            or ("\n" + "\n".join(datas)).count("\ndata: ") != count
+        ):
+            return None
+        self._buffer = buffer[end + 2 :]
+        idents = [line[4:] for line in ids]
+        self.last_event_id = idents[-1]
+        return list(zip([line[6:] for line in datas], idents, strict=True))
 
     def _decode(self, text: str) -> list[_Raw]:
         """The events ``text`` completes, as ``(data, event, id, retry)``.
