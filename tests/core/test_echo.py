@@ -48,6 +48,8 @@ async def test_echoes_last_user_message_then_usage_and_finish() -> None:
 async def test_tokens_option_generates_n_tokens() -> None:
     events = await collect(EchoProvider(), prompt="x", tokens=5)
     assert "".join(e.text or "" for e in events if e.type == "text") == "t0 t1 t2 t3 t4"
+    assert events[1] == StreamEvent.text_delta(" t1")  # the same as a validated event
+    assert events[1].model_dump() == StreamEvent.text_delta(" t1").model_dump()
 
 
 async def test_max_tokens_stops_with_length() -> None:
