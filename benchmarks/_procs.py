@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -44,6 +45,13 @@ def raise_fd_limit(wanted: int) -> int:
     return soft
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the runner dies, even if it is killed outright."""
+    # Linux's PR_SET_PDEATHSIG (1); the stdlib has no binding, hence ctypes.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
 @final
 class ServerProcess:
     """One server under test in its own process (``python -m benchmarks._serve``).
@@ -74,7 +82,9 @@ class ServerProcess:
         env.pop("AINATIVE_DISABLE_PLUGIN_AUTOLOAD", None)
         command = [sys.executable, "-m", "benchmarks._serve", self.target, str(self.port)]
         self._clock_id = None
-        self._proc = subprocess.Popen([*command, self.server], cwd=ROOT, env=env)
+        self._proc = subprocess.Popen(
+            [*command, self.server], cwd=ROOT, env=env, preexec_fn=_die_with_parent
+        )
         STARTED.append(self._proc.pid)
         return self
 
