@@ -74,8 +74,8 @@ class EchoProvider(BaseProvider):
             else:
                 await anyio.lowlevel.checkpoint()
             text = item if isinstance(item, str) else (f"t{item}" if item == 0 else f" t{item}")
-            # Built without validation: the values are our own and of the right types.
-            yield StreamEvent.model_construct(type="text", text=text)
+            # Validated construction: with pydantic-core it is cheaper than model_construct.
+            yield StreamEvent(type="text", text=text)
             sent += 1
         usage = Usage(
             input_tokens=sum(len(echo_tokens(m.content)) for m in request.messages),
