@@ -114,15 +114,17 @@ async def _batches(
     reports as abandoned. So the body is read to its end after ``done``, and on an early
     exit the response is closed and the chain driven once more, to end on the closed socket.
     """
-    decoder = SSEDecoder()
+    feed = SSEDecoder().feed_data
     from_json = WireEvent.from_json
+    received = ReceivedEvent
     chunks = response.aiter_raw()
     finished = False
     try:
         with map_transport_errors():
             async for chunk in chunks:
                 batch: list[ReceivedEvent] = []
-                for data, ident in decoder.feed_data(chunk):
+                append = batch.append
+                for data, ident in feed(chunk):
                     if data == DONE_SENTINEL:
                         continue
                     try:
@@ -134,7 +136,7 @@ async def _batches(
                         if isinstance(found, str):
                             stream_id = found
                     event_id = int(ident) if ident.isascii() and ident.isdigit() else None
-                    batch.append(ReceivedEvent(event, event_id, stream_id))
+                    append(received(event, event_id, stream_id))
                 if batch:
                     yield batch
         finished = True
