@@ -166,3 +166,35 @@ async def test_auto_falls_back_and_remembers(
         assert second.transport == served
         # The transport that worked is remembered for this server: no second try.
         assert [e for e in logs if e["event"] == "transport unavailable, falling back"] == []
+
+
+async def test_an_event_without_its_own_id_is_not_taken_for_a_repeat(serve: Serve) -> None:
+    """SSE gives an id-less event the previous id; only a reconnect can repeat events."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    body = (
+        "retry: 1000\n"
+        'id: 1\ndata: {"type":"metadata","data":{"stream_id":"s_plain"}}\n\n'
+        'id: 2\ndata: {"type":"token","data":"a"}\n\n'
+        'data: {"type":"token","data":"b"}\n\n'
+        'data: {"type":"done","data":{"finish_reason":"stop"}}\n\n'
+        "data: [DONE]\n\n"
+    )
+
+    async def stream(request: Request) -> Response:
+        return Response(body, media_type="text/event-stream")
+
+    app = Starlette(routes=[Route("/ai/stream", stream, methods=["POST"])])
+    bus = EventBus()
+    tokens = collect_text(bus)
+    with serve(app) as srv, anyio.fail_after(10):
+        result = await StreamingEngine(bus).start(
+            StreamConfig(f"{srv.base_url}/ai/stream", method="SSE", reconnect=False),
+            {"params": {"message": "x"}},
+        )
+    assert tokens == ["a", "b"]
+    assert result.reason == "complete"
+    assert [e.payload["reason"] for e in of_type(bus, "stream-end")] == ["complete"]

@@ -355,6 +355,10 @@ class StreamingEngine:
                         if isinstance(events, BatchedEvents)
                         else _in_batches_of_one(events)
                     )
+                    # Only a reconnect can repeat events: drop what this connection sends
+                    # at or below the id we resumed from. Within one connection an event
+                    # without its own `id:` inherits the previous one (SSE), and is new.
+                    floor = run.last_event_id
                     async with aclosing(source):
                         async for batch in source:
                             fresh: list[ReceivedEvent] = []
@@ -363,8 +367,7 @@ class StreamingEngine:
                                 if item.stream_id is not None:
                                     run.stream_id = item.stream_id
                                 if item.id is not None:
-                                    last = run.last_event_id
-                                    if last is not None and item.id <= last:
+                                    if floor is not None and item.id <= floor:
                                         continue  # already delivered before the reconnect
                                     run.last_event_id = item.id
                                 fresh.append(item)
