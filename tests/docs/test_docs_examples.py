@@ -654,7 +654,11 @@ async def test_stop_aborts_on_the_server_too(serve: Serve) -> None:
             event_bus.on("stream-data", on_data)
             result = await streaming.start(
                 StreamConfig(live.base_url),
-                {"action": "chat", "params": {"message": "x"}, "options": {"tokens": 1000}},
+                {
+                    "action": "chat",
+                    "params": {"message": "x"},
+                    "options": {"tokens": 1000, "delay": 0.01},
+                },
             )
 
         assert result.reason == "aborted"
