@@ -49,6 +49,7 @@ from ._fake_upstream import RecordedRequest as RecordedRequest
 from ._fake_upstream import UpstreamAnswer as UpstreamAnswer
 from ._hookspecs import hookimpl as hookimpl
 from ._hookspecs import hookspec as hookspec
+from ._lazy import lazy_exports as lazy_exports
 from ._models import ActionRequest as ActionRequest
 from ._models import Completion as Completion
 from ._models import EventType as EventType
@@ -171,6 +172,7 @@ __all__ = [
     "get_plugins",
     "hookimpl",
     "hookspec",
+    "lazy_exports",
     "not_found",
     "open_stream",
     "parse_options",

@@ -1,0 +1,41 @@
+"""lazy_exports: a package's names are imported from their modules on first access only."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def lazy_pkg(tmp_path: Path) -> Iterator[str]:
+    pkg = tmp_path / "lazy_demo_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "from ainative_core import lazy_exports\n"
+        "__all__ = ['Heavy']\n"
+        "__getattr__, __dir__ = lazy_exports(__name__, {'Heavy': '._heavy'})\n"
+    )
+    (pkg / "_heavy.py").write_text("class Heavy:\n    pass\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield "lazy_demo_pkg"
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.startswith("lazy_demo_pkg")]:
+            del sys.modules[name]
+
+
+def test_names_load_on_first_access_and_are_cached(lazy_pkg: str) -> None:
+    import importlib
+
+    module = importlib.import_module(lazy_pkg)
+    assert f"{lazy_pkg}._heavy" not in sys.modules
+    assert "Heavy" in dir(module)
+    heavy = module.Heavy
+    assert f"{lazy_pkg}._heavy" in sys.modules
+    assert vars(module)["Heavy"] is heavy
+    with pytest.raises(AttributeError, match="has no attribute 'Light'"):
+        _ = module.Light
