@@ -85,8 +85,8 @@ async def test_a_provider_refusal_before_the_first_token_is_the_same_error_on_ev
                 await client.complete_text("go")
             with pytest.raises(HTTPStatusError) as refused:
                 await client.complete_text("go", provider="nope")
-    # SSE (and AUTO, which prefers it) learns the delay from the 429; a WS error event has none.
-    assert info.value.retry_after == (None if method == "WS" else 2.5)
+    # Every transport refuses with the same fields: the delay survives over WebSocket too.
+    assert info.value.retry_after == 2.5
     assert refused.value.status == refused.value.status_code == 404
     assert refused.value.server_code == "unknown_provider"
 

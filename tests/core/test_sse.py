@@ -15,7 +15,6 @@ from ainative_core import (
     WireEvent,
     encode_sse,
     encode_sse_comment,
-    sse_frame,
 )
 
 
@@ -168,7 +167,7 @@ def test_encode_decode_round_trip_split_at_any_byte(
     events: list[WireEvent], cuts: list[int], first_id: int
 ) -> None:
     stream = "retry: 1000\n" + "".join(
-        sse_frame(e.to_json(), first_id + i) + (encode_sse_comment("ping") if i % 2 else "")
+        encode_sse(e.to_json(), id=first_id + i) + (encode_sse_comment("ping") if i % 2 else "")
         for i, e in enumerate(events)
     )
     data = stream.encode()

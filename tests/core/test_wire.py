@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ainative_core import StreamEvent, Usage, WireEvent, sse_frame, wire_event_from_stream_event
+from ainative_core import (
+    AINativeError,
+    ProviderRateLimited,
+    StreamEvent,
+    Usage,
+    WireEvent,
+    error_fields,
+    wire_event_from_stream_event,
+)
 
 
 def test_token_json_matches_the_seed_byte_for_byte() -> None:
@@ -44,16 +52,34 @@ def test_error_and_done_shapes() -> None:
     )
 
 
-def test_ws_json_adds_id_and_stream_id() -> None:
-    frame = WireEvent.token("hi").to_ws_json("s_1", 4)
-    assert json.loads(frame) == {"type": "token", "data": "hi", "id": 4, "stream_id": "s_1"}
+def test_error_fields_are_what_a_client_is_told_of_an_error() -> None:
+    limited = ProviderRateLimited("slow down", retry_after=2.5)
+    assert error_fields(limited) == {
+        "code": "provider_rate_limited",
+        "message": "slow down",
+        "retryable": True,
+        "retry_after": 2.5,
+    }
+    assert error_fields(AINativeError("plain")) == {
+        "code": "internal_error",
+        "message": "plain",
+        "retryable": False,
+    }
+    # Not ours: the text may hold internals.
+    assert error_fields(KeyError("secret path")) == {
+        "code": "internal_error",
+        "message": "internal server error",
+        "retryable": False,
+    }
 
 
-def test_sse_frame_layout() -> None:
-    assert sse_frame('{"type":"token","data":"a"}', 2) == (
-        'id: 2\ndata: {"type":"token","data":"a"}\n\n'
-    )
-    assert sse_frame("[DONE]", None) == "data: [DONE]\n\n"
+def test_failure_of_an_error_is_its_error_event() -> None:
+    event = WireEvent.failure_of(ProviderRateLimited("slow down"))
+    assert event == WireEvent.failure("slow down", code="provider_rate_limited", retryable=True)
+    hidden = WireEvent.failure_of(ValueError("boom"))
+    assert (hidden.data, hidden.code) == ("internal server error", "internal_error")
+    shown = WireEvent.failure_of(ValueError("boom"), internal_message="boom")
+    assert (shown.data, shown.code) == ("boom", "internal_error")
 
 
 def test_from_json_rejects_non_objects_and_missing_type() -> None:

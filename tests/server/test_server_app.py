@@ -73,7 +73,11 @@ async def test_custom_action_failing_before_sending_is_a_real_status(serve: Serv
     assert locked.status_code == 401
     assert locked.json()["error"]["message"] == "no key for this"
     assert crash.status_code == 500
-    assert crash.json()["error"] == {"code": "internal_error", "message": "internal server error"}
+    assert crash.json()["error"] == {
+        "code": "internal_error",
+        "message": "internal server error",
+        "retryable": False,
+    }
 
 
 async def test_model_options_and_context_reach_the_provider(

@@ -20,16 +20,16 @@ async def test_append_assigns_sequence_ids_and_read_is_after_the_cursor() -> Non
         await store.append("s1", WireEvent.token(text))
     result = await store.read("s1", 1)
     assert [e.id for e in result.events] == [2, 3]
-    assert [e.sse for e in result.events] == [
-        b'id: 2\ndata: {"type":"token","data":"b"}\n\n',
-        b'id: 3\ndata: {"type":"token","data":"c"}\n\n',
+    assert [e.json for e in result.events] == [
+        '{"type":"token","data":"b"}',
+        '{"type":"token","data":"c"}',
     ]
     assert not result.finished
     assert not result.at_end
     assert [e.id for e in (await store.read("s1", 0, limit=1)).events] == [1]
     stats = await store.stats("s1")
     assert (stats.count, stats.finished) == (3, False)
-    assert stats.bytes == sum(len(e.sse) for e in (await store.read("s1", 0)).events)
+    assert stats.bytes == sum(e.size for e in (await store.read("s1", 0)).events)
 
 
 async def test_finish_marks_the_end_and_refuses_appends() -> None:
@@ -105,14 +105,9 @@ async def test_expired_and_deleted_streams_are_not_found() -> None:
         await store.append("nope", WireEvent.token("x"))
 
 
-def test_stored_event_is_encoded_once_for_sse_and_websocket() -> None:
+def test_stored_event_is_its_wire_json_encoded_once() -> None:
     event = StoredEvent.encode(7, WireEvent("metadata", {"k": "é\n"}))
-    assert event.sse == 'id: 7\ndata: {"type":"metadata","data":{"k":"é\\n"}}\n\n'.encode()
-    ws = event.ws_json("s_abc")
-    assert json.loads(ws) == {
-        "type": "metadata",
-        "data": {"k": "é\n"},
-        "id": 7,
-        "stream_id": "s_abc",
-    }
-    assert event.ws_json("s_abc") is ws  # cached
+    assert (event.id, event.type) == (7, "metadata")
+    assert event.json == '{"type":"metadata","data":{"k":"é\\n"}}'
+    assert json.loads(event.json) == {"type": "metadata", "data": {"k": "é\n"}}
+    assert event.size == len(event.json)

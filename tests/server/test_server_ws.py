@@ -176,12 +176,16 @@ async def test_a_bad_frame_gets_an_error_frame_and_the_socket_stays_open(
                 ) as ws:
                     await ws.send_text(frame)
                     error = await receive(ws)
+                    closing = await receive(ws)
                     await ws.send_text(json.dumps(CHAT))
                     after = await until_done(ws)
     assert error["type"] == "error"
     assert error["code"] == code
     assert names in error["data"]
     assert "id" not in error
+    # The refusal ends with an id-less done: what the seed's client waits for.
+    named = {"stream_id": error["stream_id"]} if "stream_id" in error else {}
+    assert closing == {"type": "done", "data": {"finish_reason": "error"}, **named}
     assert text_of(after) == "hello world"
 
 
@@ -217,10 +221,12 @@ async def test_a_binary_frame_is_read_as_utf8_text(serve: Serve) -> None:
     assert error["code"] == "invalid_request"
 
 
-async def test_provider_failure_is_an_error_event_then_done_in_the_stream(
+async def test_provider_failure_before_the_first_token_is_a_refusal_like_sses_status(
     serve: Serve, server_plugins: PluginSandbox
 ) -> None:
-    server_plugins.add_provider("fake", FakeProvider(fail_before=ProviderRateLimited("later")))
+    server_plugins.add_provider(
+        "fake", FakeProvider(fail_before=ProviderRateLimited("later", retry_after=3))
+    )
     with serve() as (_, live):
         async with httpx.AsyncClient() as client:
             with anyio.fail_after(10):
@@ -229,7 +235,15 @@ async def test_provider_failure_is_an_error_event_then_done_in_the_stream(
                 ) as ws:
                     await ws.send_text(json.dumps({**CHAT, "provider": "fake"}))
                     frames = await until_done(ws)
-    assert [f["type"] for f in frames] == ["metadata", "error", "done"]
-    assert frames[1]["code"] == "provider_rate_limited"
-    assert frames[1]["retryable"] is True
-    assert frames[2]["data"] == {"finish_reason": "error"}
+    # No stream started: the fields of SSE's 429 body, in an id-less error, then done.
+    assert frames == [
+        {
+            "type": "error",
+            "data": "later",
+            "code": "provider_rate_limited",
+            "retryable": True,
+            "retry_after": 3,
+            "status": 429,
+        },
+        {"type": "done", "data": {"finish_reason": "error"}},
+    ]

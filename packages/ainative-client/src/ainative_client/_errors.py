@@ -32,6 +32,7 @@ __all__ = [
     "error_message_from_body",
     "map_exception",
     "map_transport_errors",
+    "refusal_error",
     "status_error",
 ]
 
@@ -76,50 +77,71 @@ def error_message_from_body(body: bytes) -> str:
     return json.dumps(obj)[:200]
 
 
-def _error_field(body: bytes, key: str) -> object:
+def _error_object(body: bytes) -> dict[str, object] | None:
+    """The ``error`` object of an ainative server's error body, if it is one."""
     try:
         obj = json.loads(body)
     except ValueError:
         return None
     error = obj.get("error") if isinstance(obj, dict) else None
-    return error.get(key) if isinstance(error, dict) else None
+    return error if isinstance(error, dict) else None
 
 
 def error_code_from_body(body: bytes) -> str | None:
     """The ainative error code of an ainative server's error body (``{"error": {"code"}}``)."""
-    code = _error_field(body, "code")
+    code = (_error_object(body) or {}).get("code")
     return code if isinstance(code, str) else None
 
 
-def status_error(
-    status_code: int, reason: str, body: bytes, headers: Mapping[str, str] | None = None
+def refusal_error(
+    status_code: int,
+    fields: Mapping[str, object] | None,
+    *,
+    reason: str = "",
+    headers: Mapping[str, str] | None = None,
 ) -> AINativeError:
-    """The error for a refused request, carrying the server's own explanation.
+    """The error for a request the server refused, from its status and its error fields.
 
-    A provider failure the server reported before the first token (an ainative body with a
-    ``provider_*`` code) is raised as that provider error, as it is over WebSocket, with a
-    rate limit's ``Retry-After`` as ``retry_after``. Any other refusal is an
-    `HTTPStatusError` whose ``server_code`` is the body's code (a 404 with a code is
-    "unknown provider", one without is "no such route").
+    ``fields`` are what an ainative server says of the error (``code``, ``message``,
+    ``retryable``, ``retry_after``): the ``error`` object of an HTTP error body, or the
+    id-less ``error`` frame of a WebSocket refusal, so both transports raise the same
+    exception with the same fields. A provider failure reported before the first token
+    (a ``provider_*`` code) is raised as that provider error, with a rate limit's
+    ``retry_after``; any other refusal is an `HTTPStatusError` whose ``server_code`` is
+    the code (a 404 with a code is "unknown provider", one without is "no such route").
     """
-    detail = error_message_from_body(body) if body else ""
-    server_code = error_code_from_body(body) if body else None
-    # The body's exact seconds first: the Retry-After header is rounded up to whole seconds.
-    exact = _error_field(body, "retry_after") if body else None
+    fields = fields or {}
+    message = fields.get("message")
+    detail = message if isinstance(message, str) else ""
+    code = fields.get("code")
+    server_code = code if isinstance(code, str) else None
+    # The exact seconds first: the Retry-After header is rounded up to whole seconds.
+    exact = fields.get("retry_after")
     retry_after = (
         float(exact)
         if isinstance(exact, (int, float)) and not isinstance(exact, bool)
         else parse_retry_after(headers)
     )
     if server_code is not None and server_code.startswith("provider_"):
-        error = error_from_code(server_code, detail or f"{status_code} {reason}")
+        error = error_from_code(server_code, detail or f"{status_code} {reason}".strip())
         if isinstance(error, ProviderRateLimited):
             error.retry_after = retry_after
         return error
-    message = f"{status_code} {reason}" + (f": {detail}" if detail else "")
+    message = f"{status_code} {reason}".rstrip() + (f": {detail}" if detail else "")
     return HTTPStatusError(
         message, status_code=status_code, server_code=server_code, retry_after=retry_after
     )
+
+
+def status_error(
+    status_code: int, reason: str, body: bytes, headers: Mapping[str, str] | None = None
+) -> AINativeError:
+    """The error for an HTTP error response (`refusal_error` of its body's fields)."""
+    error = _error_object(body)
+    fields: dict[str, object] = dict(error) if error is not None else {}
+    if not isinstance(fields.get("message"), str) and body:
+        fields["message"] = error_message_from_body(body)
+    return refusal_error(status_code, fields, reason=reason, headers=headers)
 
 
 def _leaf(exc: BaseException) -> BaseException:

@@ -24,13 +24,12 @@ from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from ainative_core import (
     ActionRequest,
     AINativeError,
-    HTTPStatusError,
     ProtocolError,
     StreamingError,
     WireEvent,
 )
 
-from ._errors import map_transport_errors
+from ._errors import map_transport_errors, refusal_error
 from ._transport import ReceivedEvent, endpoint
 
 __all__ = ["WSClientTransport", "WSConnection"]
@@ -148,6 +147,8 @@ class WSConnection:
 
     async def _route(self, text: str) -> None:
         obj, event, event_id, stream_id = _parse(text)
+        if event_id is None and event.type == "done":
+            return  # the end of a refusal, already delivered with its error frame
         target = self._routes.get(stream_id) if stream_id is not None else None
         if target is None and self._pending is not None:
             target = self._pending
@@ -160,7 +161,7 @@ class WSConnection:
         # An error without an id is the server refusing the request (unknown provider,
         # unknown stream...): the stream never started, like an HTTP error status on SSE.
         refused = event.type == "error" and event_id is None
-        item: _Item = _refusal(obj, event) if refused else ReceivedEvent(event, event_id, stream_id)
+        item: _Item = _refusal(obj) if refused else ReceivedEvent(event, event_id, stream_id)
         try:
             await target.send(item)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -174,7 +175,7 @@ class WSConnection:
             target.close()
 
 
-_Item: TypeAlias = ReceivedEvent | HTTPStatusError
+_Item: TypeAlias = ReceivedEvent | AINativeError
 
 
 def _parse(text: str) -> tuple[dict[str, Any], WireEvent, int | None, str | None]:
@@ -194,12 +195,11 @@ def _parse(text: str) -> tuple[dict[str, Any], WireEvent, int | None, str | None
     )
 
 
-def _refusal(obj: dict[str, Any], event: WireEvent) -> HTTPStatusError:
+def _refusal(obj: dict[str, Any]) -> AINativeError:
+    """The error of an id-less ``error`` frame: the server refused the request."""
     status = obj.get("status")
-    status_code = status if isinstance(status, int) else 400
-    return HTTPStatusError(
-        f"{status_code}: {event.data}", status_code=status_code, server_code=event.code
-    )
+    fields = {**obj, "message": obj.get("data")}
+    return refusal_error(status if isinstance(status, int) else 400, fields)
 
 
 @final
@@ -220,7 +220,7 @@ class _StreamEvents:
             item = await self._receive.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
-        if isinstance(item, HTTPStatusError):
+        if isinstance(item, AINativeError):
             raise item
         return item
 
@@ -244,6 +244,8 @@ class _DirectEvents:
             with map_transport_errors():
                 text = await self._session.receive_text()
             obj, event, event_id, stream_id = _parse(text)
+            if event_id is None and event.type == "done":
+                continue  # the end of an earlier refusal on this socket
             if stream_id is not None:
                 if self._stream_id is None:
                     self._stream_id = stream_id
@@ -251,7 +253,7 @@ class _DirectEvents:
                     continue  # a frame of an earlier stream on this socket
             if event.type == "error" and event_id is None:
                 self._ended = True
-                raise _refusal(obj, event)
+                raise _refusal(obj)
             self._ended = event.type == "done"
             return ReceivedEvent(event, event_id, stream_id)
         raise StopAsyncIteration

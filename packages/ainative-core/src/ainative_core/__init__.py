@@ -80,15 +80,15 @@ from ._retry import RetryPolicy as RetryPolicy
 from ._retry import parse_retry_after as parse_retry_after
 from ._retry import retry_call as retry_call
 from ._retry import retry_stream as retry_stream
+from ._sse import SSE_DONE as SSE_DONE
 from ._sse import ServerSentEvent as ServerSentEvent
 from ._sse import SSEDecoder as SSEDecoder
 from ._sse import encode_sse as encode_sse
 from ._sse import encode_sse_comment as encode_sse_comment
 from ._wire import DONE_SENTINEL as DONE_SENTINEL
-from ._wire import SSE_DONE as SSE_DONE
 from ._wire import WIRE_VERSION as WIRE_VERSION
 from ._wire import WireEvent as WireEvent
-from ._wire import sse_frame as sse_frame
+from ._wire import error_fields as error_fields
 from ._wire import wire_event_from_stream_event as wire_event_from_stream_event
 
 __version__ = "0.1.0"
@@ -168,6 +168,7 @@ __all__ = [
     "echo_tokens",
     "encode_sse",
     "encode_sse_comment",
+    "error_fields",
     "error_from_code",
     "get_plugins",
     "hookimpl",
@@ -181,6 +182,5 @@ __all__ = [
     "retry_call",
     "retry_stream",
     "set_plugins",
-    "sse_frame",
     "wire_event_from_stream_event",
 ]

@@ -15,9 +15,12 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
-from typing import TypeAlias, final
+from typing import Final, TypeAlias, final
+
+from ._wire import DONE_SENTINEL
 
 __all__ = [
+    "SSE_DONE",
     "SSEDecoder",
     "ServerSentEvent",
     "encode_sse",
@@ -50,8 +53,15 @@ def encode_sse(
 ) -> str:
     """Encode one event; multi-line ``data`` becomes one ``data:`` line per line.
 
-    Lines end with ``\\n`` only: the seed's client splits on ``\\n``.
+    Lines end with ``\\n`` only: the seed's client splits on ``\\n``. This is the one SSE
+    encoder of ainative; the common case (one line of data, an integer id or none) is a
+    single string format.
     """
+    if event is None and retry is None and "\n" not in data and "\r" not in data:
+        if id is None:
+            return f"data: {data}\n\n"
+        if type(id) is int:
+            return f"id: {id}\ndata: {data}\n\n"
     parts: list[str] = []
     if retry is not None:
         parts.append(f"retry: {int(retry)}\n")
@@ -75,6 +85,10 @@ def encode_sse(
 def encode_sse_comment(text: str = "") -> str:
     """A comment block (``: text``), e.g. a keep-alive ping; every line gets its colon."""
     return "".join(f": {line}\n" if line else ":\n" for line in _LINE_END.split(text)) + "\n"
+
+
+SSE_DONE: Final = encode_sse(DONE_SENTINEL)
+"""``data: [DONE]``: the end of an ainative (and OpenAI-style) SSE stream."""
 
 
 @final

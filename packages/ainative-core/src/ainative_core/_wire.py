@@ -15,20 +15,20 @@ import json.scanner
 from dataclasses import dataclass
 from typing import Any, Final, final
 
-from ._models import StreamEvent
+from ._exceptions import AINativeError
+from ._models import StreamEvent, Usage
 
 __all__ = [
     "DONE_SENTINEL",
-    "SSE_DONE",
     "WIRE_VERSION",
     "WireEvent",
-    "sse_frame",
+    "error_fields",
     "wire_event_from_stream_event",
 ]
 
 WIRE_VERSION: Final = 1
 DONE_SENTINEL: Final = "[DONE]"
-SSE_DONE: Final = "data: [DONE]\n\n"
+INTERNAL_ERROR_MESSAGE: Final = "internal server error"
 
 # json.encoder.encode_basestring is the C ``c_encode_basestring`` when available: it quotes
 # and escapes a str without ASCII-escaping the rest, like JavaScript's JSON.stringify.
@@ -67,6 +67,19 @@ class WireEvent:
     def failure(cls, message: str, *, code: str, retryable: bool = False) -> WireEvent:
         return cls("error", message, code=code, retryable=retryable)
 
+    @classmethod
+    def failure_of(cls, exc: BaseException, *, internal_message: str | None = None) -> WireEvent:
+        """The ``error`` event reporting ``exc`` (see `error_fields`).
+
+        ``internal_message`` replaces the generic message of an exception that is not an
+        `AINativeError` (the seed's ``stream_tokens`` reports the exception's own text).
+        """
+        fields = error_fields(exc)
+        message = fields["message"]
+        if internal_message is not None and not isinstance(exc, AINativeError):
+            message = internal_message
+        return cls("error", message, code=fields["code"], retryable=fields["retryable"])
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
         if self.data is not None:
@@ -87,11 +100,6 @@ class WireEvent:
         ):
             return '{"type":"token","data":' + _quote(self.data) + "}"
         return _dumps(self.to_dict())
-
-    def to_ws_json(self, stream_id: str, event_id: int) -> str:
-        """The WebSocket frame: the same object with ``id`` and ``stream_id``."""
-        body = self.to_json()
-        return f'{body[:-1]},"id":{event_id},"stream_id":{_quote(stream_id)}}}'
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> WireEvent:
@@ -125,17 +133,31 @@ class WireEvent:
         return cls.from_dict(obj)
 
 
-def sse_frame(body: str, event_id: int | None) -> str:
-    """One SSE event for a JSON body that has no line breaks (JSON escapes them)."""
-    if event_id is None:
-        return f"data: {body}\n\n"
-    return f"id: {event_id}\ndata: {body}\n\n"
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """What a server tells its client about an error: ``code``, ``message``, ``retryable``,
+    and ``retry_after`` (seconds) when the error has one.
+
+    This is the one mapping behind the HTTP error bodies, WebSocket refusals and ``error``
+    events. Only an `AINativeError` speaks for itself; any other exception is reported as
+    ``internal_error`` with a generic message, since its text may hold internals.
+    """
+    if not isinstance(exc, AINativeError):
+        return {"code": "internal_error", "message": INTERNAL_ERROR_MESSAGE, "retryable": False}
+    fields: dict[str, Any] = {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, (int, float)) and not isinstance(retry_after, bool):
+        fields["retry_after"] = retry_after
+    return fields
 
 
-def wire_event_from_stream_event(event: StreamEvent) -> WireEvent | None:
+def wire_event_from_stream_event(
+    event: StreamEvent, *, usage: Usage | None = None
+) -> WireEvent | None:
     """Map a provider event to its wire event; ``finish`` maps to ``done``.
 
-    Returns None for events that have no wire form (an empty text delta).
+    ``usage`` is reported by a ``finish`` that carries none (a provider that sent its
+    ``usage`` event earlier). Returns None for events that have no wire form (an empty text
+    delta).
     """
     kind = event.type
     if kind == "text":
@@ -169,9 +191,9 @@ def wire_event_from_stream_event(event: StreamEvent) -> WireEvent | None:
     if kind == "usage":
         return WireEvent("usage", event.usage.model_dump() if event.usage else {})
     if kind == "finish":
+        final_usage = event.usage or usage
         return WireEvent.done(
-            event.finish_reason or "stop",
-            event.usage.model_dump() if event.usage else None,
+            event.finish_reason or "stop", final_usage.model_dump() if final_usage else None
         )
     if kind == "error":
         return WireEvent.failure(

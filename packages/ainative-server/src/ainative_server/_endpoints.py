@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from ainative_core import ActionRequest, AINativeError, __version__
 
-from ._http import error_headers, error_status, read_model
+from ._http import cancel_on_disconnect, error_headers, error_status, read_model
 
 if TYPE_CHECKING:
     from ._server import AINativeServer
@@ -38,7 +38,12 @@ def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
     async def action(request: Request) -> Response:
         """Run an action to the end: ``{"messages": [{"role": "assistant", ...}], ...}``."""
         body = await read_model(request, ActionRequest, limit)
-        return JSONResponse(await server.run_action(body))
+        result: dict[str, Any] = {}
+        async with cancel_on_disconnect(request.receive) as scope:
+            result = await server.run_action(body)
+        if scope.cancelled_caught:
+            return Response(status_code=499)  # the client went away: its run was cancelled
+        return JSONResponse(result)
 
     async def call_tool(request: Request) -> Response:
         """Call a tool: ``{"success": true, "result": ...}`` or ``{"success": false, ...}``."""

@@ -1,7 +1,9 @@
-"""HTTP helpers shared by the endpoints and transports: error bodies and bounded JSON bodies.
+"""HTTP helpers shared by the endpoints and transports: error bodies, bounded JSON bodies,
+and noticing that a client went away.
 
-Every error answers ``{"error": {"code": ..., "message": ..., "retryable": ...}}`` with the
-status of the `AINativeError` (``Retry-After`` added for rate limits). Bodies are read here
+Every error answers ``{"error": {"code": ..., "message": ..., "retryable": ...}}`` (the
+fields of `ainative_core.error_fields`) with the status of the `AINativeError`
+(``Retry-After`` added for rate limits). Bodies are read here
 rather than by FastAPI's body parameters so that the size limit (413) and the shape of
 validation errors (422 naming the field) are the same for the app and for a mounted router.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import AsyncIterator
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, Final, TypeVar
 
 import anyio
@@ -19,17 +21,28 @@ import structlog
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import Receive
 
 from ainative_core import (
     AINativeError,
     InvalidRequestError,
     PayloadTooLargeError,
-    ProviderRateLimited,
+    error_fields,
 )
 
 from ._tools import validation_message
 
-__all__ = ["error_body", "error_headers", "error_response", "read_json", "read_model"]
+__all__ = [
+    "cancel_on_disconnect",
+    "error_body",
+    "error_headers",
+    "error_response",
+    "error_status",
+    "log_unexpected",
+    "read_json",
+    "read_model",
+    "validate",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,34 +53,32 @@ _logger = structlog.get_logger("ainative.server")
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, AINativeError):
-        error: dict[str, Any] = {
-            "code": exc.code,
-            "message": exc.message,
-            "retryable": exc.retryable,
-        }
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            error["retry_after"] = retry_after
-        return {"error": error}
-    return {"error": {"code": "internal_error", "message": "internal server error"}}
+    """``{"error": {code, message, retryable[, retry_after]}}`` for ``exc``."""
+    return {"error": error_fields(exc)}
 
 
 def error_headers(exc: BaseException) -> dict[str, str]:
-    if isinstance(exc, ProviderRateLimited) and exc.retry_after is not None:
-        return {"Retry-After": str(max(0, math.ceil(exc.retry_after)))}
+    retry_after = getattr(exc, "retry_after", None) if isinstance(exc, AINativeError) else None
+    if isinstance(retry_after, (int, float)) and not isinstance(retry_after, bool):
+        return {"Retry-After": str(max(0, math.ceil(retry_after)))}
     return {}
 
 
 def error_status(exc: BaseException) -> int:
+    """The HTTP status a request failing with ``exc`` answers (500 unless it is ours)."""
     status = exc.status if isinstance(exc, AINativeError) else 500
     return status if 400 <= status <= 599 else 500
 
 
-def error_response(exc: BaseException) -> JSONResponse:
-    """The JSON error response for ``exc`` (non-ainative exceptions: 500, logged)."""
+def log_unexpected(exc: BaseException, event: str = "request.failed") -> None:
+    """Log ``exc`` with its traceback unless it is an `AINativeError` (a request's own
+    failure, reported to its client): the one place a failing request is logged."""
     if not isinstance(exc, AINativeError):
-        _logger.error("request.failed", exc_info=exc)
+        _logger.error(event, exc_info=exc)
+
+
+def error_response(exc: BaseException) -> JSONResponse:
+    """The JSON error response for ``exc`` (an exception that is not ours: 500)."""
     return JSONResponse(error_body(exc), status_code=error_status(exc), headers=error_headers(exc))
 
 
@@ -124,3 +135,32 @@ def validate(model: type[M], data: Any, prefix: str = "") -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidRequestError(validation_message(exc, prefix)) from None
+
+
+@asynccontextmanager
+async def cancel_on_disconnect(receive: Receive) -> AsyncIterator[anyio.CancelScope]:
+    """Run the block until it ends or the HTTP client goes away, whichever comes first.
+
+    The block is cancelled when ``http.disconnect`` arrives: the scope it is given then has
+    ``cancelled_caught``. Only for a request whose body has been read: the watcher consumes
+    what ``receive`` gives.
+    """
+    error: Exception | None = None
+    body = anyio.CancelScope()
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            body.cancel()
+
+        tg.start_soon(watch)
+        try:
+            with body:
+                yield body
+        except Exception as exc:  # leaves as itself, not in the task group's ExceptionGroup
+            error = exc
+        finally:
+            tg.cancel_scope.cancel()
+    if error is not None:
+        raise error

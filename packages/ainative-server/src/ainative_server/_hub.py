@@ -2,9 +2,10 @@
 
 A run's producer (action handler -> provider -> events) runs in the hub's task group, which
 lives in the application's lifespan; it appends to the run's log in the `EventStore` and
-never waits for a reader. SSE responses and WebSocket streams are `Follower`s: they read the
-log from a cursor, and a follower that has fallen behind takes every pending event at once,
-so a slow client costs one write per batch and never slows the producer. When the last
+never waits for a reader. Connections follow a log through `StreamHub.subscribe`, the one
+owner of a follower's life: it starts the run (or finds the stream to resume), raises a
+failure that came before the first event so the transport can refuse the request properly,
+holds the follower's slot while it reads and releases it on the way out. When the last
 follower of a running stream goes away, the producer keeps running for ``resume_grace``
 seconds (a client may resume); then it is cancelled. Finished logs stay readable for
 ``retention`` seconds.
@@ -16,11 +17,11 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Final, Literal, TypeAlias, final
+from dataclasses import dataclass
+from typing import Literal, TypeAlias, TypeVar, final
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 import structlog
 
 from ainative_core import (
@@ -32,22 +33,14 @@ from ainative_core import (
 )
 
 from ._config import ServerConfig
+from ._encoding import Encoding
 from ._manager import EventSink, StreamManager
-from ._store import EventStore, InMemoryEventStore, ReadResult, StoredEvent
+from ._store import EventStore, InMemoryEventStore, StoredEvent
+from ._subscription import TICKS_PER_PING, Feed, Subscription
 
-__all__ = ["Follower", "ProducerFactory", "Run", "StreamHub"]
+__all__ = ["ProducerFactory", "Run", "RunSpec", "StreamHub"]
 
-LINGER_ROUNDS: Final = 64
-"""Most extra loop rounds a coalescing follower waits for a busy producer's next events."""
-LINGER_BYTES: Final = 65_536
-"""A coalescing follower stops gathering once its batch has this many bytes."""
-
-_TICKS_PER_PING: Final = 4
-"""A hub whose store can wake every waiter does so this many times per ping interval."""
-
-PROBE_EVERY: Final = 8
-"""A follower woken by each event lingers after one wake-up in this many anyway, so it
-notices a producer that has sped up."""
+F = TypeVar("F")
 
 RunStatus: TypeAlias = Literal["running", "finished"]
 ProducerFactory: TypeAlias = Callable[["Run", EventSink], StreamManager]
@@ -57,8 +50,24 @@ _logger = structlog.get_logger("ainative.server")
 
 
 @final
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """What a new run does: ``handler(manager)`` produces its events through the
+    `StreamManager` that ``make_manager(run, sink)`` builds; the names are its metadata."""
+
+    handler: Callable[[StreamManager], Awaitable[None]]
+    make_manager: ProducerFactory
+    provider: str
+    model: str | None
+    action: str
+
+
+@final
 class Run:
-    """One stream's producer-side state in this process (counts, timing, end)."""
+    """One stream produced by this process: what it is, its counts and timing, how it ended.
+
+    ``finished`` is set when the producer has ended and the log is complete.
+    """
 
     def __init__(self, stream_id: str, *, provider: str, model: str | None, action: str) -> None:
         self.stream_id = stream_id
@@ -68,25 +77,31 @@ class Run:
         self.status: RunStatus = "running"
         self.finish_reason: str | None = None
         self.error: BaseException | None = None
-        self.early_error: BaseException | None = None
-        """Set when the run failed before it produced anything (the request's real error)."""
+        """The exception that ended the producer, if one did."""
         self.tokens = 0
         self.events = 0
         self.bytes = 0
         self.started_at = time.monotonic()
         self.first_token_at: float | None = None
         self.ended_at: float | None = None
-        self.followers = 1  # the creator's hold, handed to its first follower (adopt=True)
-        self.ready = anyio.Event()
-        """Set at the first event the action emits, or when the run ends."""
         self.finished = anyio.Event()
-        self.cancel_requested = False
+        self._followers = 0
+        self._ready = anyio.Event()
+        """Set at the first event the action emits, or when the run ends."""
+        self._early_error: BaseException | None = None
+        """Set when the run failed before it emitted anything (the request's real error)."""
+        self._cancel_requested = False
         self._scope: anyio.CancelScope | None = None
         self._idle_generation = 0
 
     @property
     def done(self) -> bool:
         return self.status == "finished"
+
+    @property
+    def followers(self) -> int:
+        """Subscriptions of this process reading the run now."""
+        return self._followers
 
     def __repr__(self) -> str:
         return f"<Run {self.stream_id} {self.status} events={self.events} bytes={self.bytes}>"
@@ -104,122 +119,23 @@ class _RunSink:
 
     async def emit(self, event: WireEvent) -> None:
         await self.hub._append(self.run, event, limited=True)
-        ready = self.run.ready
+        ready = self.run._ready
         if not ready.is_set():
             ready.set()
 
 
 @final
-class Follower:
-    """Reads one stream's log from a cursor (the id of the last event it has)."""
-
-    def __init__(self, hub: StreamHub, stream_id: str, cursor: int) -> None:
-        self._hub = hub
-        self.stream_id = stream_id
-        self.cursor = cursor
-        self.reached_end = False
-        self._busy = True
-        """Whether the last lingering found more events (a producer faster than the reader)."""
-        self._wakes = 0
-
-    async def next_batch(self, idle_timeout: float) -> list[StoredEvent] | None:
-        """The pending events (all of them when coalescing, else one).
-
-        ``[]`` after ``idle_timeout`` seconds without events (time for a keep-alive);
-        ``None`` once the finished stream has been read to its end. After a batch that
-        reaches the end, ``reached_end`` is True.
-
-        When coalescing, a batch also takes what a busy producer adds while the loop runs
-        other ready tasks: the follower yields and reads again as long as new events keep
-        arriving (bounded by `LINGER_ROUNDS` and `LINGER_BYTES`). It lingers so when events
-        were already pending, or after a wake-up when its last lingering found more; a
-        producer that waits on its upstream (one token at a time) then costs one wake-up
-        and one read per token, with a probe every `PROBE_EVERY` wake-ups.
-        """
-        if self.reached_end:
-            return None
-        hub = self._hub
-        store = hub.store
-        coalesce = hub.coalesce
-        limit = None if coalesce else 1
-        result = await store.read(self.stream_id, self.cursor, limit)
-        events = result.events
-        waited = not events and not result.finished
-        if waited:
-            result = await self._wait(idle_timeout, limit)
-            events = result.events
-        if coalesce and events and not result.finished:
-            self._wakes += waited
-            if not waited or self._busy or self._wakes % PROBE_EVERY == 0:
-                before = len(events)
-                result = await self._linger(events, result)
-                self._busy = len(events) > before
-        if events:
-            self.cursor = events[-1].id
-        if result.at_end:
-            self.reached_end = True
-            if not events:
-                return None
-        return events
-
-    async def _wait(self, idle_timeout: float, limit: int | None) -> ReadResult:
-        """Wait for events after the cursor, at most ``idle_timeout`` seconds; read them."""
-        hub = self._hub
-        store = hub.store
-        stream_id = self.stream_id
-        tick = hub._wake_tick
-        if tick is None or idle_timeout < tick * _TICKS_PER_PING:
-            with anyio.move_on_after(idle_timeout):
-                await store.wait(stream_id, self.cursor)
-            return await store.read(stream_id, self.cursor, limit)
-        # The hub wakes every waiter each `tick` seconds: no timer per wait.
-        deadline = time.monotonic() + idle_timeout
-        while True:
-            await store.wait(stream_id, self.cursor)
-            result = await store.read(stream_id, self.cursor, limit)
-            if result.events or result.finished or time.monotonic() >= deadline:
-                return result
-
-    async def _linger(self, events: list[StoredEvent], result: ReadResult) -> ReadResult:
-        """Add to ``events`` what a busy producer appends in the next rounds of the loop.
-
-        Returns the last read (``result`` if none was made), which tells whether
-        ``events`` reach the end of the stream.
-        """
-        store = self._hub.store
-        size = sum(len(e.sse) for e in events)
-        idle_rounds = 0
-        for _ in range(LINGER_ROUNDS):
-            if size >= LINGER_BYTES:
-                break
-            await anyio.lowlevel.checkpoint()
-            result = await store.read(self.stream_id, events[-1].id)
-            if not result.events:
-                # Two quiet rounds: trio runs ready tasks in random order, so one
-                # round may pass before the producer's turn.
-                idle_rounds += 1
-                if idle_rounds == 2 or result.finished:
-                    break
-                continue
-            idle_rounds = 0
-            events += result.events
-            size += sum(len(e.sse) for e in result.events)
-            if result.finished:
-                break
-        return result
-
-
-@final
 class StreamHub:
-    """Starts runs, keeps their logs, and hands out followers. Use inside `running`."""
+    """Starts runs, keeps their logs, and serves subscriptions. Use inside `running`."""
 
     def __init__(self, config: ServerConfig | None = None, store: EventStore | None = None):
         self.config = config or ServerConfig()
         self.store: EventStore = store or InMemoryEventStore()
         self.coalesce = self.config.coalesce
         self._runs: dict[str, Run] = {}
+        self._feeds: dict[str, Feed] = {}
         self._tg: anyio.abc.TaskGroup | None = None
-        self._wake_tick: float | None = None
+        self.wake_tick: float | None = None
         """Seconds between the hub's wake-ups of every waiting follower (None: no ticker)."""
 
     # -- life cycle ------------------------------------------------------------------------
@@ -230,13 +146,13 @@ class StreamHub:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             if self.store.wake_all():
-                self._wake_tick = self.config.ping_interval / _TICKS_PER_PING
-                tg.start_soon(self._wake_waiters, self._wake_tick, name="ainative-hub-wake")
+                self.wake_tick = self.config.ping_interval / TICKS_PER_PING
+                tg.start_soon(self._wake_waiters, self.wake_tick, name="ainative-hub-wake")
             try:
                 yield self
             finally:
                 self._tg = None
-                self._wake_tick = None
+                self.wake_tick = None
                 tg.cancel_scope.cancel()
 
     async def _wake_waiters(self, tick: float) -> None:
@@ -264,21 +180,89 @@ class StreamHub:
             raise StreamNotFoundError(f"unknown or expired stream {stream_id!r}")
         return run
 
+    # -- following -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def subscribe(
+        self,
+        encoding: Encoding[F],
+        *,
+        start: RunSpec | None = None,
+        stream_id: str | None = None,
+        after: int = 0,
+        resumable: bool = True,
+    ) -> AsyncIterator[Subscription[F]]:
+        """Follow a new run (``start``) or an existing stream (``stream_id``, after ``after``).
+
+        Starting waits for the run's first event: a failure before it (unknown model,
+        provider refusal, rate limit) is raised here, before the transport has written
+        anything, and the run is forgotten. Resuming raises `StreamNotFoundError` for an
+        unknown or expired stream. Inside the block the subscription holds a follower slot;
+        leaving releases it: the last follower of a running stream leaving starts the
+        ``resume_grace`` countdown, or cancels the run at once when it was not
+        ``resumable`` (its client cannot come back) or left before the first event.
+        """
+        if (start is None) == (stream_id is None):
+            raise TypeError("subscribe() takes either start or stream_id")
+        run: Run | None
+        if start is not None:
+            run = await self._start(start)
+            run._followers += 1
+            try:
+                await run._ready.wait()
+            except BaseException:
+                self._detach(run, abandon=True)  # its client never learned the id
+                raise
+            if run._early_error is not None:
+                run._followers -= 1
+                await self._discard(run)
+                raise run._early_error
+            sid = run.stream_id
+        else:
+            assert stream_id is not None
+            await self.store.stats(stream_id)  # raises for unknown or expired streams
+            sid = stream_id
+            run = self._runs.get(sid)
+            if run is not None:
+                run._followers += 1
+        feed = self._feeds.get(sid)
+        if feed is None:
+            feed = self._feeds[sid] = Feed(sid)
+        feed.users += 1
+        subscription = Subscription(self, feed, encoding, after=after, run=run)
+        try:
+            yield subscription
+        finally:
+            feed.users -= 1
+            if feed.users == 0 and self._feeds.get(sid) is feed:
+                del self._feeds[sid]
+            if run is not None:
+                self._detach(run, abandon=not resumable and not subscription.ended)
+
+    def _detach(self, run: Run, *, abandon: bool) -> None:
+        run._followers -= 1
+        if run._followers > 0 or run.done or self._tg is None:
+            return
+        if abandon:
+            _logger.debug("stream.abandoned", stream_id=run.stream_id, provider=run.provider)
+            self._cancel(run)
+            return
+        run._idle_generation += 1
+        self._tg.start_soon(self._cancel_if_abandoned, run, run._idle_generation)
+
+    async def _cancel_if_abandoned(self, run: Run, generation: int) -> None:
+        await anyio.sleep(self.config.resume_grace)
+        if run._followers <= 0 and run._idle_generation == generation and not run.done:
+            _logger.info("stream.abandoned", stream_id=run.stream_id, provider=run.provider)
+            self._cancel(run)
+
     # -- producing -------------------------------------------------------------------------
 
-    async def start(
-        self,
-        handler: Callable[[StreamManager], Awaitable[None]],
-        make_manager: ProducerFactory,
-        *,
-        provider: str,
-        model: str | None,
-        action: str,
-    ) -> Run:
-        """Create a run, log its ``metadata`` event and start ``handler`` as its producer.
+    async def _start(self, spec: RunSpec) -> Run:
+        """Create a run, log its ``metadata`` event and start its producer.
 
-        The creator holds one follower slot until it follows with ``adopt=True`` (or
-        calls `release`).
+        The run is registered only together with what cleans it up: a failure before the
+        producer has started removes it again.
         """
         tg = self._tg
         if tg is None:
@@ -288,15 +272,30 @@ class StreamHub:
             )
         stream_id = "s_" + secrets.token_urlsafe(12)
         await self.store.create(stream_id)
-        run = Run(stream_id, provider=provider, model=model, action=action)
+        run = Run(stream_id, provider=spec.provider, model=spec.model, action=spec.action)
         self._runs[stream_id] = run
-        meta = {"stream_id": stream_id, "provider": provider, "model": model or provider}
-        await self._append(run, WireEvent("metadata", meta), limited=False)
+        try:
+            meta = {
+                "stream_id": stream_id,
+                "provider": spec.provider,
+                "model": spec.model or spec.provider,
+            }
+            await self._append(run, WireEvent("metadata", meta), limited=False)
+            manager = spec.make_manager(run, _RunSink(self, run))
+            tg.start_soon(
+                self._produce, run, spec.handler, manager, name=f"ainative-run-{stream_id}"
+            )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._discard(run)
+            raise
         _logger.debug(
-            "stream.start", stream_id=stream_id, provider=provider, model=model, action=action
+            "stream.start",
+            stream_id=stream_id,
+            provider=spec.provider,
+            model=spec.model,
+            action=spec.action,
         )
-        manager = make_manager(run, _RunSink(self, run))
-        tg.start_soon(self._produce, run, handler, manager, name=f"ainative-run-{stream_id}")
         return run
 
     async def _append(self, run: Run, event: WireEvent, *, limited: bool) -> StoredEvent:
@@ -312,7 +311,7 @@ class StreamHub:
             )
         stored = await self.store.append(run.stream_id, event)
         run.events += 1
-        run.bytes += len(stored.sse)
+        run.bytes += stored.size
         if event.type == "token":
             run.tokens += 1
             if run.first_token_at is None:
@@ -332,7 +331,7 @@ class StreamHub:
         try:
             with anyio.CancelScope() as scope:
                 run._scope = scope
-                if run.cancel_requested:
+                if run._cancel_requested:
                     scope.cancel()
                 try:
                     await handler(manager)
@@ -341,29 +340,23 @@ class StreamHub:
             completed = not scope.cancelled_caught
         finally:
             with anyio.CancelScope(shield=True):
-                await self._end(run, manager, error, cancelled=not completed)
+                await self._end(run, error, cancelled=not completed)
 
-    async def _end(
-        self, run: Run, manager: StreamManager, error: Exception | None, *, cancelled: bool
-    ) -> None:
+    async def _end(self, run: Run, error: Exception | None, *, cancelled: bool) -> None:
         log = _logger.bind(stream_id=run.stream_id, provider=run.provider, action=run.action)
         try:
+            ended = run.finish_reason is not None  # the action sent its own done
             if error is not None:
                 run.error = error
-                if manager.sent == 0:
-                    run.early_error = error
-                if isinstance(error, AINativeError):
-                    failure = WireEvent.failure(
-                        error.message, code=error.code, retryable=error.retryable
-                    )
-                else:
+                if not run._ready.is_set():
+                    run._early_error = error  # raised to the subscriber, who reports it
+                elif not isinstance(error, AINativeError):
                     log.error("stream.producer_failed", exc_info=error)
-                    failure = WireEvent.failure("internal server error", code="internal_error")
-                if not manager.done:
-                    await self._append(run, failure, limited=False)
+                if not ended:
+                    await self._append(run, WireEvent.failure_of(error), limited=False)
                     await self._append(run, WireEvent.done("error"), limited=False)
-            elif not manager.done:
-                reason = "cancelled" if cancelled or run.cancel_requested else "stop"
+            elif not ended:
+                reason = "cancelled" if cancelled or run._cancel_requested else "stop"
                 await self._append(run, WireEvent.done(reason), limited=False)
             await self.store.finish(run.stream_id)
             await self.store.expire(run.stream_id, self.config.retention)
@@ -375,7 +368,7 @@ class StreamHub:
         finally:
             run.status = "finished"
             run.ended_at = time.monotonic()
-            run.ready.set()
+            run._ready.set()
             run.finished.set()
             if self._tg is not None:
                 self._tg.start_soon(self._forget_later, run)
@@ -401,54 +394,26 @@ class StreamHub:
             del self._runs[run.stream_id]
             await self.store.delete(run.stream_id)
 
+    async def _discard(self, run: Run) -> None:
+        """Forget a run at once (one whose client never learned its id)."""
+        if self._runs.get(run.stream_id) is run:
+            del self._runs[run.stream_id]
+        await self.store.delete(run.stream_id)
+
     # -- control ---------------------------------------------------------------------------
 
     def cancel(self, stream_id: str) -> Run:
-        """Cancel a running stream's producer (no-op on a finished one)."""
+        """Cancel a running stream's producer (no-op on a finished one).
+
+        Its followers end with ``done`` / ``finish_reason: "cancelled"``.
+        `StreamNotFoundError` if the stream is unknown or expired.
+        """
         run = self.get(stream_id)
-        if not run.done:
-            run.cancel_requested = True
-            if run._scope is not None:
-                run._scope.cancel()
+        self._cancel(run)
         return run
 
-    async def discard(self, run: Run) -> None:
-        """Forget a run at once (one that failed before the client learned its id)."""
-        self._runs.pop(run.stream_id, None)
-        await self.store.delete(run.stream_id)
-
-    def release(self, run: Run) -> None:
-        """Give up the creator's follower slot without following."""
-        self._detach(run)
-
-    def _detach(self, run: Run) -> None:
-        run.followers -= 1
-        if run.followers <= 0 and not run.done and self._tg is not None:
-            run._idle_generation += 1
-            self._tg.start_soon(self._cancel_if_abandoned, run, run._idle_generation)
-
-    async def _cancel_if_abandoned(self, run: Run, generation: int) -> None:
-        await anyio.sleep(self.config.resume_grace)
-        if run.followers <= 0 and run._idle_generation == generation and not run.done:
-            _logger.info("stream.abandoned", stream_id=run.stream_id, provider=run.provider)
-            self.cancel(run.stream_id)
-
-    # -- following -------------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def follow(
-        self, stream_id: str, after: int = 0, *, adopt: bool = False
-    ) -> AsyncIterator[Follower]:
-        """A follower from event id ``after``; raises `StreamNotFoundError` if unknown.
-
-        ``adopt=True`` takes over the creator's slot instead of adding one.
-        """
-        await self.store.stats(stream_id)  # raises for unknown or expired streams
-        run = self._runs.get(stream_id)
-        if run is not None and not adopt:
-            run.followers += 1
-        try:
-            yield Follower(self, stream_id, max(after, 0))
-        finally:
-            if run is not None:
-                self._detach(run)
+    def _cancel(self, run: Run) -> None:
+        if not run.done:
+            run._cancel_requested = True
+            if run._scope is not None:
+                run._scope.cancel()

@@ -92,33 +92,22 @@ class StreamManager:
         with its status); after that it becomes an ``error`` event and ``done``.
         """
         usage: Usage | None = None
+        for_wire = wire_event_from_stream_event
         async for event in events:
             kind = event.type
-            if kind == "text":
-                if event.text:
-                    await self.send(WireEvent("token", event.text))
-            elif kind == "usage":
+            if kind == "usage":
                 usage = event.usage
-            elif kind == "finish":
-                await self.send_done(event.finish_reason or "stop", event.usage or usage)
-                return
-            elif kind == "error":
-                message = event.text or "provider error"
-                if self.sent == 0:
-                    raise error_from_code(event.code, message)
-                await self.send(
-                    WireEvent.failure(
-                        message,
-                        code=event.code or "provider_error",
-                        retryable=bool(event.retryable),
-                    )
-                )
+                continue
+            if kind == "error" and self.sent == 0:
+                raise error_from_code(event.code, event.text or "provider error")
+            wire = for_wire(event, usage=usage)
+            if wire is not None:
+                await self.send(wire)
+            if kind == "error":
                 await self.send_done("error", usage)
                 return
-            else:
-                wire = wire_event_from_stream_event(event)
-                if wire is not None:
-                    await self.send(wire)
+            if kind == "finish":
+                return
         if not self.done:
             await self.send_done("stop", usage)
 

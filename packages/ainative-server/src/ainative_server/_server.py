@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any, final
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final, TypeVar, final
 from urllib.parse import parse_qs
 
 import anyio
@@ -21,7 +22,6 @@ from ainative_core import (
     Plugins,
     Provider,
     UnknownActionError,
-    WireEvent,
     error_from_code,
     get_plugins,
     not_found,
@@ -30,29 +30,35 @@ from ainative_core import (
 
 from ._actions import CHAT, Action, ActionHandler, generate_request_for
 from ._config import ServerConfig
-from ._http import error_response
-from ._hub import Run, StreamHub
+from ._encoding import Encoder, Encoding
+from ._http import error_response, log_unexpected
+from ._hub import RunSpec, StreamHub
 from ._manager import EventSink, StreamManager
-from ._store import EventStore
+from ._store import EventStore, StoredEvent
+from ._subscription import Subscription
 from ._tools import Tool, ToolRegistry
 from ._transport import ServerTransport
 
 __all__ = ["AINativeServer", "create_app", "create_router", "create_server"]
 
 HTTPHandler = Callable[[Request], Awaitable[Response]]
+F = TypeVar("F")
 
 _logger = structlog.get_logger("ainative.server")
 
 
 @final
-class _Collector:
-    """A sink that keeps events, for the non-streaming ``/ai/action``."""
+class _Events(Encoding[StoredEvent]):
+    """The logged events themselves, for a reader in this process (``/ai/action``)."""
 
     def __init__(self) -> None:
-        self.events: list[WireEvent] = []
+        super().__init__("ainative-events")
 
-    async def emit(self, event: WireEvent) -> None:
-        self.events.append(event)
+    def encoder(self, stream_id: str) -> Encoder[StoredEvent]:
+        return lambda event: event
+
+
+_EVENTS: Final = _Events()
 
 
 @final
@@ -137,9 +143,9 @@ class AINativeServer:
             raise UnknownActionError(not_found("action", name, self.actions).message)
         return action
 
-    def _prepare(
-        self, request: ActionRequest
-    ) -> tuple[Action, Callable[[str, EventSink], StreamManager], str, str | None]:
+    def _prepare(self, request: ActionRequest) -> RunSpec:
+        """What running ``request`` takes; its errors (unknown action, provider or model,
+        invalid params) are the request's 4xx."""
         action = self.get_action(request.action)
         provider_name, provider = self.get_provider(request.provider)
         # The provider's own default (a `model` attribute, by convention) names the model in
@@ -150,10 +156,10 @@ class AINativeServer:
         )
         generate = generate_request_for(request, model=model, require_message=action.needs_message)
 
-        def make_manager(run_id: str, sink: EventSink) -> StreamManager:
+        def make_manager(run: Any, sink: EventSink) -> StreamManager:
             return StreamManager(
                 sink,
-                stream_id=run_id,
+                stream_id=run.stream_id,
                 request=request,
                 provider=provider,
                 provider_name=provider_name,
@@ -161,37 +167,67 @@ class AINativeServer:
                 generate_request=generate,
             )
 
-        return action, make_manager, provider_name, model
-
-    async def start_stream(self, request: ActionRequest) -> Run:
-        """Validate ``request`` and start its run in the hub (errors here are 4xx)."""
-        action, make_manager, provider_name, model = self._prepare(request)
-
         async def handler(manager: StreamManager) -> None:
             await action.handler(manager, request)
 
-        return await self.hub.start(
-            handler,
-            lambda run, sink: make_manager(run.stream_id, sink),
-            provider=provider_name,
-            model=model,
-            action=action.name,
-        )
+        return RunSpec(handler, make_manager, provider_name, model, action.name)
+
+    def subscribe(
+        self,
+        encoding: Encoding[F],
+        request: ActionRequest | None = None,
+        *,
+        stream_id: str | None = None,
+        after: int = 0,
+        resumable: bool = True,
+    ) -> AbstractAsyncContextManager[Subscription[F]]:
+        """Follow a new run of ``request``, or the stream ``stream_id`` after event ``after``.
+
+        What every transport and protocol uses: ``async with server.subscribe(encoding,
+        request) as subscription:`` raises the request's early failure (an `AINativeError`
+        with its HTTP ``status``) before anything is written, then ``async for batch in
+        subscription`` gives the frames to write. See `StreamHub.subscribe`.
+        """
+        if request is None:
+            return self.hub.subscribe(
+                encoding, stream_id=stream_id, after=after, resumable=resumable
+            )
+        return self._subscribe_new(encoding, request, resumable)
+
+    @asynccontextmanager
+    async def _subscribe_new(
+        self, encoding: Encoding[F], request: ActionRequest, resumable: bool
+    ) -> AsyncIterator[Subscription[F]]:
+        spec = self._prepare(request)
+        async with self.hub.subscribe(encoding, start=spec, resumable=resumable) as subscription:
+            yield subscription
+
+    def cancel(self, stream_id: str) -> bool:
+        """Cancel a stream's producer; True if it was running. `StreamNotFoundError` if
+        the stream is unknown or expired."""
+        was_running = not self.hub.get(stream_id).done
+        self.hub.cancel(stream_id)
+        return was_running
 
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
-        """Run an action to the end without streaming (``POST /ai/action``)."""
-        action, make_manager, _, _ = self._prepare(request)
-        collector = _Collector()
-        await action.handler(make_manager("action", collector), request)
+        """Run an action to the end without streaming (``POST /ai/action``).
+
+        It is a run like any other (bounds, cancel, retention); leaving before the end (the
+        client went away) cancels it.
+        """
         text: list[str] = []
         done: dict[str, Any] = {}
-        for event in collector.events:
-            if event.type == "token":
-                text.append(str(event.data))
-            elif event.type == "error":
-                raise error_from_code(event.code, str(event.data))
-            elif event.type == "done" and isinstance(event.data, dict):
-                done = event.data
+        async with self.subscribe(_EVENTS, request, resumable=False) as subscription:
+            async for batch in subscription:
+                for event in batch.frames:
+                    if event.type == "token":
+                        text.append(json.loads(event.json)["data"])
+                    elif event.type == "error":
+                        obj = json.loads(event.json)
+                        raise error_from_code(obj.get("code"), str(obj.get("data")))
+                    elif event.type == "done":
+                        data = json.loads(event.json).get("data")
+                        done = data if isinstance(data, dict) else {}
         return {
             "messages": [{"role": "assistant", "content": "".join(text)}],
             "context": request.context,
@@ -229,6 +265,7 @@ class AINativeServer:
                     self.check_auth(request)
                 return await handler(request)
             except Exception as exc:
+                log_unexpected(exc)
                 response = error_response(exc)
                 if isinstance(exc, AuthenticationError):
                     response.headers["WWW-Authenticate"] = "Bearer"

@@ -1,9 +1,9 @@
 """The event log of a stream, behind the `EventStore` interface; in-memory implementation.
 
 A stream's events are appended once and read by any number of followers from a cursor (the
-id of the last event they have). Each event is encoded once, when appended: the SSE frame
-bytes are built then, and the WebSocket JSON is derived from them on first use and cached,
-so a hundred followers cost no more encoding than one.
+id of the last event they have). Each event is stored as its wire JSON, encoded once when
+appended; each wire protocol's frames are derived from it once per event (see
+`ainative_server.Encoding`), however many clients follow it.
 
 The interface is what a Redis Streams store needs to serve several replicas: ``append``
 (``XADD`` + a counter for the sequence id), ``read`` after a cursor (``XRANGE``), ``wait``
@@ -12,7 +12,6 @@ for new events (``XREAD BLOCK``), ``finish`` (a marker), ``expire`` (``EXPIRE``)
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from abc import ABC, abstractmethod
@@ -28,39 +27,28 @@ __all__ = ["EventStore", "InMemoryEventStore", "ReadResult", "StoredEvent", "Str
 
 @final
 class StoredEvent:
-    """One logged event: its sequence ``id``, ``type`` and its encodings (built once)."""
+    """One logged event: its sequence ``id``, its ``type`` and its wire ``json`` (the object
+    the seed's clients read, e.g. ``{"type":"token","data":"Hi"}``)."""
 
-    __slots__ = ("_ws", "id", "sse", "type")
+    __slots__ = ("id", "json", "type")
 
-    def __init__(self, event_id: int, kind: str, sse: bytes) -> None:
+    def __init__(self, event_id: int, kind: str, json: str) -> None:
         self.id = event_id
         self.type = kind
-        self.sse = sse
-        self._ws: str | None = None
+        self.json = json
 
     @classmethod
     def encode(cls, event_id: int, event: WireEvent) -> StoredEvent:
-        """Encode ``event`` as the SSE frame ``id: N\\ndata: <json>\\n\\n``."""
-        frame = f"id: {event_id}\ndata: {event.to_json()}\n\n"
-        return cls(event_id, event.type, frame.encode())
+        """``event`` as logged with id ``event_id``."""
+        return cls(event_id, event.type, event.to_json())
 
     @property
-    def json(self) -> str:
-        """The event's JSON object (the ``data:`` payload of the SSE frame)."""
-        start = self.sse.index(b"data: ") + 6
-        return self.sse[start:-2].decode()
-
-    def ws_json(self, stream_id: str) -> str:
-        """The WebSocket frame: the JSON object with ``id`` and ``stream_id`` added."""
-        ws = self._ws
-        if ws is None:
-            body = self.json
-            ws = f'{body[:-1]},"id":{self.id},"stream_id":{json.dumps(stream_id)}}}'
-            self._ws = ws
-        return ws
+    def size(self) -> int:
+        """What the event counts against a stream's ``max_bytes``."""
+        return len(self.json)
 
     def __repr__(self) -> str:
-        return f"<StoredEvent {self.id} {self.type} {len(self.sse)} bytes>"
+        return f"<StoredEvent {self.id} {self.type} {len(self.json)} chars>"
 
 
 @final
@@ -200,7 +188,7 @@ class InMemoryEventStore(EventStore):
             raise ValueError(f"stream {stream_id!r} is finished")
         stored = StoredEvent.encode(len(log.events) + 1, event)
         log.events.append(stored)
-        log.bytes += len(stored.sse)
+        log.bytes += len(stored.json)
         log.wake()
         return stored
 

@@ -14,16 +14,15 @@ from typing import Any
 
 from ainative_core import (
     SSE_DONE,
-    AINativeError,
     StreamEvent,
     WireEvent,
-    sse_frame,
+    encode_sse,
     wire_event_from_stream_event,
 )
 
 __all__ = ["stream_tokens"]
 
-_DONE_FRAME = sse_frame(WireEvent("done").to_json(), None)
+_DONE_FRAME = encode_sse(WireEvent("done").to_json())
 
 
 def _wire(item: Any) -> WireEvent | None:
@@ -53,17 +52,14 @@ async def stream_tokens(
             async for item in tokens:
                 event = _wire(item)
                 if event is not None:
-                    yield sse_frame(event.to_json(), None)
+                    yield encode_sse(event.to_json())
         else:
             for item in tokens:
                 event = _wire(item)
                 if event is not None:
-                    yield sse_frame(event.to_json(), None)
+                    yield encode_sse(event.to_json())
     except Exception as exc:
-        if isinstance(exc, AINativeError):
-            failure = WireEvent.failure(exc.message, code=exc.code, retryable=exc.retryable)
-        else:
-            failure = WireEvent.failure(str(exc) or type(exc).__name__, code="internal_error")
-        yield sse_frame(failure.to_json(), None)
+        failure = WireEvent.failure_of(exc, internal_message=str(exc) or type(exc).__name__)
+        yield encode_sse(failure.to_json())
     yield _DONE_FRAME
     yield SSE_DONE

@@ -1,21 +1,24 @@
-"""The WebSocket server transport: ``/ai/ws``, several streams per socket.
+"""The WebSocket transport (wire protocol v1): ``/ai/ws``, several streams per socket.
 
 Client frames: an `ActionRequest` object starts a stream (what the seed's client sends on
 open); ``{"type": "cancel", "stream_id": ...}``; ``{"type": "resume", "stream_id": ...,
 "last_event_id": N}``. Server frames are the SSE events' JSON objects with ``id`` and
-``stream_id`` added. A frame the server cannot use gets an ``error`` frame naming the
-problem (code ``invalid_request``) and the socket stays open; a request that fails before
-its stream starts (unknown provider or action, invalid params) gets one ``error`` frame
-with the failure's ``code`` and HTTP-like ``status``, without ``id``. Failures of the
-provider itself happen inside the stream: its ``error`` event, then ``done``.
-Keep-alive is the server's WebSocket ping/pong (uvicorn ``ws_ping_interval``, Hypercorn
-``websocket_ping_interval``).
+``stream_id`` added, one event per frame. A request refused before its stream starts
+(invalid frame or params, unknown provider, action or stream, the provider's own refusal
+before its first token) gets an ``error`` frame without ``id`` carrying the error's
+``code``, ``retryable``, HTTP-like ``status`` and ``retry_after`` (the fields of an HTTP
+error body), then a ``done`` frame without ``id`` (``finish_reason: "error"``), which is
+what the seed's client waits for to end a stream; the socket stays open. Failures of the
+provider after its first event happen inside the stream: its ``error`` event, then
+``done``. Keep-alive is the server's WebSocket ping/pong (uvicorn ``ws_ping_interval``,
+Hypercorn ``websocket_ping_interval``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import anyio.abc
@@ -25,48 +28,73 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ainative_core import (
     ActionRequest,
-    AINativeError,
     AuthenticationError,
     InvalidRequestError,
-    StreamNotFoundError,
+    WireEvent,
+    error_fields,
 )
 
-from ._http import error_status, validate
+from ._encoding import Encoder, Encoding
+from ._http import error_status, log_unexpected, validate
+from ._store import StoredEvent
 
 if TYPE_CHECKING:
     from ._server import AINativeServer
 
-__all__ = ["WebSocketTransport"]
+__all__ = ["WebSocketEncoding", "WebSocketTransport", "refusal_frames"]
 
 _logger = structlog.get_logger("ainative.server")
 
 _CLOSED = (WebSocketDisconnect, OSError, RuntimeError)
+_MAX_ID_DIGITS: Final = 18
 
 
-def _error_frame(exc: BaseException, stream_id: str | None = None) -> str:
-    if isinstance(exc, AINativeError):
-        obj: dict[str, Any] = {
-            "type": "error",
-            "data": exc.message,
-            "code": exc.code,
-            "retryable": exc.retryable,
-            "status": error_status(exc),
-        }
-    else:
-        obj = {"type": "error", "data": "internal server error", "code": "internal_error"}
-        obj["retryable"], obj["status"] = False, 500
-    if stream_id is not None:
-        obj["stream_id"] = stream_id
+def _dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 @final
+class WebSocketEncoding(Encoding[str]):
+    """Wire protocol v1 over WebSocket: an event's JSON with ``id`` and ``stream_id``."""
+
+    def __init__(self) -> None:
+        super().__init__("ws")
+
+    def encoder(self, stream_id: str) -> Encoder[str]:
+        tail = f',"stream_id":{json.dumps(stream_id)}}}'
+
+        def encode(event: StoredEvent) -> str:
+            body = event.json
+            return f'{body[:-1]},"id":{event.id}{tail}'
+
+        return encode
+
+
+WS: Final = WebSocketEncoding()
+
+
+def refusal_frames(exc: BaseException, stream_id: str | None = None) -> list[str]:
+    """The frames refusing a request: an id-less ``error`` with the error's fields and
+    ``status``, then an id-less ``done`` (``finish_reason: "error"``)."""
+    fields = error_fields(exc)
+    error: dict[str, Any] = {
+        "type": "error",
+        "data": fields.pop("message"),
+        **fields,
+        "status": error_status(exc),
+    }
+    done = WireEvent.done("error").to_dict()
+    if stream_id is not None:
+        error["stream_id"] = done["stream_id"] = stream_id
+    return [_dumps(error), _dumps(done)]
+
+
+@final
 class _Session:
-    """One socket: reads client frames and runs one follower task per stream."""
+    """One socket: reads client frames and runs one subscription task per stream."""
 
     def __init__(self, server: AINativeServer, websocket: WebSocket) -> None:
         self.server = server
-        self.hub = server.hub
         self.websocket = websocket
         self.lock = anyio.Lock()
         self.followers: dict[str, anyio.CancelScope] = {}
@@ -104,64 +132,67 @@ class _Session:
                 raise InvalidRequestError("frame must be a JSON object")
             kind = frame.get("type")
             if kind == "cancel":
-                self.hub.cancel(self._stream_id(frame))
+                self.server.cancel(_stream_id(frame))
             elif kind == "resume":
-                stream_id = self._stream_id(frame)
-                after = frame.get("last_event_id", 0)
-                if isinstance(after, str) and after.isdigit():
-                    after = int(after)
-                if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-                    raise InvalidRequestError("last_event_id: expected a non-negative integer")
-                await self.hub.store.stats(stream_id)  # unknown or expired -> error frame
-                self.follow(tg, stream_id, after, adopt=False)
+                stream_id = _stream_id(frame)
+                after = _last_event_id(frame.get("last_event_id", 0))
+                tg.start_soon(self._follow, None, stream_id, after)
             elif kind is None or kind == "action":
                 request = validate(ActionRequest, frame)
-                run = await self.server.start_stream(request)
-                self.follow(tg, run.stream_id, 0, adopt=True)
+                tg.start_soon(self._follow, request, None, 0)
             else:
                 raise InvalidRequestError(
                     f"type: unknown frame type {kind!r}; expected an action request, "
                     "'cancel' or 'resume'"
                 )
-        except AINativeError as exc:
-            await self.send([_error_frame(exc, frame_stream_id(text))])
         except Exception as exc:  # a bug must not close the socket's other streams
-            _logger.error("ws.frame_failed", exc_info=exc)
-            await self.send([_error_frame(exc, frame_stream_id(text))])
+            log_unexpected(exc, "ws.frame_failed")
+            await self._refuse(exc, frame_stream_id(text))
 
-    @staticmethod
-    def _stream_id(frame: dict[str, Any]) -> str:
-        stream_id = frame.get("stream_id")
-        if not isinstance(stream_id, str) or not stream_id:
-            raise InvalidRequestError("stream_id: required (a string)")
-        return stream_id
-
-    def follow(self, tg: anyio.abc.TaskGroup, stream_id: str, after: int, *, adopt: bool) -> None:
-        previous = self.followers.pop(stream_id, None)
-        if previous is not None:
-            previous.cancel()
-        scope = anyio.CancelScope()
-        self.followers[stream_id] = scope
-        tg.start_soon(self._follow, scope, stream_id, after, adopt)
+    async def _refuse(self, exc: BaseException, stream_id: str | None) -> None:
+        with contextlib.suppress(*_CLOSED):
+            await self.send(refusal_frames(exc, stream_id))
 
     async def _follow(
-        self, scope: anyio.CancelScope, stream_id: str, after: int, adopt: bool
+        self, request: ActionRequest | None, stream_id: str | None, after: int
     ) -> None:
+        scope = anyio.CancelScope()
         with scope:
             try:
-                async with self.hub.follow(stream_id, after, adopt=adopt) as follower:
-                    idle = self.hub.config.ping_interval
-                    while (batch := await follower.next_batch(idle)) is not None:
-                        if batch:
-                            await self.send([event.ws_json(stream_id) for event in batch])
-                        if follower.reached_end:
-                            break
-            except StreamNotFoundError as exc:
-                await self.send([_error_frame(exc, stream_id)])
+                subscribing = self.server.subscribe(WS, request, stream_id=stream_id, after=after)
+                async with subscribing as subscription:
+                    sid = subscription.stream_id
+                    previous = self.followers.get(sid)
+                    if previous is not None:
+                        previous.cancel()  # the client resumes what this socket followed
+                    self.followers[sid] = scope
+                    try:
+                        async for batch in subscription:
+                            await self.send(batch.frames)
+                    finally:
+                        if self.followers.get(sid) is scope:
+                            del self.followers[sid]
             except _CLOSED:
                 pass
-        if self.followers.get(stream_id) is scope:
-            del self.followers[stream_id]
+            except Exception as exc:
+                log_unexpected(exc, "ws.stream_failed")
+                await self._refuse(exc, stream_id)
+
+
+def _stream_id(frame: dict[str, Any]) -> str:
+    stream_id = frame.get("stream_id")
+    if not isinstance(stream_id, str) or not stream_id:
+        raise InvalidRequestError("stream_id: required (a string)")
+    return stream_id
+
+
+def _last_event_id(value: object) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) <= _MAX_ID_DIGITS:
+            return int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**_MAX_ID_DIGITS:
+        return value
+    raise InvalidRequestError("last_event_id: expected a non-negative integer")
 
 
 def frame_stream_id(text: str) -> str | None:
@@ -177,6 +208,7 @@ class WebSocketTransport:
     """Server half of the ``ws`` transport (registered by the ainative-server plugin)."""
 
     name = "ws"
+    encoding = WS
 
     def routes(self, server: AINativeServer) -> list[BaseRoute]:
         async def endpoint(websocket: WebSocket) -> None:

@@ -1,0 +1,240 @@
+"""A subscription: one follower of a stream's log, reading encoded batches from a cursor.
+
+`StreamHub.subscribe` opens one and owns its life (the follower slot, release, grace);
+this module holds what it reads with: the cursor logic (coalescing a busy producer's events
+into one batch, waiting without a timer of its own) and the frames each encoding makes of
+a stream's events, shared by every subscription of the stream in this process.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
+
+import anyio
+import anyio.lowlevel
+
+from ainative_core import StreamNotFoundError
+
+from ._encoding import Batch, Encoding
+from ._store import ReadResult, StoredEvent
+
+if TYPE_CHECKING:
+    from ._hub import Run, StreamHub
+
+__all__ = ["Feed", "Subscription"]
+
+F = TypeVar("F")
+
+LINGER_ROUNDS: Final = 64
+"""Most extra loop rounds a coalescing subscription waits for a busy producer's next events."""
+LINGER_BYTES: Final = 65_536
+"""A coalescing subscription stops gathering once its batch has this many bytes."""
+PROBE_EVERY: Final = 8
+"""A subscription woken by each event lingers after one wake-up in this many anyway, so it
+notices a producer that has sped up."""
+TICKS_PER_PING: Final = 4
+"""A hub whose store can wake every waiter does so this many times per ping interval."""
+
+
+@final
+class _Frames:
+    """One encoding's frames of one stream: ``frames[i]`` is the frame of event ``i + 1``."""
+
+    __slots__ = ("encode", "frames")
+
+    def __init__(self, encoding: Encoding[Any], stream_id: str) -> None:
+        self.encode = encoding.encoder(stream_id)
+        self.frames: list[Any] = []
+
+
+@final
+class Feed:
+    """The frames of one stream in this process, per encoding, shared by its subscriptions.
+
+    Frames are made in id order from the first event (an encoder may keep state), once;
+    they are dropped with the feed when the stream's last local subscription ends.
+    """
+
+    __slots__ = ("_caches", "stream_id", "users")
+
+    def __init__(self, stream_id: str) -> None:
+        self.stream_id = stream_id
+        self.users = 0
+        self._caches: dict[str, _Frames] = {}
+
+    async def frames(
+        self, hub: StreamHub, encoding: Encoding[F], events: list[StoredEvent]
+    ) -> list[F]:
+        """The frames of ``events`` (consecutive ids), made now if they are not yet."""
+        cache = self._caches.get(encoding.name)
+        if cache is None:
+            cache = self._caches[encoding.name] = _Frames(encoding, self.stream_id)
+        frames = cache.frames
+        first = events[0].id
+        last = events[-1].id
+        made = len(frames)
+        if made < last:
+            if made + 1 < first:
+                # A cold cache and a cursor past its end: the encoder starts at event 1.
+                earlier = await hub.store.read(self.stream_id, made, first - 1 - made)
+                missing = earlier.events + events
+                if missing[0].id != made + 1 or len(missing) != last - made:
+                    raise StreamNotFoundError(f"the log of stream {self.stream_id!r} is gone")
+            else:
+                missing = events[made + 1 - first :]
+            encode = cache.encode
+            frames.extend([encode(event) for event in missing])
+        return frames[first - 1 : last]
+
+
+@final
+class Subscription(Generic[F]):
+    """One follower of a stream: ``async for batch in subscription`` gives `Batch`es of
+    frames in ``encoding`` to write, keep-alives included, until the stream's end.
+
+    ``stream_id`` is the stream's; ``run`` is its `Run` when this process produces it;
+    ``cursor`` is the id of the last event handed out. A batch holds every event that is
+    pending (coalescing), so a reader that falls behind catches up in one write and never
+    slows the producer.
+    """
+
+    def __init__(
+        self,
+        hub: StreamHub,
+        feed: Feed,
+        encoding: Encoding[F],
+        *,
+        after: int,
+        run: Run | None,
+    ) -> None:
+        self._hub = hub
+        self._feed = feed
+        self._encoding = encoding
+        self.stream_id = feed.stream_id
+        self.run = run
+        self.cursor = max(after, 0)
+        self.ended = False
+        """True once the finished stream has been read to its end."""
+        self._prologue = encoding.prologue
+        self._busy = True
+        """Whether the last lingering found more events (a producer faster than the reader)."""
+        self._wakes = 0
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.stream_id} {self._encoding.name} cursor={self.cursor}>"
+
+    def __aiter__(self) -> Subscription[F]:
+        return self
+
+    async def __anext__(self) -> Batch[F]:
+        encoding = self._encoding
+        idle = self._hub.config.ping_interval
+        while not self.ended:
+            events, ended = await self._next_events(idle)
+            frames: list[F] = []
+            if self._prologue is not None:
+                frames.append(self._prologue)
+                self._prologue = None
+            if events is None:
+                if encoding.epilogue is not None:
+                    frames.append(encoding.epilogue)
+                if frames:
+                    return Batch(frames, None, True)
+                break
+            if not events:
+                if encoding.keepalive is None and not frames:
+                    continue
+                if encoding.keepalive is not None:
+                    frames.append(encoding.keepalive)
+                return Batch(frames, None, False)
+            frames += await self._feed.frames(self._hub, encoding, events)
+            if ended and encoding.epilogue is not None:
+                frames.append(encoding.epilogue)
+            return Batch(frames, events[-1].id, ended)
+        raise StopAsyncIteration
+
+    # -- reading the log -------------------------------------------------------------------
+
+    async def _next_events(self, idle_timeout: float) -> tuple[list[StoredEvent] | None, bool]:
+        """The pending events (all of them when coalescing, else one), and whether they
+        reach the end of the stream (then ``ended`` is True too).
+
+        ``[]`` after ``idle_timeout`` seconds without events (time for a keep-alive);
+        ``None`` once the finished stream has been read to its end.
+
+        When coalescing, a batch also takes what a busy producer adds while the loop runs
+        other ready tasks: the subscription yields and reads again as long as new events
+        keep arriving (bounded by `LINGER_ROUNDS` and `LINGER_BYTES`). It lingers so when
+        events were already pending, or after a wake-up when its last lingering found more;
+        a producer that waits on its upstream (one token at a time) then costs one wake-up
+        and one read per token, with a probe every `PROBE_EVERY` wake-ups.
+        """
+        hub = self._hub
+        store = hub.store
+        coalesce = hub.coalesce
+        limit = None if coalesce else 1
+        result = await store.read(self.stream_id, self.cursor, limit)
+        events = result.events
+        waited = not events and not result.finished
+        if waited:
+            result = await self._wait(idle_timeout, limit)
+            events = result.events
+        if coalesce and events and not result.finished:
+            self._wakes += waited
+            if not waited or self._busy or self._wakes % PROBE_EVERY == 0:
+                before = len(events)
+                result = await self._linger(events, result)
+                self._busy = len(events) > before
+        if events:
+            self.cursor = events[-1].id
+        if result.at_end:
+            self.ended = True
+            return (events or None), True
+        return events, False
+
+    async def _wait(self, idle_timeout: float, limit: int | None) -> ReadResult:
+        """Wait for events after the cursor, at most ``idle_timeout`` seconds; read them."""
+        hub = self._hub
+        store = hub.store
+        stream_id = self.stream_id
+        tick = hub.wake_tick
+        if tick is None or idle_timeout < tick * TICKS_PER_PING:
+            with anyio.move_on_after(idle_timeout):
+                await store.wait(stream_id, self.cursor)
+            return await store.read(stream_id, self.cursor, limit)
+        # The hub wakes every waiter each `tick` seconds: no timer per wait.
+        deadline = time.monotonic() + idle_timeout
+        while True:
+            await store.wait(stream_id, self.cursor)
+            result = await store.read(stream_id, self.cursor, limit)
+            if result.events or result.finished or time.monotonic() >= deadline:
+                return result
+
+    async def _linger(self, events: list[StoredEvent], result: ReadResult) -> ReadResult:
+        """Add to ``events`` what a busy producer appends in the next rounds of the loop.
+
+        Returns the last read (``result`` if none was made), which tells whether
+        ``events`` reach the end of the stream.
+        """
+        store = self._hub.store
+        size = sum(event.size for event in events)
+        idle_rounds = 0
+        for _ in range(LINGER_ROUNDS):
+            if size >= LINGER_BYTES:
+                break
+            await anyio.lowlevel.checkpoint()
+            result = await store.read(self.stream_id, events[-1].id)
+            if not result.events:
+                # Two quiet rounds: trio runs ready tasks in random order, so one
+                # round may pass before the producer's turn.
+                idle_rounds += 1
+                if idle_rounds == 2 or result.finished:
+                    break
+                continue
+            idle_rounds = 0
+            events += result.events
+            size += sum(event.size for event in result.events)
+            if result.finished:
+                break
+        return result
