@@ -115,7 +115,10 @@ async def test_resume_of_a_finished_stream_replays_then_ends(serve: Serve) -> No
                 tail = await client.get(f"/ai/stream/{sid}", headers={"Last-Event-ID": "4"})
     assert replay.status_code == 200
     assert replay.content == first.content
-    assert tail.content == b"retry: 1000\ndata: [DONE]\n\n"
+    # Resumed at its end: the final done again (a client of any transport sees the end).
+    done = first.content.split(b"\n\n")[-3] + b"\n\n"
+    assert done.startswith(b"id: 4\n")
+    assert tail.content == b"retry: 1000\n" + done + b"data: [DONE]\n\n"
 
 
 async def test_unknown_stream_is_404_for_resume_and_cancel(serve: Serve) -> None:

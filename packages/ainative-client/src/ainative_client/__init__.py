@@ -12,6 +12,8 @@ from ._config import StreamMethod as StreamMethod
 from ._config import StreamResult as StreamResult
 from ._engine import StreamingEngine as StreamingEngine
 from ._errors import map_transport_errors as map_transport_errors
+from ._errors import refusal_error as refusal_error
+from ._errors import status_error as status_error
 from ._reconciler import AIReconciler as AIReconciler
 from ._reconciler import Patch as Patch
 from ._reconciler import PatchOp as PatchOp
@@ -50,4 +52,6 @@ __all__ = [
     "WSConnection",
     "base_url",
     "map_transport_errors",
+    "refusal_error",
+    "status_error",
 ]

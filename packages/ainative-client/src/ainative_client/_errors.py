@@ -36,6 +36,8 @@ __all__ = [
     "status_error",
 ]
 
+ERROR_CODE_HEADER: Final = "X-AINative-Error-Code"
+
 # Checked in order: the first class the exception is an instance of wins.
 _HTTPX_TABLE: Final[tuple[tuple[type[Exception], type[AINativeError]], ...]] = (
     (httpx.ConnectError, ConnectError),
@@ -141,6 +143,8 @@ def status_error(
     fields: dict[str, object] = dict(error) if error is not None else {}
     if not isinstance(fields.get("message"), str) and body:
         fields["message"] = error_message_from_body(body)
+    if "code" not in fields and headers is not None and ERROR_CODE_HEADER in headers:
+        fields["code"] = headers[ERROR_CODE_HEADER]  # e.g. a refused WebSocket handshake
     return refusal_error(status_code, fields, reason=reason, headers=headers)
 
 
@@ -157,11 +161,9 @@ def map_exception(exc: BaseException) -> AINativeError | None:
     if isinstance(exc, AINativeError):
         return exc
     if isinstance(exc, httpx_ws.WebSocketUpgradeError):
+        # httpx-ws closes the refused response unread: its headers tell the error code.
         response = exc.response
-        return HTTPStatusError(
-            f"websocket upgrade refused: {response.status_code} {response.reason_phrase}",
-            status_code=response.status_code,
-        )
+        return status_error(response.status_code, response.reason_phrase, b"", response.headers)
     if isinstance(exc, httpx.HTTPStatusError):
         response = exc.response
         return HTTPStatusError(

@@ -46,6 +46,8 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 
+ERROR_CODE_HEADER: Final = "X-AINative-Error-Code"
+
 _DRAIN_BYTES: Final = 1_048_576
 _DRAIN_SECONDS: Final = 1.0
 
@@ -58,10 +60,14 @@ def error_body(exc: BaseException) -> dict[str, Any]:
 
 
 def error_headers(exc: BaseException) -> dict[str, str]:
-    retry_after = getattr(exc, "retry_after", None) if isinstance(exc, AINativeError) else None
-    if isinstance(retry_after, (int, float)) and not isinstance(retry_after, bool):
-        return {"Retry-After": str(max(0, math.ceil(retry_after)))}
-    return {}
+    """``X-AINative-Error-Code`` (the code, for a client that cannot read the body, such as
+    a refused WebSocket handshake), and ``Retry-After`` for an error with a delay."""
+    fields = error_fields(exc)
+    headers = {ERROR_CODE_HEADER: fields["code"]}
+    retry_after = fields.get("retry_after")
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(0, math.ceil(retry_after)))
+    return headers
 
 
 def error_status(exc: BaseException) -> int:

@@ -175,6 +175,11 @@ class Subscription(Generic[F]):
         coalesce = hub.coalesce
         limit = None if coalesce else 1
         result = await store.read(self.stream_id, self.cursor, limit)
+        if not result.events and result.finished and 0 < result.last_id <= self.cursor:
+            # Resumed at (or past) the end of a finished stream: its last event (``done``)
+            # again, so that a client of any transport sees the end.
+            self.cursor = result.last_id - 1
+            result = await store.read(self.stream_id, self.cursor, limit)
         events = result.events
         waited = not events and not result.finished
         if waited:

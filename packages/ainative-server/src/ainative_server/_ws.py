@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ainative_core import (
     ActionRequest,
+    AINativeError,
     AuthenticationError,
     InvalidRequestError,
     WireEvent,
@@ -35,13 +36,13 @@ from ainative_core import (
 )
 
 from ._encoding import Encoder, Encoding
-from ._http import error_status, log_unexpected, validate
+from ._http import error_response, error_status, log_unexpected, validate
 from ._store import StoredEvent
 
 if TYPE_CHECKING:
     from ._server import AINativeServer
 
-__all__ = ["WebSocketEncoding", "WebSocketTransport", "refusal_frames"]
+__all__ = ["WebSocketEncoding", "WebSocketTransport", "refusal_frames", "refuse_handshake"]
 
 _logger = structlog.get_logger("ainative.server")
 
@@ -179,6 +180,21 @@ class _Session:
                 await self._refuse(exc, stream_id)
 
 
+async def refuse_handshake(websocket: WebSocket, exc: AINativeError) -> None:
+    """Refuse a WebSocket upgrade with the HTTP error response an SSE request would get.
+
+    Where the server lacks the ASGI denial-response extension, the socket is closed with
+    code 1008 (policy violation) instead.
+    """
+    if "websocket.http.response" not in websocket.scope.get("extensions", {}):
+        await websocket.close(code=1008, reason=exc.code)
+        return
+    response = error_response(exc)
+    if isinstance(exc, AuthenticationError):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    await websocket.send_denial_response(response)
+
+
 def _stream_id(frame: dict[str, Any]) -> str:
     stream_id = frame.get("stream_id")
     if not isinstance(stream_id, str) or not stream_id:
@@ -214,8 +230,8 @@ class WebSocketTransport:
         async def endpoint(websocket: WebSocket) -> None:
             try:
                 server.check_auth(websocket)
-            except AuthenticationError:
-                await websocket.close(code=1008, reason="unauthorized")
+            except AuthenticationError as exc:
+                await refuse_handshake(websocket, exc)
                 return
             await websocket.accept()
             await _Session(server, websocket).run()

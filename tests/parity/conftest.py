@@ -1,0 +1,66 @@
+"""Fixtures of the parity matrix: every transport (the NDJSON one a test plugin), on uvicorn
+(asyncio) and Hypercorn (trio), driven from tests on asyncio and trio."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+import ainative_client._plugin
+import ainative_server._plugin
+from ainative_server import AINativeServer, ServerConfig, create_server
+from ainative_testing import LiveServer, PluginSandbox, live_server
+
+from . import ndjson_plugin
+from .drivers import DRIVERS, Driver
+
+Serve = Callable[..., AbstractContextManager[tuple[AINativeServer, LiveServer]]]
+Connect = Callable[[LiveServer], Any]
+
+
+@pytest.fixture
+def parity_plugins(ainative_plugins: PluginSandbox) -> PluginSandbox:
+    """echo, the server and client plugins, and the NDJSON test plugin."""
+    ainative_plugins.add_plugin(ainative_server._plugin, name="server")
+    ainative_plugins.add_plugin(ainative_client._plugin, name="client")
+    ainative_plugins.add_plugin(ndjson_plugin, name="ndjson")
+    return ainative_plugins
+
+
+@pytest.fixture(params=sorted(DRIVERS))
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=["uvicorn", "hypercorn"])
+def server_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def serve(parity_plugins: PluginSandbox, server_backend: str) -> Serve:
+    """``with serve(ping_interval=0.2) as (server, live):`` a server on a loopback port."""
+
+    @contextmanager
+    def start(**settings: Any) -> Iterator[tuple[AINativeServer, LiveServer]]:
+        server = create_server(ServerConfig(**settings), plugins=parity_plugins.plugins)
+        with live_server(server.get_app(), backend=server_backend) as live:  # type: ignore[arg-type]
+            yield server, live
+
+    return start
+
+
+@pytest.fixture
+def driver(transport: str) -> Callable[[str], AbstractContextManager[Any]]:
+    """``async with driver(base_url) as d:`` the raw driver of the transport under test."""
+
+    @asynccontextmanager
+    async def make(base_url: str, headers: dict[str, str] | None = None) -> AsyncIterator[Driver]:
+        async with httpx.AsyncClient(headers=headers, timeout=10) as client:
+            yield DRIVERS[transport](base_url, client)
+
+    return make  # type: ignore[return-value]
