@@ -138,6 +138,40 @@ def test_autoload_disabled_loads_nothing() -> None:
     assert Plugins(autoload=False).provider_names() == []
 
 
+# The server, client and SDK stacks that loading plugins (and calling their hooks) must not
+# import: the CLI lists its commands without them.
+HEAVY = ("fastapi", "starlette", "httpx", "httpx_ws", "uvicorn", "hypercorn", "openai", "anthropic")
+
+
+def test_loading_every_installed_plugin_imports_no_server_client_or_sdk_stack() -> None:
+    code = textwrap.dedent(
+        f"""
+        import sys
+
+        from ainative_core import Plugins
+        from ainative_core._cli import cli
+
+        plugins = Plugins(autoload=True)
+        _ = plugins.providers, plugins.transports, plugins.tools
+        plugins.add_commands(cli)
+        loaded = {{info.name for info in plugins.plugin_infos()}}
+        assert {{"echo", "client", "server", "openai", "anthropic", "ollama"}} <= loaded, loaded
+        assert not plugins.broken, plugins.broken
+        assert {{"serve", "chat"}} <= set(cli.commands), sorted(cli.commands)
+        assert "get_time" in plugins.tools
+        imported = [name for name in {HEAVY!r} if name in sys.modules]
+        assert not imported, f"imported while loading plugins: {{imported}}"
+
+        plugins.get_transport("sse", "server")
+        assert "starlette" in sys.modules
+        plugins.get_transport("sse", "client")
+        assert "httpx" in sys.modules
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
 # -- a real installed distribution whose entry point raises on import ----------------------
 
 
