@@ -243,7 +243,7 @@ def clashing() -> Iterator[Plugins]:
     set_plugins(previous)
 
 
-def test_plugins_command_shows_clashes_as_text_and_json(clashing: Plugins) -> None:
+def test_plugins_and_doctor_show_clashes_as_text_and_json(clashing: Plugins) -> None:
     text = CliRunner().invoke(cli, ["plugins"])
     assert text.exit_code == 0, text.output
     assert "CLASH provider 'echo': echo wins, first's registration ignored" in text.stdout
@@ -258,3 +258,5 @@ def test_plugins_command_shows_clashes_as_text_and_json(clashing: Plugins) -> No
     assert [p["providers"] for p in report["plugins"]] == [["echo"], []]
     generated = CliRunner().invoke(cli, ["generate", "the winner answers"])
     assert generated.stdout == "the winner answers\n"
+    doctor = CliRunner().invoke(cli, ["doctor"])
+    assert "plugin first: CLASH provider 'echo': echo wins" in doctor.stdout
