@@ -10,10 +10,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from uv import find_uv_bin
 
 from ainative_core import (
+    BrokenPlugin,
     EchoProvider,
     PluginError,
     Plugins,
@@ -60,6 +62,31 @@ def test_a_plugin_raising_in_a_hook_is_isolated_and_reported() -> None:
     [broken] = plugins.broken
     assert broken.name == "half-broken"
     assert "RuntimeError in ainative_register_providers: plugin bug" in broken.error
+
+
+def test_a_plugin_raising_in_the_commands_hook_loses_the_commands_it_added() -> None:
+    class AddsCommands:
+        def __init__(self, *names: str, fail: bool = False) -> None:
+            self.names, self.fail = names, fail
+
+        @hookimpl
+        def ainative_register_commands(self, cli: Any) -> None:
+            for name in self.names:
+                cli.add_command(click.Command(name))
+            if self.fail:
+                raise RuntimeError("commands bug")
+
+    group = click.Group("ainative", commands=[click.Command("generate", help="core")])
+    plugins = Plugins(autoload=False)
+    plugins.register(AddsCommands("kept"), name="good")
+    plugins.register(AddsCommands("dropped", "kept", "generate", fail=True), name="bad")
+    plugins.add_commands(group)
+    assert sorted(group.commands) == ["generate", "kept"]
+    assert group.commands["generate"].help == "core"
+    [broken] = plugins.broken
+    assert broken == BrokenPlugin("bad", "RuntimeError in ainative_register_commands: commands bug")
+    assert [(i.name, i.commands) for i in plugins.plugin_infos()] == [("good", ["kept"])]
+    assert plugins.clashes == []
 
 
 def test_unknown_provider_lists_installed_and_suggests() -> None:
@@ -111,6 +138,40 @@ def test_autoload_disabled_loads_nothing() -> None:
     assert Plugins(autoload=False).provider_names() == []
 
 
+# The server, client and SDK stacks that loading plugins (and calling their hooks) must not
+# import: the CLI lists its commands without them.
+HEAVY = ("fastapi", "starlette", "httpx", "httpx_ws", "uvicorn", "hypercorn", "openai", "anthropic")
+
+
+def test_loading_every_installed_plugin_imports_no_server_client_or_sdk_stack() -> None:
+    code = textwrap.dedent(
+        f"""
+        import sys
+
+        from ainative_core import Plugins
+        from ainative_core._cli import cli
+
+        plugins = Plugins(autoload=True)
+        _ = plugins.providers, plugins.transports, plugins.tools
+        plugins.add_commands(cli)
+        loaded = {{info.name for info in plugins.plugin_infos()}}
+        assert {{"echo", "client", "server", "openai", "anthropic", "ollama"}} <= loaded, loaded
+        assert not plugins.broken, plugins.broken
+        assert {{"serve", "chat"}} <= set(cli.commands), sorted(cli.commands)
+        assert "get_time" in plugins.tools
+        imported = [name for name in {HEAVY!r} if name in sys.modules]
+        assert not imported, f"imported while loading plugins: {{imported}}"
+
+        plugins.get_transport("sse", "server")
+        assert "starlette" in sys.modules
+        plugins.get_transport("sse", "client")
+        assert "httpx" in sys.modules
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
 # -- a real installed distribution whose entry point raises on import ----------------------
 
 
@@ -131,15 +192,33 @@ def broken_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
             [project.entry-points.ainative]
             broken = "ainative_broken_example"
+            broken-commands = "ainative_broken_commands"
 
             [tool.hatch.build.targets.wheel]
-            packages = ["ainative_broken_example"]
+            packages = ["ainative_broken_example", "ainative_broken_commands"]
             """
         )
     )
     pkg = src / "ainative_broken_example"
     pkg.mkdir()
     (pkg / "__init__.py").write_text('raise ImportError("this plugin is broken on purpose")\n')
+    commands = src / "ainative_broken_commands"
+    commands.mkdir()
+    (commands / "__init__.py").write_text(
+        textwrap.dedent(
+            """
+            import click
+
+            from ainative_core import hookimpl
+
+
+            @hookimpl
+            def ainative_register_commands(cli):
+                cli.add_command(click.Command("leftover", help="Must not survive."))
+                raise RuntimeError("commands hook broken on purpose")
+            """
+        )
+    )
     target = tmp_path_factory.mktemp("broken-site")
     subprocess.run(
         [
@@ -193,3 +272,23 @@ def test_broken_distribution_is_listed_with_its_error_and_the_rest_works(
     generated = run_cli(broken_site, "generate", "still works")
     assert generated.returncode == 0, generated.stderr
     assert generated.stdout.strip() == "still works"
+
+
+def test_a_distribution_failing_in_the_commands_hook_keeps_its_name_and_version(
+    broken_site: Path,
+) -> None:
+    listing = run_cli(broken_site, "plugins", "--json")
+    assert listing.returncode == 0, listing.stderr
+    broken = {b["name"]: b for b in json.loads(listing.stdout)["broken"]}
+    assert broken["broken-commands"] == {
+        "name": "broken-commands",
+        "error": "RuntimeError in ainative_register_commands: commands hook broken on purpose",
+        "distribution": "ainative-broken-example",
+        "version": "1.2.3",
+    }
+    text = run_cli(broken_site, "plugins")
+    assert "BROKEN broken-commands [ainative-broken-example 1.2.3]: RuntimeError" in text.stdout
+    helped = run_cli(broken_site, "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "generate" in helped.stdout
+    assert "leftover" not in helped.stdout

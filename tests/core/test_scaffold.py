@@ -58,6 +58,21 @@ def test_scaffold_writes_a_plugin_distribution(tmp_path: Path) -> None:
     assert (root / "src/ainative_acme/py.typed").exists()
 
 
+def test_scaffolded_package_imports_its_provider_on_first_use(tmp_path: Path) -> None:
+    root = scaffold_plugin("acme", tmp_path)
+    code = (
+        "import sys, ainative_acme._plugin\n"
+        "assert 'ainative_acme._provider' not in sys.modules, 'provider imported at load'\n"
+        "import ainative_acme\n"
+        "assert 'AcmeProvider' in dir(ainative_acme)\n"
+        "from ainative_acme import AcmeProvider\n"
+        "assert 'ainative_acme._provider' in sys.modules\n"
+        "assert AcmeProvider.name == 'acme'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
 def test_scaffold_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     scaffold_plugin("acme", tmp_path)
     with pytest.raises(ConfigurationError, match="not empty"):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import ainative
@@ -29,6 +32,24 @@ def test_the_seed_import_paths_work() -> None:
     for name in ("create_app", "create_router", "StreamManager", "tool"):
         assert name in ainative.__all__
     assert ainative.streaming.StreamManager is ainative_server.StreamManager
+
+
+def test_importing_the_facade_imports_the_server_and_client_on_first_use() -> None:
+    code = (
+        "import sys, ainative\n"
+        "heavy = ('fastapi', 'starlette', 'httpx', 'httpx_ws')\n"
+        "assert not [m for m in heavy if m in sys.modules], 'imported by import ainative'\n"
+        "assert {'create_app', 'AIApp'} <= set(dir(ainative))\n"
+        "from ainative import AIApp, create_app\n"
+        "assert all(m in sys.modules for m in heavy)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_unknown_names_are_attribute_errors() -> None:
+    for module in (ainative, ainative_server):
+        with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+            _ = module.nothing_here
 
 
 def test_config_reads_ainative_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,7 @@ from ._models import Usage as Usage
 from ._options import parse_options as parse_options
 from ._plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 from ._plugins import BrokenPlugin as BrokenPlugin
+from ._plugins import NameClash as NameClash
 from ._plugins import PluginInfo as PluginInfo
 from ._plugins import Plugins as Plugins
 from ._plugins import ProviderInfo as ProviderInfo
@@ -119,6 +120,7 @@ __all__ = [
     "InvalidRequestError",
     "Listener",
     "Message",
+    "NameClash",
     "NotFoundError",
     "PayloadTooLargeError",
     "PluginError",

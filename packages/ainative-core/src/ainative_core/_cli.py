@@ -19,7 +19,7 @@ import structlog
 from ._exceptions import AINativeError
 from ._models import Message
 from ._options import parse_options
-from ._plugins import Plugins, get_plugins
+from ._plugins import NameClash, Plugins, get_plugins
 from ._provider import build_request, open_stream
 
 __all__ = ["cli", "configure_cli_logging", "main"]
@@ -57,17 +57,18 @@ def cli(verbose: bool) -> None:
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(as_json: bool) -> None:
-    """List plugins, what each registers, and broken plugins with their error."""
+    """List plugins, what each registers, broken plugins with their error, and name clashes."""
     plugins = get_plugins()
     infos = plugins.plugin_infos()
     broken = plugins.broken
+    clashes = plugins.clashes
     if as_json:
-        click.echo(
-            json.dumps(
-                {"plugins": [asdict(i) for i in infos], "broken": [asdict(b) for b in broken]},
-                indent=2,
-            )
-        )
+        report = {
+            "plugins": [asdict(i) for i in infos],
+            "broken": [asdict(b) for b in broken],
+            "clashes": [asdict(c) for c in clashes],
+        }
+        click.echo(json.dumps(report, indent=2))
         return
     for info in infos:
         dist = (
@@ -81,6 +82,15 @@ def plugins_command(as_json: bool) -> None:
     for bad in broken:
         dist = f" [{bad.distribution} {bad.version}]" if bad.distribution else ""
         click.echo(f"BROKEN {bad.name}{dist}: {bad.error}")
+    for clash in clashes:
+        click.echo(_clash_line(clash))
+
+
+def _clash_line(clash: NameClash) -> str:
+    return (
+        f"CLASH {clash.kind} {clash.name!r}: {clash.winner} wins, "
+        f"{clash.loser}'s registration ignored"
+    )
 
 
 @cli.command("generate")
@@ -182,6 +192,8 @@ def doctor_command() -> None:
         )
     for bad in plugins.broken:
         click.echo(f"plugin {bad.name}: BROKEN {bad.error}")
+    for clash in plugins.clashes:
+        click.echo(f"plugin {clash.loser}: {_clash_line(clash)}")
     names = sorted(k for k in os.environ if k.startswith("AINATIVE_"))
     keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_HOST") if k in os.environ]
     click.echo(f"config: {', '.join(names + keys) or 'none (defaults: echo provider)'}")
@@ -191,5 +203,6 @@ def doctor_command() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``ainative`` script: core commands plus those plugins add."""
+    configure_cli_logging()  # plugin warnings go to stderr; ``-v`` reconfigures
     get_plugins().add_commands(cli)
     return cli.main(args=argv, prog_name="ainative")

@@ -4,6 +4,10 @@ A plugin's entry point (``ainative_x._plugin``) imports its package ``__init__``
 package that re-exports its provider eagerly would import the vendor SDK whenever plugins
 load (every ``ainative`` command). ``__getattr__, __dir__ = lazy_exports(__name__, {...})``
 imports each name from its private module on first access instead.
+
+The package also imports its names under ``if TYPE_CHECKING:``, and assigns ``__getattr__``
+under ``if not TYPE_CHECKING:``: a type checker then knows each name's type, and reports a
+name the package does not export instead of typing it ``Any``.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ def lazy_exports(
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Module-level ``__getattr__`` and ``__dir__`` for ``package``.
 
-    ``names`` maps each public name to the relative module that defines it
-    (``{"OpenAIProvider": "._provider"}``); a resolved name is cached in the package.
+    ``names`` maps each public name to the module that defines it, relative to ``package``
+    or absolute (``{"OpenAIProvider": "._provider"}``); a resolved name is cached in the
+    package.
     """
     lazy = dict(names)
 

@@ -1,11 +1,28 @@
 """The plugin manager: loads ``ainative`` entry points, isolates them, and keeps the registries.
 
 Each plugin is loaded and each of its hooks is called on its own: a plugin that fails to
-import or raises in a hook is recorded as broken (with its error) and everything it tried to
-register in that call is dropped, while the other plugins load as usual. Environment:
+import or raises in a hook is recorded as broken (with its error, distribution and version)
+and everything it tried to register in that call is dropped (commands it added included),
+while the other plugins load as usual. Environment:
 
 - ``AINATIVE_PLUGINS=a,b`` loads only the named entry points;
 - ``AINATIVE_DISABLE_PLUGIN_AUTOLOAD=1`` loads none (tests register plugins by hand).
+
+Name clashes. When two plugins register the same provider name or alias, the same half
+(``client`` or ``server``) of a transport, the same tool name or the same command name, one
+registration is kept, whatever the order in which entry points were found. Hooks are called
+plugin by plugin in a fixed order and the first plugin to register a name wins:
+
+1. plugins registered by hand (`Plugins.register`: applications, tests), the latest first,
+   so that an application overrides what is installed and what it registered before;
+2. entry-point plugins, sorted by entry-point name.
+
+A provider name also wins over another plugin's alias that spells the same, and commands
+already in the CLI when `Plugins.add_commands` runs (the core's own) win over plugins'
+commands. Halves of one transport from two plugins are merged, not a clash (``client``
+from one plugin, ``server`` from another). Each clash is logged once as a warning
+(``plugin.name_clash`` on the ``ainative.plugins`` logger, with the name, the kind, the
+winner and the loser) and listed in `Plugins.clashes`, which ``ainative plugins`` shows.
 """
 
 from __future__ import annotations
@@ -13,6 +30,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
+import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -20,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, final
 
 import pluggy
+import structlog
 
 from . import _hookspecs
 from ._exceptions import (
@@ -33,6 +52,7 @@ from ._provider import Provider
 __all__ = [
     "ENTRY_POINT_GROUP",
     "BrokenPlugin",
+    "NameClash",
     "PluginInfo",
     "Plugins",
     "ProviderInfo",
@@ -47,6 +67,11 @@ ENTRY_POINT_GROUP: Final = "ainative"
 
 # First-party providers that are not installed are named in "unknown provider" errors.
 _KNOWN_EXTRAS: Final = {"openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
+
+# The owner named as the winner of a clash with a command the CLI already had.
+_CLI_OWNER: Final = "ainative"
+
+_log = structlog.get_logger("ainative.plugins")
 
 
 def resolve_ref(ref: Any) -> Any:
@@ -89,6 +114,21 @@ class BrokenPlugin:
 
 
 @final
+@dataclass(frozen=True, slots=True, order=True)
+class NameClash:
+    """Two plugins registered one name: ``winner``'s registration is kept, ``loser``'s dropped.
+
+    ``kind`` is ``"provider"``, ``"provider alias"``, ``"client transport"``,
+    ``"server transport"``, ``"tool"`` or ``"command"``.
+    """
+
+    kind: str
+    name: str
+    winner: str
+    loser: str
+
+
+@final
 @dataclass(slots=True)
 class PluginInfo:
     """One loaded plugin and what it registered (for ``ainative plugins``)."""
@@ -100,6 +140,33 @@ class PluginInfo:
     transports: list[str] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+
+
+@final
+@dataclass(slots=True)
+class _Call:
+    """What one plugin's hook receives, and how to keep or drop what it registered."""
+
+    arg: Any
+    commit: Callable[[], None]
+    rollback: Callable[[], None]
+
+
+def _deferred(
+    make_register: Callable[[str, list[Callable[[], None]]], Callable[..., None]],
+) -> Callable[[str], _Call]:
+    """Calls of a ``register(...)`` hook: registrations wait in a list until the hook returns."""
+
+    def begin(plugin: str) -> _Call:
+        pending: list[Callable[[], None]] = []
+
+        def commit() -> None:
+            for step in pending:
+                step()
+
+        return _Call(make_register(plugin, pending), commit, pending.clear)
+
+    return begin
 
 
 def _env_flag(name: str) -> bool:
@@ -127,6 +194,11 @@ class Plugins:
         self._lock = threading.RLock()
         self._infos: dict[str, PluginInfo] = {}
         self._broken: dict[str, BrokenPlugin] = {}
+        self._entry_points: set[str] = set()
+        self._by_hand: dict[str, int] = {}
+        self._sequence = itertools.count(1)
+        self._clashes: dict[str, list[NameClash]] = {}
+        self._logged: set[NameClash] = set()
         self._providers: dict[str, ProviderInfo] | None = None
         self._aliases: dict[str, str] = {}
         self._transports: dict[str, TransportInfo] | None = None
@@ -160,15 +232,21 @@ class Plugins:
                     ep.name, f"{type(exc).__name__}: {exc}", dist_name, version
                 )
                 continue
+            self._entry_points.add(ep.name)
             self._infos[ep.name] = PluginInfo(ep.name, dist_name, version)
 
     def register(self, plugin: object, name: str | None = None) -> str:
-        """Register a plugin object or module by hand (tests, applications); returns its name."""
+        """Register a plugin object or module by hand (tests, applications); returns its name.
+
+        Its registrations win over those of entry-point plugins and of plugins registered by
+        hand before it.
+        """
         self.load()
         with self._lock:
             registered = self.manager.register(plugin, name=name)
             if registered is None:
                 raise PluginError(f"plugin {name or plugin!r} is blocked or already registered")
+            self._by_hand[registered] = next(self._sequence)
             self._infos[registered] = PluginInfo(registered)
             self._invalidate()
             return registered
@@ -177,6 +255,8 @@ class Plugins:
         with self._lock:
             self.manager.unregister(name=name)
             self._infos.pop(name, None)
+            self._by_hand.pop(name, None)
+            self._entry_points.discard(name)
             self._invalidate()
 
     def _invalidate(self) -> None:
@@ -184,23 +264,33 @@ class Plugins:
         self._transports = None
         self._tools = None
 
-    def _call_each(
-        self,
-        hook_name: str,
-        make_register: Callable[[str, list[Callable[[], None]]], Callable[..., None]],
-        arg_name: str = "register",
-    ) -> None:
-        """Call one hook plugin by plugin; a plugin's registrations count only if it succeeds."""
+    def _precedence(self, plugin_name: str) -> tuple[int, int, str]:
+        """Sort key of the hook-call order: by hand (latest first), then entry points by name.
+
+        A plugin registered on the manager directly counts as by hand, after the others.
+        """
+        if plugin_name in self._entry_points:
+            return (1, 0, plugin_name)
+        return (0, -self._by_hand.get(plugin_name, 0), plugin_name)
+
+    def _call_each(self, hook_name: str, arg_name: str, begin: Callable[[str], _Call]) -> None:
+        """Call one hook plugin by plugin, in precedence order, isolating each plugin.
+
+        ``begin(plugin)`` gives what the hook receives as ``arg_name`` and how to keep (the
+        hook returned) or drop (it raised) what the plugin registered; a plugin that raises
+        is recorded as broken and skipped by later hooks.
+        """
         hook = getattr(self.manager.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
-            plugin_name = impl.plugin_name
+        impls = {impl.plugin_name: impl for impl in hook.get_hookimpls()}
+        for plugin_name in sorted(impls, key=self._precedence):
             if plugin_name in self._broken:
                 continue
-            pending: list[Callable[[], None]] = []
-            register = make_register(plugin_name, pending)
+            impl = impls[plugin_name]
+            call = begin(plugin_name)
             try:
-                impl.function(**{a: register for a in impl.argnames if a == arg_name})
-            except Exception as exc:
+                impl.function(**{a: call.arg for a in impl.argnames if a == arg_name})
+            except Exception as exc:  # isolate: one broken plugin never breaks the others
+                call.rollback()
                 info = self._infos.pop(plugin_name, None)
                 self._broken[plugin_name] = BrokenPlugin(
                     plugin_name,
@@ -209,11 +299,18 @@ class Plugins:
                     info.version if info else None,
                 )
                 continue
-            for commit in pending:
-                commit()
+            call.commit()
 
     def _info(self, plugin_name: str) -> PluginInfo:
         return self._infos.setdefault(plugin_name, PluginInfo(plugin_name))
+
+    def _clash(self, found: list[NameClash], kind: str, name: str, winner: str, loser: str) -> None:
+        """Record a clash in ``found``; log it the first time this `Plugins` sees it."""
+        clash = NameClash(kind, name, winner, loser)
+        found.append(clash)
+        if clash not in self._logged:
+            self._logged.add(clash)
+            _log.warning("plugin.name_clash", name=name, kind=kind, winner=winner, loser=loser)
 
     # -- providers -------------------------------------------------------------------------
 
@@ -225,6 +322,7 @@ class Plugins:
             if self._providers is None:
                 providers: dict[str, ProviderInfo] = {}
                 alias_map: dict[str, str] = {}
+                found: list[NameClash] = []
 
                 def make(plugin: str, pending: list[Callable[[], None]]) -> Callable[..., None]:
                     def register(
@@ -238,10 +336,19 @@ class Plugins:
                         info = ProviderInfo(name, factory, plugin, tuple(aliases), tuple(models))
 
                         def commit() -> None:
+                            kept = providers.get(name)
+                            if kept is not None and kept.plugin != plugin:
+                                self._clash(found, "provider", name, kept.plugin, plugin)
+                                return
                             providers[name] = info
                             for alias in info.aliases:
+                                owner = providers[alias_map.get(alias, name)].plugin
+                                if owner != plugin:
+                                    self._clash(found, "provider alias", alias, owner, plugin)
+                                    continue
                                 alias_map[alias] = name
-                            self._info(plugin).providers.append(name)
+                            if kept is None:
+                                self._info(plugin).providers.append(name)
 
                         pending.append(commit)
 
@@ -249,7 +356,13 @@ class Plugins:
 
                 for info in self._infos.values():
                     info.providers.clear()
-                self._call_each("ainative_register_providers", make)
+                self._call_each("ainative_register_providers", "register", _deferred(make))
+                for alias, target in alias_map.items():  # a name wins over an alias
+                    shadow = providers.get(alias)
+                    if shadow is not None and shadow.plugin != providers[target].plugin:
+                        winner, loser = shadow.plugin, providers[target].plugin
+                        self._clash(found, "provider alias", alias, winner, loser)
+                self._clashes["providers"] = found
                 self._providers, self._aliases = providers, alias_map
             return self._providers
 
@@ -286,6 +399,8 @@ class Plugins:
         with self._lock:
             if self._transports is None:
                 transports: dict[str, TransportInfo] = {}
+                owners: dict[tuple[str, str], str] = {}  # (name, side) -> plugin
+                found: list[NameClash] = []
 
                 def make(plugin: str, pending: list[Callable[[], None]]) -> Callable[..., None]:
                     def register(
@@ -293,13 +408,28 @@ class Plugins:
                     ) -> None:
                         def commit() -> None:
                             old = transports.get(name)
+                            halves = {
+                                "client": old.client if old else None,
+                                "server": old.server if old else None,
+                            }
+                            took = False
+                            for side, half in (("client", client), ("server", server)):
+                                if half is None:
+                                    continue
+                                owner = owners.setdefault((name, side), plugin)
+                                if owner != plugin:
+                                    self._clash(found, f"{side} transport", name, owner, plugin)
+                                    continue
+                                halves[side], took = half, True
+                            if old is not None and not took:
+                                return
+                            contributors = old.plugin.split(", ") if old else []
+                            if plugin not in contributors:
+                                contributors.append(plugin)
+                                self._info(plugin).transports.append(name)
                             transports[name] = TransportInfo(
-                                name,
-                                plugin if old is None else f"{old.plugin}, {plugin}",
-                                client if client is not None else (old.client if old else None),
-                                server if server is not None else (old.server if old else None),
+                                name, ", ".join(contributors), halves["client"], halves["server"]
                             )
-                            self._info(plugin).transports.append(name)
 
                         pending.append(commit)
 
@@ -307,7 +437,8 @@ class Plugins:
 
                 for info in self._infos.values():
                     info.transports.clear()
-                self._call_each("ainative_register_transports", make)
+                self._call_each("ainative_register_transports", "register", _deferred(make))
+                self._clashes["transports"] = found
                 self._transports = transports
             return self._transports
 
@@ -330,6 +461,8 @@ class Plugins:
         with self._lock:
             if self._tools is None:
                 tools: dict[str, Any] = {}
+                owners: dict[str, str] = {}
+                found: list[NameClash] = []
 
                 def make(plugin: str, pending: list[Callable[[], None]]) -> Callable[..., None]:
                     def register(tool: Any, **_future: Any) -> None:
@@ -338,8 +471,13 @@ class Plugins:
                             raise PluginError(f"tool {tool!r} has no string 'name'")
 
                         def commit() -> None:
+                            owner = owners.setdefault(tool_name, plugin)
+                            if owner != plugin:
+                                self._clash(found, "tool", tool_name, owner, plugin)
+                                return
+                            if tool_name not in tools:
+                                self._info(plugin).tools.append(tool_name)
                             tools[tool_name] = tool
-                            self._info(plugin).tools.append(tool_name)
 
                         pending.append(commit)
 
@@ -347,33 +485,50 @@ class Plugins:
 
                 for info in self._infos.values():
                     info.tools.clear()
-                self._call_each("ainative_register_tools", make)
+                self._call_each("ainative_register_tools", "register", _deferred(make))
+                self._clashes["tools"] = found
                 self._tools = tools
             return self._tools
 
     # -- commands --------------------------------------------------------------------------
 
     def add_commands(self, cli: Any) -> None:
-        """Let every plugin add its click commands to ``cli``, each in isolation."""
+        """Let every plugin add its click commands to the group ``cli``, each in isolation.
+
+        A command whose name ``cli`` already has, or that a plugin earlier in precedence
+        added, is put back as it was and reported as a clash.
+        """
         self.load()
         with self._lock:
-            hook = self.manager.hook.ainative_register_commands
-            for impl in reversed(hook.get_hookimpls()):
-                if impl.plugin_name in self._broken:
-                    continue
-                before = set(getattr(cli, "commands", {}))
-                try:
-                    impl.function(**{a: cli for a in impl.argnames if a == "cli"})
-                except Exception as exc:
-                    for added in set(getattr(cli, "commands", {})) - before:
-                        cli.commands.pop(added, None)
-                    self._broken[impl.plugin_name] = BrokenPlugin(
-                        impl.plugin_name,
-                        f"{type(exc).__name__} in ainative_register_commands: {exc}",
-                    )
-                    continue
-                added = sorted(set(getattr(cli, "commands", {})) - before)
-                self._info(impl.plugin_name).commands.extend(added)
+            commands: dict[str, Any] = cli.commands
+            owners = dict.fromkeys(commands, _CLI_OWNER)
+            for info in self._infos.values():  # commands added by an earlier call
+                owners.update((name, info.name) for name in info.commands if name in owners)
+            found: list[NameClash] = []
+
+            def begin(plugin: str) -> _Call:
+                before = dict(commands)
+
+                def rollback() -> None:
+                    commands.clear()
+                    commands.update(before)
+
+                def commit() -> None:
+                    for name, command in list(commands.items()):
+                        old = before.get(name)
+                        if old is command:
+                            continue
+                        owner = owners.setdefault(name, plugin) if old is None else owners[name]
+                        if owner != plugin:
+                            commands[name] = old
+                            self._clash(found, "command", name, owner, plugin)
+                        elif name not in self._info(plugin).commands:
+                            self._info(plugin).commands.append(name)
+
+                return _Call(cli, commit, rollback)
+
+            self._call_each("ainative_register_commands", "cli", begin)
+            self._clashes.setdefault("commands", []).extend(found)
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -386,6 +541,13 @@ class Plugins:
     def broken(self) -> list[BrokenPlugin]:
         self.load()
         return sorted(self._broken.values(), key=lambda b: b.name)
+
+    @property
+    def clashes(self) -> list[NameClash]:
+        """Every name two plugins registered, with the plugin kept (hooks are called first)."""
+        _ = self.providers, self.transports, self.tools
+        with self._lock:
+            return sorted(c for found in self._clashes.values() for c in found)
 
     @staticmethod
     def _unknown(kind: str, name: str, installed: list[str]) -> str:

@@ -97,13 +97,25 @@ against it; point `provider_factory` at a fake of your backend (a small loopback
 that answers as the backend documents) so the tests run offline.
 """,
         f"src/{n.module}/__init__.py": f'''\
-"""{n.distribution}: an ainative provider plugin for {n.provider}."""
+"""{n.distribution}: an ainative provider plugin for {n.provider}.
+
+Names are imported on first access: loading the plugin (``{n.module}._plugin``)
+imports this package, and must not import the provider or its SDK.
+"""
 
 from __future__ import annotations
 
-from ._provider import {n.cls} as {n.cls}
+from typing import TYPE_CHECKING
+
+from ainative_core import lazy_exports
+
+if TYPE_CHECKING:
+    from ._provider import {n.cls} as {n.cls}
 
 __all__ = ["{n.cls}"]
+
+if not TYPE_CHECKING:  # type checkers see the import above
+    __getattr__, __dir__ = lazy_exports(__name__, {{"{n.cls}": "._provider"}})
 ''',
         f"src/{n.module}/py.typed": "",
         f"src/{n.module}/_plugin.py": f'''\
@@ -207,6 +219,9 @@ class Test{n.cls}Conformance(ProviderConformance):
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from ainative_core import Plugins
 from {n.module} import {n.cls}, _plugin
 
@@ -215,6 +230,14 @@ def test_registers_the_provider() -> None:
     plugins = Plugins(autoload=False)
     plugins.register(_plugin, name="{n.provider}")
     assert isinstance(plugins.get_provider("{n.provider}"), {n.cls})
+
+
+def test_loading_the_plugin_does_not_import_the_provider() -> None:
+    code = (
+        "import sys, {n.module}._plugin\\n"
+        "assert '{n.module}._provider' not in sys.modules, 'provider imported'\\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 ''',
     }
 

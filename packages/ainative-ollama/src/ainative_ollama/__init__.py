@@ -28,4 +28,5 @@ _LAZY = {
 }
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
+    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

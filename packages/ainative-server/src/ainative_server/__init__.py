@@ -1,46 +1,55 @@
-"""ainative server: stream hub, SSE/WebSocket transports, tools and the ``serve`` command."""
+"""ainative server: stream hub, SSE/WebSocket transports, tools and the ``serve`` command.
+
+Names are imported on first access: loading the plugin (``ainative_server._plugin``)
+imports this package, and must not import FastAPI, Starlette or the server stack.
+"""
 
 from __future__ import annotations
 
-from ._actions import Action as Action
-from ._actions import ActionHandler as ActionHandler
-from ._config import ServerConfig as ServerConfig
-from ._encoding import Batch as Batch
-from ._encoding import Encoder as Encoder
-from ._encoding import Encoding as Encoding
-from ._http import cancel_on_disconnect as cancel_on_disconnect
-from ._http import error_body as error_body
-from ._http import error_response as error_response
-from ._http import error_status as error_status
-from ._http import read_json as read_json
-from ._http import read_model as read_model
-from ._hub import Run as Run
-from ._hub import RunSpec as RunSpec
-from ._hub import StreamHub as StreamHub
-from ._manager import EventSink as EventSink
-from ._manager import StreamManager as StreamManager
-from ._response import Refusal as Refusal
-from ._response import StreamResponse as StreamResponse
-from ._server import AINativeServer as AINativeServer
-from ._server import create_app as create_app
-from ._server import create_router as create_router
-from ._server import create_server as create_server
-from ._sse import SSEEncoding as SSEEncoding
-from ._sse import SSETransport as SSETransport
-from ._sse import parse_last_event_id as parse_last_event_id
-from ._store import EventStore as EventStore
-from ._store import InMemoryEventStore as InMemoryEventStore
-from ._store import ReadResult as ReadResult
-from ._store import StoredEvent as StoredEvent
-from ._store import StreamStats as StreamStats
-from ._streaming import stream_tokens as stream_tokens
-from ._subscription import Subscription as Subscription
-from ._tools import Tool as Tool
-from ._tools import ToolRegistry as ToolRegistry
-from ._tools import tool as tool
-from ._transport import ServerTransport as ServerTransport
-from ._ws import WebSocketEncoding as WebSocketEncoding
-from ._ws import WebSocketTransport as WebSocketTransport
+from typing import TYPE_CHECKING
+
+from ainative_core import lazy_exports
+
+if TYPE_CHECKING:
+    from ._actions import Action as Action
+    from ._actions import ActionHandler as ActionHandler
+    from ._config import ServerConfig as ServerConfig
+    from ._encoding import Batch as Batch
+    from ._encoding import Encoder as Encoder
+    from ._encoding import Encoding as Encoding
+    from ._http import cancel_on_disconnect as cancel_on_disconnect
+    from ._http import error_body as error_body
+    from ._http import error_response as error_response
+    from ._http import error_status as error_status
+    from ._http import read_json as read_json
+    from ._http import read_model as read_model
+    from ._hub import Run as Run
+    from ._hub import RunSpec as RunSpec
+    from ._hub import StreamHub as StreamHub
+    from ._manager import EventSink as EventSink
+    from ._manager import StreamManager as StreamManager
+    from ._response import Refusal as Refusal
+    from ._response import StreamResponse as StreamResponse
+    from ._server import AINativeServer as AINativeServer
+    from ._server import create_app as create_app
+    from ._server import create_router as create_router
+    from ._server import create_server as create_server
+    from ._sse import SSEEncoding as SSEEncoding
+    from ._sse import SSETransport as SSETransport
+    from ._sse import parse_last_event_id as parse_last_event_id
+    from ._store import EventStore as EventStore
+    from ._store import InMemoryEventStore as InMemoryEventStore
+    from ._store import ReadResult as ReadResult
+    from ._store import StoredEvent as StoredEvent
+    from ._store import StreamStats as StreamStats
+    from ._streaming import stream_tokens as stream_tokens
+    from ._subscription import Subscription as Subscription
+    from ._tools import Tool as Tool
+    from ._tools import ToolRegistry as ToolRegistry
+    from ._tools import tool as tool
+    from ._transport import ServerTransport as ServerTransport
+    from ._ws import WebSocketEncoding as WebSocketEncoding
+    from ._ws import WebSocketTransport as WebSocketTransport
 
 __all__ = [
     "AINativeServer",
@@ -83,3 +92,48 @@ __all__ = [
     "stream_tokens",
     "tool",
 ]
+
+_LAZY = {
+    "AINativeServer": "._server",
+    "Action": "._actions",
+    "ActionHandler": "._actions",
+    "Batch": "._encoding",
+    "Encoder": "._encoding",
+    "Encoding": "._encoding",
+    "EventSink": "._manager",
+    "EventStore": "._store",
+    "InMemoryEventStore": "._store",
+    "ReadResult": "._store",
+    "Refusal": "._response",
+    "Run": "._hub",
+    "RunSpec": "._hub",
+    "SSEEncoding": "._sse",
+    "SSETransport": "._sse",
+    "ServerConfig": "._config",
+    "ServerTransport": "._transport",
+    "StoredEvent": "._store",
+    "StreamHub": "._hub",
+    "StreamManager": "._manager",
+    "StreamResponse": "._response",
+    "StreamStats": "._store",
+    "Subscription": "._subscription",
+    "Tool": "._tools",
+    "ToolRegistry": "._tools",
+    "WebSocketEncoding": "._ws",
+    "WebSocketTransport": "._ws",
+    "cancel_on_disconnect": "._http",
+    "create_app": "._server",
+    "create_router": "._server",
+    "create_server": "._server",
+    "error_body": "._http",
+    "error_response": "._http",
+    "error_status": "._http",
+    "parse_last_event_id": "._sse",
+    "read_json": "._http",
+    "read_model": "._http",
+    "stream_tokens": "._streaming",
+    "tool": "._tools",
+}
+
+if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
+    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,19 +1,15 @@
 """ainative: token-by-token LLM streaming for Python.
 
 The everyday names of every distribution in one place. Plugin authors and advanced users
-import from the distribution modules (``ainative_core``, ...) directly.
+import from the distribution modules (``ainative_core``, ...) directly. The client's and
+the server's names are imported on first access, so ``import ainative`` does not import
+FastAPI or httpx until they are used.
 """
 
 from __future__ import annotations
 
-from ainative_client import AIApp as AIApp
-from ainative_client import AINativeClient as AINativeClient
-from ainative_client import AIReconciler as AIReconciler
-from ainative_client import AIStateManager as AIStateManager
-from ainative_client import AppConfig as AppConfig
-from ainative_client import Client as Client
-from ainative_client import StreamConfig as StreamConfig
-from ainative_client import StreamingEngine as StreamingEngine
+from typing import TYPE_CHECKING
+
 from ainative_core import ActionRequest as ActionRequest
 from ainative_core import AINativeError as AINativeError
 from ainative_core import BaseProvider as BaseProvider
@@ -30,16 +26,27 @@ from ainative_core import Usage as Usage
 from ainative_core import __version__ as __version__
 from ainative_core import get_plugins as get_plugins
 from ainative_core import hookimpl as hookimpl
-from ainative_server import AINativeServer as AINativeServer
-from ainative_server import ServerConfig as ServerConfig
-from ainative_server import StreamManager as StreamManager
-from ainative_server import Tool as Tool
-from ainative_server import ToolRegistry as ToolRegistry
-from ainative_server import create_app as create_app
-from ainative_server import create_router as create_router
-from ainative_server import create_server as create_server
-from ainative_server import stream_tokens as stream_tokens
-from ainative_server import tool as tool
+from ainative_core import lazy_exports as _lazy_exports
+
+if TYPE_CHECKING:
+    from ainative_client import AIApp as AIApp
+    from ainative_client import AINativeClient as AINativeClient
+    from ainative_client import AIReconciler as AIReconciler
+    from ainative_client import AIStateManager as AIStateManager
+    from ainative_client import AppConfig as AppConfig
+    from ainative_client import Client as Client
+    from ainative_client import StreamConfig as StreamConfig
+    from ainative_client import StreamingEngine as StreamingEngine
+    from ainative_server import AINativeServer as AINativeServer
+    from ainative_server import ServerConfig as ServerConfig
+    from ainative_server import StreamManager as StreamManager
+    from ainative_server import Tool as Tool
+    from ainative_server import ToolRegistry as ToolRegistry
+    from ainative_server import create_app as create_app
+    from ainative_server import create_router as create_router
+    from ainative_server import create_server as create_server
+    from ainative_server import stream_tokens as stream_tokens
+    from ainative_server import tool as tool
 
 __all__ = [
     "AIApp",
@@ -77,3 +84,27 @@ __all__ = [
     "stream_tokens",
     "tool",
 ]
+
+_LAZY = {
+    "AIApp": "ainative_client",
+    "AINativeClient": "ainative_client",
+    "AINativeServer": "ainative_server",
+    "AIReconciler": "ainative_client",
+    "AIStateManager": "ainative_client",
+    "AppConfig": "ainative_client",
+    "Client": "ainative_client",
+    "ServerConfig": "ainative_server",
+    "StreamConfig": "ainative_client",
+    "StreamManager": "ainative_server",
+    "StreamingEngine": "ainative_client",
+    "Tool": "ainative_server",
+    "ToolRegistry": "ainative_server",
+    "create_app": "ainative_server",
+    "create_router": "ainative_server",
+    "create_server": "ainative_server",
+    "stream_tokens": "ainative_server",
+    "tool": "ainative_server",
+}
+
+if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
+    __getattr__, __dir__ = _lazy_exports(__name__, _LAZY)
