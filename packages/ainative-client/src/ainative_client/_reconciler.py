@@ -10,9 +10,13 @@ for lists, ``-1`` counting from the end):
 - ``merge``: shallow-merge the dict ``value`` into the dict at ``path`` (or the root).
 
 With batching, patches wait until ``batch_delay`` has passed since the first one of the
-batch, then all are applied in one commit (one ``state-change``, one undo step). They are
-applied when a later patch arrives after the delay, on `flush`, or by `autoflush`, a task
-that flushes due batches while it runs.
+batch, then all are applied in one commit (one ``state-change``, one undo step unless
+inside `AIStateManager.one_undo_step`). They are applied when a later patch arrives after
+the delay, on `flush`, or by `autoflush`, a task that flushes due batches while it runs.
+
+A commit copies only the containers its patches go through (the rest is shared with the
+state before) and validates only what they changed; a batch that fails (a bad path, a
+value that does not fit `AppState`) changes nothing.
 """
 
 from __future__ import annotations
@@ -58,30 +62,50 @@ class Patch:
         return cls(op, keys, value)
 
 
-def _container(state: Any, path: tuple[PathKey, ...]) -> Any:
-    target = state
-    for key in path:
-        target = target[key] if not isinstance(target, list) else target[int(key)]
-    return target
+def _writable(parent: Any, key: PathKey, own: dict[int, Any]) -> Any:
+    """``parent[key]``, first replaced by a copy of its own when it is a dict or list."""
+    child = parent[int(key)] if isinstance(parent, list) else parent[key]
+    if id(child) in own or not isinstance(child, dict | list):
+        return child
+    copied = dict(child) if isinstance(child, dict) else list(child)
+    if isinstance(parent, list):
+        parent[int(key)] = copied
+    elif isinstance(parent, dict):
+        parent[key] = copied
+    else:
+        raise ConfigurationError(
+            f"cannot change a {type(child).__name__} inside a {type(parent).__name__}"
+        )
+    own[id(copied)] = copied
+    return copied
 
 
-def apply_patch_to(data: dict[str, Any], patch: Patch) -> dict[str, Any]:
-    """Apply ``patch`` to plain ``data`` in place (returns it, or the new root)."""
+def apply_patch_to(data: dict[str, Any], patch: Patch, own: dict[int, Any]) -> dict[str, Any]:
+    """Apply ``patch`` to plain ``data`` (returns it, or the new root), copying on write.
+
+    ``own`` holds (by ``id``, keeping them alive) the containers that may be changed in
+    place: ``data`` itself and those copied by earlier patches. Every other dict or list
+    on the path is copied first, so shared (or read-only) data is never changed.
+    """
     path, value = patch.path, patch.value
     if not path:
         if patch.op == "replace" and isinstance(value, Mapping):
-            return dict(value)
+            root = dict(value)
+            own[id(root)] = root
+            return root
         if patch.op == "merge" and isinstance(value, Mapping):
             data.update(value)
             return data
         raise ConfigurationError(f"{patch.op} needs a path (got an empty one)")
-    parent = _container(data, path[:-1])
+    parent: Any = data
+    for key in path[:-1]:
+        parent = _writable(parent, key, own)
     key = path[-1]
     if patch.op == "merge":
-        target = parent[int(key)] if isinstance(parent, list) else parent[key]
-        if not isinstance(target, dict) or not isinstance(value, Mapping):
+        original = parent[int(key)] if isinstance(parent, list) else parent[key]
+        if not isinstance(original, dict) or not isinstance(value, Mapping):
             raise ConfigurationError(f"merge needs dicts at {path!r}")
-        target.update(value)
+        _writable(parent, key, own).update(value)
     elif isinstance(parent, list):
         if patch.op == "add":
             if key == "-":
@@ -158,16 +182,20 @@ class AIReconciler:
         if not self._pending:
             return None
         patches, self._pending = self._pending, []
-        data = self.state_manager.working_copy()
+        # Copy-on-write: only the containers the patches go through are copied; the rest
+        # stays shared with the current (read-only) state.
+        data = dict(self.state_manager.data)
+        own: dict[int, Any] = {id(data): data}
         for patch in patches:
-            data = apply_patch_to(data, patch)
+            data = apply_patch_to(data, patch, own)
+        state = self.state_manager.commit(data)
         self.commits += 1
-        return self.state_manager.commit(data)
+        return state
 
     def reconcile(self, target: Mapping[str, Any]) -> list[Patch]:
         """Bring the state to ``target`` (top-level keys) in one commit; returns the patches."""
         self.flush()
-        current = self.state_manager.get_state()
+        current = self.state_manager.data
         patches = [Patch("remove", (key,)) for key in current if key not in target]
         patches += [
             Patch("replace" if key in current else "add", (key,), value)
