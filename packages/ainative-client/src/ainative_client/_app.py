@@ -55,7 +55,10 @@ class AIApp:
 
     While a reply streams, tokens are appended to the last assistant message through the
     reconciler in batches (one state change per ``batch_delay``), ``state.streaming`` is
-    True, and ``state.error`` holds the last error message. Use ``async with`` or `aclose`.
+    True, and ``state.error`` holds the last error message. An action's whole run is one
+    undo step: ``state_manager.undo()`` after a reply goes back to just before it (the
+    user's message that `send_message` adds first is a step of its own). Use
+    ``async with`` or `aclose`.
     """
 
     def __init__(
@@ -130,20 +133,21 @@ class AIApp:
         stream: bool,
         extra_context: Mapping[str, Any],
     ) -> AppState:
-        self.state_manager.set_state({"error": None})
-        self.event_bus.emit("action", {"action": name, "params": dict(params or {})})
-        request = ActionRequest(
-            action=name,
-            params=dict(params or {}),
-            context={**self.state.context, **extra_context},
-            provider=self.config.provider,
-            model=self.config.model,
-            options=dict(self.config.options),
-        )
-        if stream:
-            await self._stream(request)
-        else:
-            await self._call(request, set(extra_context))
+        with self.state_manager.one_undo_step():
+            self.state_manager.set_state({"error": None})
+            self.event_bus.emit("action", {"action": name, "params": dict(params or {})})
+            request = ActionRequest(
+                action=name,
+                params=dict(params or {}),
+                context={**self.state.context, **extra_context},
+                provider=self.config.provider,
+                model=self.config.model,
+                options=dict(self.config.options),
+            )
+            if stream:
+                await self._stream(request)
+            else:
+                await self._call(request, set(extra_context))
         return self.state
 
     async def stop_streaming(self) -> None:
@@ -157,7 +161,7 @@ class AIApp:
             Patch("add", ("messages", "-"), {"role": "assistant", "content": ""}), batching=False
         )
         self.state_manager.set_state({"streaming": True})
-        index = len(self.state_manager.get_state()["messages"]) - 1
+        index = len(self.state.messages) - 1
         parts: list[str] = []
         shown = [0]  # how many parts the state's content holds
 
@@ -228,13 +232,20 @@ class AIApp:
             self.state_manager.set_state({"error": str(exc)})
             self.event_bus.emit("error", {"error": str(exc)})
             return
-        data = self.state_manager.working_copy()
-        for raw in body.get("messages", []) if isinstance(body, dict) else []:
-            data["messages"].append(Message.model_validate(raw).model_dump(exclude_defaults=True))
+        patches = [
+            Patch(
+                "add",
+                ("messages", "-"),
+                Message.model_validate(raw).model_dump(exclude_defaults=True),
+            )
+            for raw in (body.get("messages", []) if isinstance(body, dict) else [])
+        ]
+        returned: dict[str, Any] = {}
         if isinstance(body, dict) and isinstance(body.get("context"), dict):
             returned = {k: v for k, v in body["context"].items() if k not in sent_only}
-            data["context"].update(returned)
-        self.state_manager.commit(data)
+        self.reconciler.apply_patches(
+            [*patches, Patch("merge", ("context",), returned)], batching=False
+        )
 
     # -- life cycle ------------------------------------------------------------------------
 
