@@ -30,6 +30,7 @@ import anyio
 
 from ainative_core import ConfigurationError, EventBus
 
+from ._frozen import FrozenDict, FrozenList, freeze
 from ._state import AIStateManager, AppState
 
 __all__ = ["AIReconciler", "Patch", "PatchOp", "PathKey"]
@@ -63,15 +64,15 @@ class Patch:
 
 
 def _writable(parent: Any, key: PathKey, own: dict[int, Any]) -> Any:
-    """``parent[key]``, first replaced by a copy of its own when it is a dict or list."""
+    """``parent[key]``, first replaced by a new copy (not shared yet) if a dict or list."""
     child = parent[int(key)] if isinstance(parent, list) else parent[key]
     if id(child) in own or not isinstance(child, dict | list):
         return child
-    copied = dict(child) if isinstance(child, dict) else list(child)
+    copied = FrozenDict(child) if isinstance(child, dict) else FrozenList(child)
     if isinstance(parent, list):
-        parent[int(key)] = copied
+        list.__setitem__(parent, int(key), copied)
     elif isinstance(parent, dict):
-        parent[key] = copied
+        dict.__setitem__(parent, key, copied)
     else:
         raise ConfigurationError(
             f"cannot change a {type(child).__name__} inside a {type(parent).__name__}"
@@ -81,13 +82,15 @@ def _writable(parent: Any, key: PathKey, own: dict[int, Any]) -> Any:
 
 
 def apply_patch_to(data: dict[str, Any], patch: Patch, own: dict[int, Any]) -> dict[str, Any]:
-    """Apply ``patch`` to plain ``data`` (returns it, or the new root), copying on write.
+    """Apply ``patch`` to ``data``, a copy of a state's root (returns it, or the new root).
 
-    ``own`` holds (by ``id``, keeping them alive) the containers that may be changed in
-    place: ``data`` itself and those copied by earlier patches. Every other dict or list
-    on the path is copied first, so shared (or read-only) data is never changed.
+    Copy-on-write: ``own`` holds (by ``id``, keeping them alive) the containers this batch
+    made, which are not shared yet: ``data`` and the copies of the read-only dicts and
+    lists that patches went through. Only those are filled in, through the plain ``dict``
+    and ``list`` methods, and only with frozen values, so they are read-only state as soon
+    as the batch is committed; everything else stays shared and untouched.
     """
-    path, value = patch.path, patch.value
+    path, value = patch.path, freeze(patch.value)
     if not path:
         if patch.op == "replace" and isinstance(value, Mapping):
             root = dict(value)
@@ -105,23 +108,23 @@ def apply_patch_to(data: dict[str, Any], patch: Patch, own: dict[int, Any]) -> d
         original = parent[int(key)] if isinstance(parent, list) else parent[key]
         if not isinstance(original, dict) or not isinstance(value, Mapping):
             raise ConfigurationError(f"merge needs dicts at {path!r}")
-        _writable(parent, key, own).update(value)
+        dict.update(_writable(parent, key, own), value)
     elif isinstance(parent, list):
         if patch.op == "add":
             if key == "-":
-                parent.append(value)
+                list.append(parent, value)
             else:
                 index = int(key)
-                parent.insert(index if index >= 0 else len(parent) + index + 1, value)
+                list.insert(parent, index if index >= 0 else len(parent) + index + 1, value)
         elif patch.op == "remove":
-            del parent[int(key)]
+            list.__delitem__(parent, int(key))
         else:
-            parent[int(key)] = value
+            list.__setitem__(parent, int(key), value)
     elif isinstance(parent, dict):
         if patch.op == "remove":
-            parent.pop(key, None)
+            dict.pop(parent, key, None)
         else:
-            parent[key] = value
+            dict.__setitem__(parent, key, value)
     else:
         raise ConfigurationError(
             f"cannot {patch.op} at {path!r}: parent is {type(parent).__name__}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import compress, count
+from operator import is_not
 from typing import Any, TypeAlias, final
 
 import structlog
@@ -119,21 +121,31 @@ def _snapshot(data: Mapping[str, Any], before: Mapping[str, Any], previous: AppS
 
 
 def _messages(items: Any, before: Any, previous: list[Message]) -> FrozenList[Message]:
-    """Read-only messages for ``items``: those also in ``before`` are reused, others validated."""
+    """Read-only messages for ``items``: those also in ``before`` are reused, others validated.
+
+    ``items`` and ``before`` are compared by identity, at C speed, from both ends: only
+    the items in between (a changed or appended message, usually) are looked at one by one.
+    """
     if not isinstance(items, list):
         items = _ADAPTERS["messages"].validate_python(items)  # refuses what is no list
-    old = before if isinstance(before, list) and len(before) == len(previous) else []
-    by_id: dict[int, Message] | None = None
-    messages: list[Message] = []
-    for index, item in enumerate(items):
-        if index < len(old) and old[index] is item:
-            messages.append(previous[index])
-            continue
-        if by_id is None:  # items moved (an insert or a removal): find them by identity
-            by_id = {id(raw): message for raw, message in zip(old, previous, strict=True)}
-        found = by_id.get(id(item))
-        messages.append(found if found is not None else _read_only_message(item))
-    return FrozenList(messages)
+    old: list[Any] = before if isinstance(before, list) and len(before) == len(previous) else []
+    shortest = min(len(old), len(items))
+    head = next(compress(count(), map(is_not, old, items)), shortest)
+    tail = next(compress(count(), map(is_not, reversed(old), reversed(items))), shortest)
+    tail = min(tail, shortest - head)
+    middle = items[head : len(items) - tail]
+    moved = old[head : len(old) - tail]
+    by_id = {
+        id(raw): message
+        for raw, message in zip(moved, previous[head : len(old) - tail], strict=True)
+    }
+    return FrozenList(
+        [
+            *previous[:head],
+            *(by_id.get(id(item)) or _read_only_message(item) for item in middle),
+            *previous[len(old) - tail :],
+        ]
+    )
 
 
 _EMPTY: FrozenDict[str, Any] = FrozenDict()
