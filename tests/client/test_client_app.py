@@ -269,12 +269,11 @@ async def test_full_state_copies_and_validations_do_not_grow_with_tokens(
                 state = await app.send_message("go")
             assert len(state.messages[-1].content.split()) == count
             costs[count] = (app.state_manager.version - version, validations[0], deep_copies[0])
-    (commits_200, validations_200, copies_200), (commits_2000, validations_2000, copies_2000) = (
-        costs[200],
-        costs[2000],
-    )
-    assert commits_2000 >= 20 > 4 <= commits_200  # many commits per reply, more for more tokens
-    assert validations_2000 == validations_200 <= 1
+    commits_200, validations_200, copies_200 = costs[200]
+    commits_2000, validations_2000, copies_2000 = costs[2000]
+    assert commits_200 >= 4  # many commits per reply...
+    assert commits_2000 >= 20  # ...more for more tokens...
+    assert validations_2000 == validations_200 <= 1  # ...but not more full-state work
     assert copies_2000 == copies_200 <= 1
 
 

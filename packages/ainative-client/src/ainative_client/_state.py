@@ -139,13 +139,11 @@ def _messages(items: Any, before: Any, previous: list[Message]) -> FrozenList[Me
         id(raw): message
         for raw, message in zip(moved, previous[head : len(old) - tail], strict=True)
     }
-    return FrozenList(
-        [
-            *previous[:head],
-            *(by_id.get(id(item)) or _read_only_message(item) for item in middle),
-            *previous[len(old) - tail :],
-        ]
-    )
+    between = []
+    for item in middle:
+        found = by_id.get(id(item))
+        between.append(found if found is not None else _read_only_message(item))
+    return FrozenList([*previous[:head], *between, *previous[len(old) - tail :]])
 
 
 _EMPTY: FrozenDict[str, Any] = FrozenDict()
