@@ -10,7 +10,7 @@ from operator import is_not
 from typing import Any, TypeAlias, final
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ainative_core import EventBus, Message, ToolCall
 
@@ -66,13 +66,6 @@ class _ReadOnlyMessage(Message):
 
     model_config = ConfigDict(frozen=True)
 
-    @field_validator("tool_calls", mode="after")
-    @classmethod
-    def _read_only_calls(cls, calls: list[ToolCall]) -> list[ToolCall]:
-        return FrozenList(
-            [_ReadOnlyToolCall.model_construct(c.model_fields_set, **c.__dict__) for c in calls]
-        )
-
     def __eq__(self, other: object) -> bool:
         return self.__dict__ == other.__dict__ if isinstance(other, Message) else NotImplemented
 
@@ -82,10 +75,23 @@ class _ReadOnlyMessage(Message):
         return "Message"
 
 
+_NO_CALLS: FrozenList[ToolCall] = FrozenList()
+
+
 def _read_only_message(raw: Any) -> Message:
     if isinstance(raw, BaseModel):
         raw = raw.model_dump(exclude_unset=True)
-    return _ReadOnlyMessage.model_validate(raw)
+    message = _ReadOnlyMessage.model_validate(raw)
+    calls = message.tool_calls
+    # Set before anyone sees the message (a frozen model refuses setattr, not this).
+    message.__dict__["tool_calls"] = (
+        FrozenList(
+            [_ReadOnlyToolCall.model_construct(c.model_fields_set, **c.__dict__) for c in calls]
+        )
+        if calls
+        else _NO_CALLS
+    )
+    return message
 
 
 _FIELDS = AppState.model_fields
