@@ -336,3 +336,21 @@ async def test_listeners_see_the_text_grow_and_cannot_change_the_state(
         assert app.state.metadata.keys() == {"stream_id", "provider", "model"}
         assert app.state.model_extra == {"theme": "dark"}
         assert app.state_manager.get_state()["context"] == {"nested": {"list": [1, 2, 3]}}
+
+
+async def test_undo_while_a_reply_streams_takes_it_back(
+    stepped: tuple[SteppedProvider, str], wait_until: WaitUntil
+) -> None:
+    provider, url = stepped
+    async with AIApp(AppConfig(api_url=url)) as app:
+        app.on_state_change(provider.watch)
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(app.send_message, "go")
+                await wait_until(lambda: provider.shown >= 50)
+                assert app.state_manager.undo()
+                provider.shown = provider.count  # nothing shows the rest: let it come
+        assert [(m.role, m.content) for m in app.state.messages] == [("user", "go")]
+        assert app.state.streaming is False
+        ends = [e.payload["reason"] for e in app.event_bus.history if e.type == "stream-end"]
+        assert ends == ["complete"]

@@ -57,7 +57,8 @@ class AIApp:
     reconciler in batches (one state change per ``batch_delay``), ``state.streaming`` is
     True, and ``state.error`` holds the last error message. An action's whole run is one
     undo step: ``state_manager.undo()`` after a reply goes back to just before it (the
-    user's message that `send_message` adds first is a step of its own). Use
+    user's message that `send_message` adds first is a step of its own); during a reply it
+    takes the reply back, and the rest streams unseen unless `redo` brings it back. Use
     ``async with`` or `aclose`.
     """
 
@@ -166,8 +167,13 @@ class AIApp:
         shown = [0]  # how many parts the state's content holds
 
         def show_text() -> None:
-            # Joining costs O(length): done once per batch, not once per token.
-            if shown[0] != len(parts):
+            # Joining costs O(length): done once per batch, not once per token. Called right
+            # before a flush, so the reply's message is still there when the patch applies;
+            # while it is not (an undo took it back), there is nothing to show the text in.
+            messages = self.state.messages
+            if shown[0] == len(parts) or index >= len(messages):
+                return
+            if messages[index].role == "assistant":
                 shown[0] = len(parts)
                 reconciler.apply_patch(
                     Patch("replace", ("messages", index, "content"), "".join(parts))
@@ -177,8 +183,6 @@ class AIApp:
             payload = event.payload
             if payload.get("type") == "token":
                 parts.append(str(payload["token"]))
-                if reconciler.pending == 0:
-                    show_text()
             elif payload.get("type") == "metadata" and isinstance(payload["metadata"], dict):
                 reconciler.apply_patch(Patch("merge", ("metadata",), payload["metadata"]))
 
