@@ -55,7 +55,11 @@ class AIApp:
 
     While a reply streams, tokens are appended to the last assistant message through the
     reconciler in batches (one state change per ``batch_delay``), ``state.streaming`` is
-    True, and ``state.error`` holds the last error message. Use ``async with`` or `aclose`.
+    True, and ``state.error`` holds the last error message. An action's whole run is one
+    undo step: ``state_manager.undo()`` after a reply goes back to just before it (the
+    user's message that `send_message` adds first is a step of its own); during a reply it
+    takes the reply back, and the rest streams unseen unless `redo` brings it back. Use
+    ``async with`` or `aclose`.
     """
 
     def __init__(
@@ -130,20 +134,21 @@ class AIApp:
         stream: bool,
         extra_context: Mapping[str, Any],
     ) -> AppState:
-        self.state_manager.set_state({"error": None})
-        self.event_bus.emit("action", {"action": name, "params": dict(params or {})})
-        request = ActionRequest(
-            action=name,
-            params=dict(params or {}),
-            context={**self.state.context, **extra_context},
-            provider=self.config.provider,
-            model=self.config.model,
-            options=dict(self.config.options),
-        )
-        if stream:
-            await self._stream(request)
-        else:
-            await self._call(request, set(extra_context))
+        with self.state_manager.one_undo_step():
+            self.state_manager.set_state({"error": None})
+            self.event_bus.emit("action", {"action": name, "params": dict(params or {})})
+            request = ActionRequest(
+                action=name,
+                params=dict(params or {}),
+                context={**self.state.context, **extra_context},
+                provider=self.config.provider,
+                model=self.config.model,
+                options=dict(self.config.options),
+            )
+            if stream:
+                await self._stream(request)
+            else:
+                await self._call(request, set(extra_context))
         return self.state
 
     async def stop_streaming(self) -> None:
@@ -157,13 +162,18 @@ class AIApp:
             Patch("add", ("messages", "-"), {"role": "assistant", "content": ""}), batching=False
         )
         self.state_manager.set_state({"streaming": True})
-        index = len(self.state_manager.get_state()["messages"]) - 1
+        index = len(self.state.messages) - 1
         parts: list[str] = []
         shown = [0]  # how many parts the state's content holds
 
         def show_text() -> None:
-            # Joining costs O(length): done once per batch, not once per token.
-            if shown[0] != len(parts):
+            # Joining costs O(length): done once per batch, not once per token. Called right
+            # before a flush, so the reply's message is still there when the patch applies;
+            # while it is not (an undo took it back), there is nothing to show the text in.
+            messages = self.state.messages
+            if shown[0] == len(parts) or index >= len(messages):
+                return
+            if messages[index].role == "assistant":
                 shown[0] = len(parts)
                 reconciler.apply_patch(
                     Patch("replace", ("messages", index, "content"), "".join(parts))
@@ -173,8 +183,6 @@ class AIApp:
             payload = event.payload
             if payload.get("type") == "token":
                 parts.append(str(payload["token"]))
-                if reconciler.pending == 0:
-                    show_text()
             elif payload.get("type") == "metadata" and isinstance(payload["metadata"], dict):
                 reconciler.apply_patch(Patch("merge", ("metadata",), payload["metadata"]))
 
@@ -228,13 +236,20 @@ class AIApp:
             self.state_manager.set_state({"error": str(exc)})
             self.event_bus.emit("error", {"error": str(exc)})
             return
-        data = self.state_manager.working_copy()
-        for raw in body.get("messages", []) if isinstance(body, dict) else []:
-            data["messages"].append(Message.model_validate(raw).model_dump(exclude_defaults=True))
+        patches = [
+            Patch(
+                "add",
+                ("messages", "-"),
+                Message.model_validate(raw).model_dump(exclude_defaults=True),
+            )
+            for raw in (body.get("messages", []) if isinstance(body, dict) else [])
+        ]
+        returned: dict[str, Any] = {}
         if isinstance(body, dict) and isinstance(body.get("context"), dict):
             returned = {k: v for k, v in body["context"].items() if k not in sent_only}
-            data["context"].update(returned)
-        self.state_manager.commit(data)
+        self.reconciler.apply_patches(
+            [*patches, Patch("merge", ("context",), returned)], batching=False
+        )
 
     # -- life cycle ------------------------------------------------------------------------
 

@@ -10,9 +10,13 @@ for lists, ``-1`` counting from the end):
 - ``merge``: shallow-merge the dict ``value`` into the dict at ``path`` (or the root).
 
 With batching, patches wait until ``batch_delay`` has passed since the first one of the
-batch, then all are applied in one commit (one ``state-change``, one undo step). They are
-applied when a later patch arrives after the delay, on `flush`, or by `autoflush`, a task
-that flushes due batches while it runs.
+batch, then all are applied in one commit (one ``state-change``, one undo step unless
+inside `AIStateManager.one_undo_step`). They are applied when a later patch arrives after
+the delay, on `flush`, or by `autoflush`, a task that flushes due batches while it runs.
+
+A commit copies only the containers its patches go through (the rest is shared with the
+state before) and validates only what they changed; a batch that fails (a bad path, a
+value that does not fit `AppState`) changes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import anyio
 
 from ainative_core import ConfigurationError, EventBus
 
+from ._frozen import FrozenDict, FrozenList, freeze
 from ._state import AIStateManager, AppState
 
 __all__ = ["AIReconciler", "Patch", "PatchOp", "PathKey"]
@@ -58,46 +63,68 @@ class Patch:
         return cls(op, keys, value)
 
 
-def _container(state: Any, path: tuple[PathKey, ...]) -> Any:
-    target = state
-    for key in path:
-        target = target[key] if not isinstance(target, list) else target[int(key)]
-    return target
+def _writable(parent: Any, key: PathKey, own: dict[int, Any]) -> Any:
+    """``parent[key]``, first replaced by a new copy (not shared yet) if a dict or list."""
+    child = parent[int(key)] if isinstance(parent, list) else parent[key]
+    if id(child) in own or not isinstance(child, dict | list):
+        return child
+    copied = FrozenDict(child) if isinstance(child, dict) else FrozenList(child)
+    if isinstance(parent, list):
+        list.__setitem__(parent, int(key), copied)
+    elif isinstance(parent, dict):
+        dict.__setitem__(parent, key, copied)
+    else:
+        raise ConfigurationError(
+            f"cannot change a {type(child).__name__} inside a {type(parent).__name__}"
+        )
+    own[id(copied)] = copied
+    return copied
 
 
-def apply_patch_to(data: dict[str, Any], patch: Patch) -> dict[str, Any]:
-    """Apply ``patch`` to plain ``data`` in place (returns it, or the new root)."""
-    path, value = patch.path, patch.value
+def apply_patch_to(data: dict[str, Any], patch: Patch, own: dict[int, Any]) -> dict[str, Any]:
+    """Apply ``patch`` to ``data``, a copy of a state's root (returns it, or the new root).
+
+    Copy-on-write: ``own`` holds (by ``id``, keeping them alive) the containers this batch
+    made, which are not shared yet: ``data`` and the copies of the read-only dicts and
+    lists that patches went through. Only those are filled in, through the plain ``dict``
+    and ``list`` methods, and only with frozen values, so they are read-only state as soon
+    as the batch is committed; everything else stays shared and untouched.
+    """
+    path, value = patch.path, freeze(patch.value)
     if not path:
         if patch.op == "replace" and isinstance(value, Mapping):
-            return dict(value)
+            root = dict(value)
+            own[id(root)] = root
+            return root
         if patch.op == "merge" and isinstance(value, Mapping):
             data.update(value)
             return data
         raise ConfigurationError(f"{patch.op} needs a path (got an empty one)")
-    parent = _container(data, path[:-1])
+    parent: Any = data
+    for key in path[:-1]:
+        parent = _writable(parent, key, own)
     key = path[-1]
     if patch.op == "merge":
-        target = parent[int(key)] if isinstance(parent, list) else parent[key]
-        if not isinstance(target, dict) or not isinstance(value, Mapping):
+        original = parent[int(key)] if isinstance(parent, list) else parent[key]
+        if not isinstance(original, dict) or not isinstance(value, Mapping):
             raise ConfigurationError(f"merge needs dicts at {path!r}")
-        target.update(value)
+        dict.update(_writable(parent, key, own), value)
     elif isinstance(parent, list):
         if patch.op == "add":
             if key == "-":
-                parent.append(value)
+                list.append(parent, value)
             else:
                 index = int(key)
-                parent.insert(index if index >= 0 else len(parent) + index + 1, value)
+                list.insert(parent, index if index >= 0 else len(parent) + index + 1, value)
         elif patch.op == "remove":
-            del parent[int(key)]
+            list.__delitem__(parent, int(key))
         else:
-            parent[int(key)] = value
+            list.__setitem__(parent, int(key), value)
     elif isinstance(parent, dict):
         if patch.op == "remove":
-            parent.pop(key, None)
+            dict.pop(parent, key, None)
         else:
-            parent[key] = value
+            dict.__setitem__(parent, key, value)
     else:
         raise ConfigurationError(
             f"cannot {patch.op} at {path!r}: parent is {type(parent).__name__}"
@@ -158,16 +185,20 @@ class AIReconciler:
         if not self._pending:
             return None
         patches, self._pending = self._pending, []
-        data = self.state_manager.working_copy()
+        # Copy-on-write: only the containers the patches go through are copied; the rest
+        # stays shared with the current (read-only) state.
+        data = dict(self.state_manager.data)
+        own: dict[int, Any] = {id(data): data}
         for patch in patches:
-            data = apply_patch_to(data, patch)
+            data = apply_patch_to(data, patch, own)
+        state = self.state_manager.commit(data)
         self.commits += 1
-        return self.state_manager.commit(data)
+        return state
 
     def reconcile(self, target: Mapping[str, Any]) -> list[Patch]:
         """Bring the state to ``target`` (top-level keys) in one commit; returns the patches."""
         self.flush()
-        current = self.state_manager.get_state()
+        current = self.state_manager.data
         patches = [Patch("remove", (key,)) for key in current if key not in target]
         patches += [
             Patch("replace" if key in current else "add", (key,), value)
