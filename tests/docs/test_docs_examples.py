@@ -433,6 +433,41 @@ async def test_bounds_end_the_stream_cleanly(serve: Serve) -> None:
     assert 0 < len(received) < 10
 
 
+def page_snippet(page: str, heading: str) -> str:
+    """The first ``python`` block of ``page`` under the section ``## heading``."""
+    text = (DOCS / page).read_text()
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("\n```", 1)[0]
+
+
+@pytest.mark.anyio
+async def test_writing_a_transport(serve: Serve, docs_plugins: PluginSandbox) -> None:
+    """The page's NDJSON transport, taken from the page itself, registered and streamed."""
+    module = type(sys)("docs_ndjson_transport")
+    exec(
+        compile(page_snippet("server.md", "Writing a transport"), "server.md", "exec"), vars(module)
+    )
+    docs_plugins.add_plugin(module, name="ndjson")
+    with serve(create_app(ServerConfig(ping_interval=0.1))) as live:
+        async with httpx.AsyncClient(base_url=live.base_url) as http:
+            body = {"action": "chat", "params": {"message": "hello world"}}
+            response = await http.post("/ndjson/stream", json=body)
+            stream_id = response.headers["x-ainative-stream-id"]
+            lines = [json.loads(line) for line in response.text.splitlines() if line]
+            tail = await http.get(f"/ndjson/stream/{stream_id}?after=2")
+            refused = await http.post("/ndjson/stream", json={**body, "provider": "nope"})
+    assert [(line["id"], line["type"]) for line in lines] == [
+        (1, "metadata"),
+        (2, "token"),
+        (3, "token"),
+        (4, "done"),
+    ]
+    assert "".join(line["data"] for line in lines if line["type"] == "token") == "hello world"
+    assert [json.loads(line)["id"] for line in tail.text.splitlines() if line] == [3, 4]
+    assert refused.status_code == 404
+    assert refused.json()["error"]["code"] == "unknown_provider"
+
+
 @pytest.mark.anyio
 async def test_error_statuses(serve: Serve) -> None:
     server = create_server(ServerConfig(api_keys=["secret"], max_body_bytes=1000))
