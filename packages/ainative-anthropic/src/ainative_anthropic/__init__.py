@@ -18,13 +18,5 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider", "map_anthropic_errors"]
 
-_LAZY = {
-    "AnthropicProvider": "._provider",
-    "DEFAULT_MAX_TOKENS": "._provider",
-    "DEFAULT_MODEL": "._provider",
-    "map_anthropic_errors": "._errors",
-}
-
-
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
-    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+    __getattr__, __dir__ = lazy_exports(__name__)

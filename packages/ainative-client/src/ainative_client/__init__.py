@@ -65,33 +65,5 @@ __all__ = [
     "status_error",
 ]
 
-_LAZY = {
-    "AIApp": "._app",
-    "AINativeClient": "._client",
-    "AIReconciler": "._reconciler",
-    "AIStateManager": "._state",
-    "AppConfig": "._app",
-    "AppState": "._state",
-    "Client": "._client",
-    "ClientTransport": "._transport",
-    "EndReason": "._config",
-    "Patch": "._reconciler",
-    "PatchOp": "._reconciler",
-    "ReceivedEvent": "._transport",
-    "SSEClientTransport": "._sse",
-    "StateListener": "._state",
-    "StreamConfig": "._config",
-    "StreamMethod": "._config",
-    "StreamResult": "._config",
-    "StreamingEngine": "._engine",
-    "TransportFactory": "._transport",
-    "WSClientTransport": "._ws",
-    "WSConnection": "._ws",
-    "base_url": "._transport",
-    "map_transport_errors": "._errors",
-    "refusal_error": "._errors",
-    "status_error": "._errors",
-}
-
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
-    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+    __getattr__, __dir__ = lazy_exports(__name__)

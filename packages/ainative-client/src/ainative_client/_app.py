@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self, final
+from typing import Any, final
 
 import anyio
+import anyio.abc
 import httpx
 import structlog
 
@@ -50,7 +50,7 @@ class AppConfig:
 
 
 @final
-class AIApp:
+class AIApp(anyio.abc.AsyncResource):
     """State (`messages`, `context`, `streaming`, `error`, `metadata`) plus the actions.
 
     While a reply streams, tokens are appended to the last assistant message through the
@@ -260,17 +260,6 @@ class AIApp:
             self._unsubscribe_debug()
         if self._own_http:
             await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _log_event(self, event: BusEvent) -> None:
         if event.type != "state-change":

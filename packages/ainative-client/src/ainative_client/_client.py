@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Self, final
 
 import anyio
+import anyio.abc
 import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from anyio.streams.memory import MemoryObjectSendStream
@@ -30,7 +31,7 @@ _END: Any = object()
 
 
 @final
-class AINativeClient:
+class AINativeClient(anyio.abc.AsyncResource):
     """``async with AINativeClient(url) as client: async for token in client.stream_text(...)``.
 
     ``transport`` is ``"SSE"``, ``"WS"`` or ``"AUTO"``. Streams reconnect and resume as
@@ -132,17 +133,6 @@ class AINativeClient:
     async def aclose(self) -> None:
         if self._own_http:
             await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 @final

@@ -115,7 +115,7 @@ if TYPE_CHECKING:
 __all__ = ["{n.cls}"]
 
 if not TYPE_CHECKING:  # type checkers see the import above
-    __getattr__, __dir__ = lazy_exports(__name__, {{"{n.cls}": "._provider"}})
+    __getattr__, __dir__ = lazy_exports(__name__)
 ''',
         f"src/{n.module}/py.typed": "",
         f"src/{n.module}/_plugin.py": f'''\

@@ -133,6 +133,13 @@ class WireEvent:
         return cls.from_dict(obj)
 
 
+_TOOL_CALL_PHASES: Final = {
+    "tool_call_start": "start",
+    "tool_call_delta": "delta",
+    "tool_call_end": "end",
+}
+
+
 def error_fields(exc: BaseException) -> dict[str, Any]:
     """What a server tells its client about an error: ``code``, ``message``, ``retryable``,
     and ``retry_after`` (seconds) when the error has one.
@@ -164,30 +171,15 @@ def wire_event_from_stream_event(
         return WireEvent("token", event.text) if event.text else None
     if kind == "reasoning":
         return WireEvent("reasoning", event.text) if event.text else None
-    if kind == "tool_call_start":
-        return WireEvent(
-            "tool_call",
-            {
-                "phase": "start",
-                "id": event.tool_call_id,
-                "name": event.tool_name,
-                "index": event.index,
-            },
-        )
-    if kind == "tool_call_delta":
-        return WireEvent(
-            "tool_call",
-            {
-                "phase": "delta",
-                "id": event.tool_call_id,
-                "args_delta": event.args_delta,
-                "index": event.index,
-            },
-        )
-    if kind == "tool_call_end":
-        return WireEvent(
-            "tool_call", {"phase": "end", "id": event.tool_call_id, "index": event.index}
-        )
+    phase = _TOOL_CALL_PHASES.get(kind)
+    if phase is not None:
+        data: dict[str, Any] = {"phase": phase, "id": event.tool_call_id}
+        if phase == "start":
+            data["name"] = event.tool_name
+        elif phase == "delta":
+            data["args_delta"] = event.args_delta
+        data["index"] = event.index
+        return WireEvent("tool_call", data)
     if kind == "usage":
         return WireEvent("usage", event.usage.model_dump() if event.usage else {})
     if kind == "finish":

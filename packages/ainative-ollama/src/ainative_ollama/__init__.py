@@ -19,14 +19,5 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_MODEL", "OllamaProvider", "map_ollama_errors", "parse_host"]
 
-_LAZY = {
-    "DEFAULT_HOST": "._provider",
-    "DEFAULT_MODEL": "._provider",
-    "OllamaProvider": "._provider",
-    "map_ollama_errors": "._errors",
-    "parse_host": "._provider",
-}
-
-
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
-    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+    __getattr__, __dir__ = lazy_exports(__name__)

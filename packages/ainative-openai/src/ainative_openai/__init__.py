@@ -18,13 +18,5 @@ if TYPE_CHECKING:
 
 __all__ = ["ERROR_TABLE", "FINISH_REASONS", "OpenAIProvider", "map_openai_errors"]
 
-_LAZY = {
-    "ERROR_TABLE": "._errors",
-    "FINISH_REASONS": "._convert",
-    "OpenAIProvider": "._provider",
-    "map_openai_errors": "._errors",
-}
-
-
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
-    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+    __getattr__, __dir__ = lazy_exports(__name__)

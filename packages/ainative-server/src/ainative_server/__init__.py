@@ -93,47 +93,5 @@ __all__ = [
     "tool",
 ]
 
-_LAZY = {
-    "AINativeServer": "._server",
-    "Action": "._actions",
-    "ActionHandler": "._actions",
-    "Batch": "._encoding",
-    "Encoder": "._encoding",
-    "Encoding": "._encoding",
-    "EventSink": "._manager",
-    "EventStore": "._store",
-    "InMemoryEventStore": "._store",
-    "ReadResult": "._store",
-    "Refusal": "._response",
-    "Run": "._hub",
-    "RunSpec": "._hub",
-    "SSEEncoding": "._sse",
-    "SSETransport": "._sse",
-    "ServerConfig": "._config",
-    "ServerTransport": "._transport",
-    "StoredEvent": "._store",
-    "StreamHub": "._hub",
-    "StreamManager": "._manager",
-    "StreamResponse": "._response",
-    "StreamStats": "._store",
-    "Subscription": "._subscription",
-    "Tool": "._tools",
-    "ToolRegistry": "._tools",
-    "WebSocketEncoding": "._ws",
-    "WebSocketTransport": "._ws",
-    "cancel_on_disconnect": "._http",
-    "create_app": "._server",
-    "create_router": "._server",
-    "create_server": "._server",
-    "error_body": "._http",
-    "error_response": "._http",
-    "error_status": "._http",
-    "parse_last_event_id": "._sse",
-    "read_json": "._http",
-    "read_model": "._http",
-    "stream_tokens": "._streaming",
-    "tool": "._tools",
-}
-
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
-    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+    __getattr__, __dir__ = lazy_exports(__name__)

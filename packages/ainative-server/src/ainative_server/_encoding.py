@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from typing import Generic, TypeAlias, TypeVar, final
 
 from ._store import StoredEvent
@@ -23,6 +24,7 @@ Encoder: TypeAlias = Callable[[StoredEvent], F]
 """Encodes one stream's events, called once per event in id order (from the first event)."""
 
 
+@dataclass(eq=False)
 class Encoding(ABC, Generic[F]):
     """How one wire protocol writes a stream's events, one frame per event.
 
@@ -34,18 +36,11 @@ class Encoding(ABC, Generic[F]):
     write for that event); an HTTP protocol's frame may hold several of its messages.
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        keepalive: F | None = None,
-        prologue: F | None = None,
-        epilogue: F | None = None,
-    ) -> None:
-        self.name = name
-        self.keepalive = keepalive
-        self.prologue = prologue
-        self.epilogue = epilogue
+    name: str
+    _: KW_ONLY
+    keepalive: F | None = None
+    prologue: F | None = None
+    epilogue: F | None = None
 
     @abstractmethod
     def encoder(self, stream_id: str) -> Encoder[F]:
@@ -55,9 +50,6 @@ class Encoding(ABC, Generic[F]):
         keep state (a protocol whose frames depend on earlier events: block starts and
         ends, a running index).
         """
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"
 
 
 @final

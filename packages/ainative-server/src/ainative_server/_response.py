@@ -11,6 +11,7 @@ and how it refuses a request.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, final
 
 from starlette.responses import Response
@@ -63,13 +64,15 @@ class StreamResponse(Response):
         self.status_code = 200
         self.background = None
         self.media_type = media_type
-        self.server = server
-        self.encoding = encoding
-        self.request = request
-        self.stream_id = stream_id
-        self.after = after
-        self.resumable = resumable
         self.refuse = refuse
+        self._subscribe = partial(
+            server.subscribe,
+            encoding,
+            request,
+            stream_id=stream_id,
+            after=after,
+            resumable=resumable,
+        )
         extra = headers or {}
         self.raw_headers = [
             (b"content-type", media_type.encode("latin-1")),
@@ -80,29 +83,21 @@ class StreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
         try:
-            async with cancel_on_disconnect(receive):
-                subscribing = self.server.subscribe(
-                    self.encoding,
-                    self.request,
-                    stream_id=self.stream_id,
-                    after=self.after,
-                    resumable=self.resumable,
-                )
-                async with subscribing as subscription:
-                    headers = [
-                        *self.raw_headers,
-                        (b"x-ainative-stream-id", subscription.stream_id.encode()),
-                    ]
-                    await send({"type": "http.response.start", "status": 200, "headers": headers})
-                    started = True
-                    end = False
-                    async for batch in subscription:
-                        end = batch.end
-                        body = b"".join(batch.frames)
-                        message = {"type": "http.response.body", "body": body, "more_body": not end}
-                        await send(message)
-                    if not end:
-                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            async with cancel_on_disconnect(receive), self._subscribe() as subscription:
+                headers = [
+                    *self.raw_headers,
+                    (b"x-ainative-stream-id", subscription.stream_id.encode()),
+                ]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                started = True
+                end = False
+                async for batch in subscription:
+                    end = batch.end
+                    body = b"".join(batch.frames)
+                    message = {"type": "http.response.body", "body": body, "more_body": not end}
+                    await send(message)
+                if not end:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away
         except Exception as exc:

@@ -85,26 +85,5 @@ __all__ = [
     "tool",
 ]
 
-_LAZY = {
-    "AIApp": "ainative_client",
-    "AINativeClient": "ainative_client",
-    "AINativeServer": "ainative_server",
-    "AIReconciler": "ainative_client",
-    "AIStateManager": "ainative_client",
-    "AppConfig": "ainative_client",
-    "Client": "ainative_client",
-    "ServerConfig": "ainative_server",
-    "StreamConfig": "ainative_client",
-    "StreamManager": "ainative_server",
-    "StreamingEngine": "ainative_client",
-    "Tool": "ainative_server",
-    "ToolRegistry": "ainative_server",
-    "create_app": "ainative_server",
-    "create_router": "ainative_server",
-    "create_server": "ainative_server",
-    "stream_tokens": "ainative_server",
-    "tool": "ainative_server",
-}
-
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
-    __getattr__, __dir__ = _lazy_exports(__name__, _LAZY)
+    __getattr__, __dir__ = _lazy_exports(__name__)
