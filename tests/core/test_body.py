@@ -254,3 +254,24 @@ async def test_leaving_early_leaves_nothing_for_the_garbage_collector(
         await anyio.lowlevel.checkpoint()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
     assert await fake.wait_disconnect(5)
+
+
+async def test_a_generator_closing_its_body_in_finally_can_still_be_stepped(
+    upstream: tuple[SlowBody, str], client: Any
+) -> None:
+    fake, url = upstream
+
+    async def lines() -> AsyncGenerator[bytes, None]:
+        response = await open_body(client, url, Reply(pieces=200, burst=5, delay=0.05), fake)
+        async with ResponseBody(response) as body:
+            async for chunk in body:
+                yield chunk
+
+    with anyio.fail_after(10):
+        reader = lines()
+        assert (await anext(reader)).startswith(b"piece 0\n")
+        await reader.aclose()
+        # Not "already running": the close did not leave the generator marked as running.
+        with pytest.raises(StopAsyncIteration):
+            await anext(reader)
+        assert await fake.wait_disconnect(5)

@@ -30,6 +30,13 @@ read for instance, ends every generator it passes through: only a chain stopped 
    "drive it once more": a second drive alone may just return one more buffered chunk and
    stop at a ``yield`` again.
 
+The steps of 2. run in a child task. On asyncio a cancellation reaches a task as an
+exception thrown into its coroutine, through every ``aclose()`` it is awaiting; CPython
+before 3.13 leaves an async generator whose ``aclose()`` such a throw passed through marked
+as running for good (``ag_running``), so that the caller's own generators, often the ones
+whose ``finally`` closes the body, could never be stepped or closed again. The child task
+keeps that throw away from them.
+
 The alternatives were rejected: iterating the transport's innermost stream
 (``_httpcore_stream``, a private attribute that differs between httpx and httpx2) still
 leaves httpcore's own nested generators, which httpcore 1.x iterates with bare ``async
@@ -120,12 +127,8 @@ class ResponseBody(Generic[T]):
 
     async def _unwind(self) -> None:
         self._ended = True
-        items = self._items
-        with anyio.CancelScope() as scope:
-            scope.cancel()
-            with contextlib.suppress(Exception):
-                while True:
-                    await items.__anext__()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_step_to_the_end, self._items)
 
     async def __aenter__(self) -> Self:
         return self
@@ -137,3 +140,12 @@ class ResponseBody(Generic[T]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+async def _step_to_the_end(items: AsyncIterator[object]) -> None:
+    """Step ``items`` until it ends, in a cancelled scope: no step can wait."""
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        with contextlib.suppress(Exception):
+            while True:
+                await items.__anext__()
