@@ -15,7 +15,7 @@ later in a task of its own. (An exception raised inside the chain, a cancellatio
 read for instance, ends every generator it passes through: only a chain stopped at a
 ``yield`` is left behind.)
 
-`ResponseBody.aclose` ends the whole chain at once, in the task that closes it:
+`ResponseBody.aclose` ends the whole chain at once, before it returns:
 
 1. ``response.aclose()``, shielded from cancellation, closes the transport's stream. httpcore
    then drops a connection whose body was not read to its end; only a connection whose
