@@ -10,12 +10,6 @@ from ainative_anthropic import AnthropicProvider
 from ainative_anthropic.testing import AnthropicReply, FakeAnthropic
 from ainative_testing import ProviderConformance, ProviderFactory, Scenario
 
-# trio warns when httpx/httpcore/SDK async generators that a closed stream left suspended
-# are garbage collected; the connection itself is closed (the fake sees it go).
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Async generator '(httpcore2?|httpx2?|anthropic)\..*:ResourceWarning"
-)
-
 
 def reply_for(scenario: Scenario) -> AnthropicReply:
     if scenario.name == "text":

@@ -5,8 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from anthropic.types import RawContentBlockStartEvent
 
-from ainative_anthropic._convert import StreamTranslator
+from ainative_anthropic._convert import StreamTranslator, parse_event
 from ainative_core import ProviderResponseError, accumulate
 
 
@@ -67,3 +68,23 @@ def test_unknown_events_and_blocks_are_ignored() -> None:
     block = ns(type="redacted_thinking", data="xyz")
     assert translator.feed(ns(type="content_block_start", index=0, content_block=block)) == []
     assert translator.feed(ns(type="content_block_stop", index=0)) == []
+
+
+def test_stream_event_data_becomes_the_sdks_typed_event() -> None:
+    raw = parse_event(
+        '{"type": "content_block_start", "index": 0,'
+        ' "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}}'
+    )
+    assert isinstance(raw, RawContentBlockStartEvent)
+    assert raw.content_block.type == "tool_use"
+    assert raw.content_block.input == {"a": 1}
+
+
+def test_stream_event_of_an_unknown_type_is_none() -> None:
+    assert parse_event('{"type": "future_event", "x": 1}') is None
+
+
+@pytest.mark.parametrize("data", ["{broken", "[1, 2]"])
+def test_stream_event_that_is_not_a_json_object_is_a_value_error(data: str) -> None:
+    with pytest.raises(ValueError):
+        parse_event(data)

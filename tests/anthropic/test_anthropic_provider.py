@@ -34,14 +34,7 @@ from ainative_core import (
 )
 from ainative_testing import LiveServer, StreamCollector, TCPProxy
 
-pytestmark = [
-    pytest.mark.anyio,
-    # trio warns when httpx/httpcore/SDK async generators that a closed stream left
-    # suspended are garbage collected; the connection itself is closed.
-    pytest.mark.filterwarnings(
-        r"ignore:Async generator '(httpcore2?|httpx2?|anthropic)\..*:ResourceWarning"
-    ),
-]
+pytestmark = pytest.mark.anyio
 
 MakeProvider = Callable[..., AnthropicProvider]
 

@@ -10,12 +10,6 @@ from ainative_ollama import OllamaProvider
 from ainative_ollama.testing import FakeOllama, OllamaReply
 from ainative_testing import ProviderConformance, ProviderFactory, Scenario
 
-# trio warns when httpx/httpcore async generators that a closed stream left suspended are
-# garbage collected; the connection itself is closed (the fake sees it go).
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Async generator '(httpcore|httpx)\..*:ResourceWarning"
-)
-
 
 def reply_for(scenario: Scenario) -> OllamaReply:
     if scenario.name == "text":

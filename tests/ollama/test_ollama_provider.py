@@ -33,12 +33,7 @@ from ainative_ollama import OllamaProvider
 from ainative_ollama.testing import FakeOllama, OllamaReply
 from ainative_testing import LiveServer, StreamCollector, TCPProxy
 
-pytestmark = [
-    pytest.mark.anyio,
-    # trio warns when httpx/httpcore async generators that a closed stream left suspended
-    # are garbage collected; the connection itself is closed.
-    pytest.mark.filterwarnings(r"ignore:Async generator '(httpcore|httpx)\..*:ResourceWarning"),
-]
+pytestmark = pytest.mark.anyio
 
 MakeProvider = Callable[..., OllamaProvider]
 

@@ -6,7 +6,6 @@ import email.utils
 import json
 import time
 
-import httpcore2
 import httpx2
 import openai
 import pytest
@@ -52,10 +51,6 @@ CASES: list[tuple[Exception, type[AINativeError]]] = [
     (httpx2.RemoteProtocolError("dropped", request=REQUEST), ProviderResponseError),
     (httpx2.ReadError("reset", request=REQUEST), ProviderResponseError),
     (httpx2.ConnectError("refused", request=REQUEST), ProviderUnavailable),
-    (httpcore2.ReadTimeout("slow"), ProviderTimeout),
-    (httpcore2.RemoteProtocolError("dropped"), ProviderResponseError),
-    (httpcore2.ReadError("reset"), ProviderResponseError),
-    (httpcore2.ConnectError("refused"), ProviderUnavailable),
     (json.JSONDecodeError("bad", "{", 0), ProviderResponseError),
 ]
 

@@ -2,8 +2,9 @@
 
 Requests: system messages become the top-level ``system`` parameter, tool results become
 ``tool_result`` blocks in a user message, assistant tool calls become ``tool_use`` blocks.
-Streams: `StreamTranslator` turns raw stream events (``message_start``,
-``content_block_*``, ``message_delta``, ``message_stop``) into `StreamEvent`s.
+Streams: `parse_event` turns the ``data`` of one server-sent event into the SDK's typed raw
+stream event (``message_start``, ``content_block_*``, ``message_delta``, ``message_stop``),
+and `StreamTranslator` turns those into `StreamEvent`s.
 """
 
 from __future__ import annotations
@@ -11,6 +12,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, Final, final
+
+from anthropic import BaseModel
+from anthropic.types import (
+    RawContentBlockDeltaEvent,
+    RawContentBlockStartEvent,
+    RawContentBlockStopEvent,
+    RawMessageDeltaEvent,
+    RawMessageStartEvent,
+    RawMessageStopEvent,
+)
 
 from ainative_core import (
     Completion,
@@ -30,6 +41,7 @@ __all__ = [
     "build_params",
     "completion_from_message",
     "convert_messages",
+    "parse_event",
 ]
 
 #: Anthropic ``stop_reason`` -> ainative finish reason (anything else: ``stop``).
@@ -44,6 +56,16 @@ STOP_REASONS: Final[Mapping[str, FinishReason]] = {
 }
 
 _USAGE_EXTRAS: Final = ("cache_creation_input_tokens", "cache_read_input_tokens")
+
+#: ``type`` of a raw stream event -> the SDK's model for it.
+_EVENT_MODELS: Final[Mapping[str, type[BaseModel]]] = {
+    "message_start": RawMessageStartEvent,
+    "content_block_start": RawContentBlockStartEvent,
+    "content_block_delta": RawContentBlockDeltaEvent,
+    "content_block_stop": RawContentBlockStopEvent,
+    "message_delta": RawMessageDeltaEvent,
+    "message_stop": RawMessageStopEvent,
+}
 
 
 def _tool_input(call: ToolCall) -> dict[str, Any]:
@@ -141,6 +163,20 @@ def _usage(data: Any, base: Usage | None = None) -> Usage:
         if isinstance(value, int):
             fields[name] = value
     return Usage(**fields)
+
+
+def parse_event(data: str) -> BaseModel | None:
+    """The SDK's raw stream event for one event's JSON ``data``; None for a type it lacks.
+
+    Built as the SDK builds its own (``model_construct``: nested models, no validation, so a
+    block type newer than the SDK still comes through with its ``type``). Not JSON, or not
+    an object: `ValueError`.
+    """
+    payload = json.loads(data)
+    if not isinstance(payload, dict):
+        raise ValueError(f"stream event is not a JSON object: {data[:80]!r}")
+    model = _EVENT_MODELS.get(str(payload.get("type")))
+    return None if model is None else model.model_construct(**payload)
 
 
 def completion_from_message(message: Any) -> Completion:

@@ -7,6 +7,7 @@ the plugins guide prints them as a table.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final
@@ -26,7 +27,7 @@ from ainative_core import (
     parse_retry_after,
 )
 
-__all__ = ["ERROR_TYPES", "EXCEPTION_MAP", "map_anthropic_errors"]
+__all__ = ["ERROR_TYPES", "EXCEPTION_MAP", "map_anthropic_errors", "stream_error"]
 
 #: SDK and transport exceptions, most specific first (the first ``isinstance`` match wins).
 EXCEPTION_MAP: Final[tuple[tuple[type[BaseException], type[ProviderError]], ...]] = (
@@ -66,6 +67,18 @@ ERROR_TYPES: Final[Mapping[str, type[ProviderError]]] = {
     "api_error": ProviderUnavailable,
     "overloaded_error": ProviderUnavailable,
 }
+
+
+def stream_error(data: str, response: httpx2.Response) -> anthropic.APIStatusError:
+    """The SDK's error for an ``error`` event in a stream, made as its own stream makes it."""
+    body: object
+    try:
+        body = json.loads(data)
+        message = f"{body}"
+    except ValueError:
+        body = data
+        message = data or f"Error code: {response.status_code}"
+    return anthropic.APIStatusError(message, response=response, body=body)
 
 
 def _status_class(exc: anthropic.APIStatusError) -> type[ProviderError]:

@@ -16,20 +16,24 @@ from ainative_core import (
     GenerateRequest,
     ProviderAuthError,
     ProviderResponseError,
+    ResponseBody,
     RetryPolicy,
+    ServerSentEvent,
+    SSEDecoder,
     StreamEvent,
     retry_call,
     retry_stream,
 )
 
-from ._convert import StreamTranslator, build_params, completion_from_message
-from ._errors import map_anthropic_errors
+from ._convert import StreamTranslator, build_params, completion_from_message, parse_event
+from ._errors import map_anthropic_errors, stream_error
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider"]
 
 DEFAULT_MODEL: Final = "claude-sonnet-4-6"
 DEFAULT_MAX_TOKENS: Final = 1024
-_CLOSE_TIMEOUT: Final = 2.0
+# ``message``: an event without an ``event:`` field, which the SDK's stream skips too.
+_SKIPPED: Final = frozenset({"ping", "message"})
 
 
 @final
@@ -112,25 +116,34 @@ class AnthropicProvider(BaseProvider):
         return retry_stream(self.retry, lambda: self._attempt(params), self._log)
 
     async def _attempt(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        """One request: its events, or a `ProviderError`; the HTTP stream is always closed.
+
+        The SDK builds and sends the request and raises its typed errors for error statuses;
+        the body is read here rather than through the SDK's ``AsyncStream``, whose nested
+        generators are left suspended when it raises for an ``error`` event or a malformed
+        one. `ResponseBody` closes the connection, so the upstream stops generating, and
+        every generator below on an early exit.
+        """
         client = self.client
         with map_anthropic_errors():
-            upstream = await client.messages.create(**params, stream=True)
+            opened = client.messages.with_streaming_response.create(**params, stream=True)
+            response = (await opened.__aenter__()).http_response
         translator = StreamTranslator()
-        try:
+        decoder = SSEDecoder()
+        async with ResponseBody(response) as body:
             while True:
                 with map_anthropic_errors():
                     try:
-                        raw = await upstream.__anext__()
+                        raw = await anext(body)
                     except StopAsyncIteration:
                         break
-                for event in translator.feed(raw):
-                    yield event
-            if not translator.stopped:
-                raise ProviderResponseError("Anthropic stream ended before message_stop")
-        finally:
-            # Closing the response drops the connection, so the upstream stops generating.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
-                await upstream.close()
+                for sse in decoder.feed(raw):
+                    with map_anthropic_errors():
+                        events = _translate(translator, sse, response)
+                    for event in events:
+                        yield event
+        if not translator.stopped:
+            raise ProviderResponseError("Anthropic stream ended before message_stop")
 
     async def complete(self, request: GenerateRequest) -> Completion:
         """One non-streamed Messages API call, retried under the same policy."""
@@ -143,3 +156,15 @@ class AnthropicProvider(BaseProvider):
                 return completion_from_message(message)
 
         return await retry_call(self.retry, call, self._log)
+
+
+def _translate(
+    translator: StreamTranslator, sse: ServerSentEvent, response: Any
+) -> list[StreamEvent]:
+    """The events of one server-sent event, as the SDK's stream reads it (pings skipped)."""
+    if sse.event == "error":
+        raise stream_error(sse.data, response)
+    if sse.event in _SKIPPED or not sse.data:
+        return []
+    raw = parse_event(sse.data)
+    return [] if raw is None else translator.feed(raw)

@@ -7,16 +7,21 @@ read only as the consumer pulls events, so a slow consumer slows the socket.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final, final
 
-import anyio
 import httpx
 import structlog
 
-from ainative_core import DONE_SENTINEL, ActionRequest, ProtocolError, SSEDecoder, WireEvent
+from ainative_core import (
+    DONE_SENTINEL,
+    ActionRequest,
+    ProtocolError,
+    ResponseBody,
+    SSEDecoder,
+    WireEvent,
+)
 
 from ._errors import map_transport_errors, status_error
 from ._transport import BatchedEvents, ReceivedEvent, endpoint
@@ -24,7 +29,6 @@ from ._transport import BatchedEvents, ReceivedEvent, endpoint
 __all__ = ["SSEClientTransport"]
 
 STREAM_ID_HEADER: Final = "X-AINative-Stream-Id"
-_FINISH_TIMEOUT: Final = 2.0
 _log = structlog.get_logger("ainative.client.sse")
 
 
@@ -95,54 +99,42 @@ class SSEClientTransport:
                     raise status_error(
                         response.status_code, response.reason_phrase, body, response.headers
                     )
-                batches = _batches(response, response.headers.get(STREAM_ID_HEADER))
-                try:
-                    yield BatchedEvents(batches)
-                finally:
-                    await batches.aclose()
+                # aiter_raw: the body is decoded as SSE, never decompressed (identity above).
+                async with ResponseBody(response, response.aiter_raw()) as raw:
+                    batches = _batches(raw, response.headers.get(STREAM_ID_HEADER))
+                    try:
+                        yield BatchedEvents(batches)
+                    finally:
+                        await batches.aclose()
 
 
 async def _batches(
-    response: httpx.Response, stream_id: str | None
+    body: ResponseBody[bytes], stream_id: str | None
 ) -> AsyncGenerator[list[ReceivedEvent], None]:
     """Decode the body, one list per read holding the events it completed (none: no list).
 
-    After ``done`` the rest (``[DONE]``) is read too.
-
-    httpx reads through a chain of async generators; leaving one suspended (stopping at
-    ``done``, or a consumer leaving early) leaves the inner ones unfinished, which trio
-    reports as abandoned. So the body is read to its end after ``done``, and on an early
-    exit the response is closed and the chain driven once more, to end on the closed socket.
+    ``body`` is closed by its owner: closing this generator early (at ``done``, or a
+    consumer leaving) ends every generator httpx reads the body through (`ResponseBody`).
     """
     feed = SSEDecoder().feed_data
     from_json = WireEvent.from_json
     received = ReceivedEvent
-    chunks = response.aiter_raw()
-    finished = False
-    try:
-        with map_transport_errors():
-            async for chunk in chunks:
-                batch: list[ReceivedEvent] = []
-                append = batch.append
-                for data, ident in feed(chunk):
-                    if data == DONE_SENTINEL:
-                        continue
-                    try:
-                        event = from_json(data)
-                    except ValueError as exc:
-                        raise ProtocolError(f"undecodable SSE event: {data[:80]!r}") from exc
-                    if event.type == "metadata" and isinstance(event.data, dict):
-                        found = event.data.get("stream_id")
-                        if isinstance(found, str):
-                            stream_id = found
-                    event_id = int(ident) if ident.isascii() and ident.isdigit() else None
-                    append(received(event, event_id, stream_id))
-                if batch:
-                    yield batch
-        finished = True
-    finally:
-        if not finished:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_FINISH_TIMEOUT):
-                await response.aclose()
-                with contextlib.suppress(Exception):
-                    await chunks.__anext__()
+    with map_transport_errors():
+        async for chunk in body:
+            batch: list[ReceivedEvent] = []
+            append = batch.append
+            for data, ident in feed(chunk):
+                if data == DONE_SENTINEL:
+                    continue
+                try:
+                    event = from_json(data)
+                except ValueError as exc:
+                    raise ProtocolError(f"undecodable SSE event: {data[:80]!r}") from exc
+                if event.type == "metadata" and isinstance(event.data, dict):
+                    found = event.data.get("stream_id")
+                    if isinstance(found, str):
+                        stream_id = found
+                event_id = int(ident) if ident.isascii() and ident.isdigit() else None
+                append(received(event, event_id, stream_id))
+            if batch:
+                yield batch

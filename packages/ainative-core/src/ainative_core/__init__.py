@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._accumulator import CompletionAccumulator as CompletionAccumulator
 from ._accumulator import accumulate as accumulate
 from ._accumulator import accumulate_async as accumulate_async
+from ._body import ResponseBody as ResponseBody
 from ._echo import EchoProvider as EchoProvider
 from ._echo import echo_tokens as echo_tokens
 from ._eventbus import SEED_EVENTS as SEED_EVENTS
@@ -138,6 +139,7 @@ __all__ = [
     "ProviderUnavailable",
     "RecordedRequest",
     "RequestError",
+    "ResponseBody",
     "RetryPolicy",
     "Role",
     "SSEDecoder",

@@ -18,6 +18,7 @@ from ainative_core import (
     CompletionAccumulator,
     GenerateRequest,
     ProviderResponseError,
+    ResponseBody,
     RetryPolicy,
     StreamEvent,
     retry_call,
@@ -32,7 +33,6 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_MODEL", "OllamaProvider", "parse_host"]
 DEFAULT_HOST: Final = "http://127.0.0.1:11434"
 DEFAULT_MODEL: Final = "llama3.2"
 _DEFAULT_PORT: Final = 11434
-_CLOSE_TIMEOUT: Final = 2.0
 
 
 def parse_host(value: str | None) -> str:
@@ -126,14 +126,18 @@ class OllamaProvider(BaseProvider):
         body = build_body(request, model=self.model, stream=True)
         return retry_stream(self.retry, lambda: self._attempt(body), self._log)
 
-    async def _attempt(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def _post(self, body: dict[str, Any]) -> httpx.Response:
+        """``POST /api/chat``, the response's body not yet read."""
         client = self.client
+        request = client.build_request("POST", "/api/chat", json=body)
+        request.stream = _RequestBody(request.content)
         with map_ollama_errors():
-            response = await client.send(
-                client.build_request("POST", "/api/chat", json=body), stream=True
-            )
-        lines = response.aiter_lines()
-        try:
+            return await client.send(request, stream=True)
+
+    async def _attempt(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        response = await self._post(body)
+        # Closing the body drops the connection, so Ollama stops generating.
+        async with ResponseBody(response, response.aiter_lines()) as lines:
             with map_ollama_errors():
                 if response.is_error:
                     await response.aread()
@@ -142,7 +146,7 @@ class OllamaProvider(BaseProvider):
             while not translator.done:
                 with map_ollama_errors(streaming=True):
                     try:
-                        line = await lines.__anext__()
+                        line = await anext(lines)
                     except StopAsyncIteration:
                         break
                     if not line.strip():
@@ -152,23 +156,13 @@ class OllamaProvider(BaseProvider):
                     yield event
             if not translator.done:
                 raise ProviderResponseError("Ollama stream ended before its done chunk")
-        finally:
-            # Closing the response drops the connection, so Ollama stops generating.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
-                aclose_lines = getattr(lines, "aclose", None)
-                if aclose_lines is not None:
-                    await aclose_lines()
-                await response.aclose()
 
     async def complete(self, request: GenerateRequest) -> Completion:
         """One non-streamed ``/api/chat`` call, retried under the same policy."""
         body = build_body(request, model=self.model, stream=False)
 
         async def call() -> Completion:
-            client = self.client
-            with map_ollama_errors():
-                http_request = client.build_request("POST", "/api/chat", json=body)
-                response = await client.send(http_request, stream=True)
+            response = await self._post(body)
             try:
                 with map_ollama_errors(streaming=True):
                     await response.aread()
@@ -183,3 +177,35 @@ class OllamaProvider(BaseProvider):
             return accumulator.completion()
 
         return await retry_call(self.retry, call, self._log)
+
+
+@final
+class _RequestBody(httpx.AsyncByteStream):
+    """A request body that httpcore reads through an iterator object, not a generator.
+
+    httpx's own request body is an async generator: when the connection fails while
+    httpcore writes it, httpcore leaves it suspended, and trio warns when it is collected.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _OneChunk(self._data)
+
+
+@final
+class _OneChunk:
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def __aiter__(self) -> _OneChunk:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data, self._data = self._data, None
+        if data is None:
+            raise StopAsyncIteration
+        return data

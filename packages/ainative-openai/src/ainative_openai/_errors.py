@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-import httpcore2
 import httpx2
 import openai
 import pydantic
@@ -89,12 +88,6 @@ ERROR_TABLE: Final[tuple[tuple[type[BaseException], Callable[[Exception], Provid
     (httpx2.ReadError, _simple(ProviderResponseError, "stream broken: ")),
     (httpx2.TransportError, _simple(ProviderUnavailable)),
     (httpx2.HTTPError, _simple(ProviderResponseError)),
-    # The response body is read below httpx2 (see ``_transport``): httpcore2's own errors.
-    (httpcore2.TimeoutException, _simple(ProviderTimeout)),
-    (httpcore2.RemoteProtocolError, _simple(ProviderResponseError, "stream broken: ")),
-    (httpcore2.ReadError, _simple(ProviderResponseError, "stream broken: ")),
-    (httpcore2.NetworkError, _simple(ProviderUnavailable)),
-    (httpcore2.ProtocolError, _simple(ProviderUnavailable)),
     (json.JSONDecodeError, _simple(ProviderResponseError, "malformed chunk: ")),
     (pydantic.ValidationError, _simple(ProviderResponseError, "malformed chunk: ")),
     (UnicodeDecodeError, _simple(ProviderResponseError, "malformed chunk: ")),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing, suppress
 from typing import Any, Final, final
 
 import anyio
@@ -14,6 +13,7 @@ from ainative_core import (
     BaseProvider,
     GenerateRequest,
     ProviderAuthError,
+    ResponseBody,
     RetryPolicy,
     SSEDecoder,
     StreamEvent,
@@ -22,7 +22,6 @@ from ainative_core import (
 
 from ._convert import ChunkMapper, parse_chunk, request_params
 from ._errors import map_openai_errors
-from ._transport import make_http_client
 
 __all__ = ["OpenAIProvider"]
 
@@ -32,7 +31,6 @@ DEFAULT_MODEL: Final = "gpt-4o-mini"
 _OPENAI_HOST: Final = "api.openai.com"
 # Local compatible servers (llama.cpp, LM Studio, vLLM) take no key, but the SDK needs one.
 _NO_KEY: Final = "not-needed"
-_CLOSE_TIMEOUT: Final = 5.0
 
 
 @final
@@ -111,12 +109,13 @@ class OpenAIProvider(BaseProvider):
             with map_openai_errors():
                 import openai
 
+                options: dict[str, Any] = {} if self.timeout is None else {"timeout": self.timeout}
                 self._client = openai.AsyncOpenAI(
                     api_key=self.api_key or _NO_KEY,
                     base_url=self.base_url,
                     organization=self.organization,
                     max_retries=0,
-                    http_client=make_http_client(self.timeout),
+                    **options,
                 )
         return self._client
 
@@ -137,38 +136,32 @@ class OpenAIProvider(BaseProvider):
 
         The SDK builds and sends the request and raises its typed errors for error statuses;
         the body is read here rather than through the SDK's ``AsyncStream``, whose nested
-        generators are left unclosed after ``[DONE]`` or a cancel (trio warns about each).
+        generators are left unclosed after ``[DONE]`` or an error event in the stream.
+        `ResponseBody` closes the connection and every generator below on an early exit.
         """
         client = self._get_client()
-        response: Any = None
         mapper = ChunkMapper()
         decoder = SSEDecoder()
-        try:
-            with map_openai_errors():
-                opened = client.chat.completions.with_streaming_response.create(**params)
-                response = (await opened.__aenter__()).http_response
+        with map_openai_errors():
+            opened = client.chat.completions.with_streaming_response.create(**params)
+            response = (await opened.__aenter__()).http_response
+        async with ResponseBody(response) as body:
             done = False
-            async with aclosing(response.aiter_bytes()) as body:
-                while True:
-                    # Read to the end even after [DONE] (the body ends right after it): an
-                    # exhausted body leaves no half-read generator in the HTTP stack behind.
-                    with map_openai_errors():
-                        try:
-                            raw = await body.__anext__()
-                        except StopAsyncIteration:
-                            break
-                    events: list[StreamEvent] = []
-                    for sse in decoder.feed(raw):
-                        if sse.data.startswith("[DONE]"):
-                            done = True
-                        elif not done:
-                            events.extend(mapper.feed(parse_chunk(sse.data)))
-                    for event in events:
-                        yield event
-            for event in mapper.end():
-                yield event
-        finally:
-            if response is not None:
-                # Shielded: a cancelled consumer must still close the upstream connection.
-                with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True), suppress(Exception):
-                    await response.aclose()
+            while True:
+                # Read to the end even after [DONE] (the body ends right after it): the
+                # connection then goes back to the pool rather than being dropped.
+                with map_openai_errors():
+                    try:
+                        raw = await anext(body)
+                    except StopAsyncIteration:
+                        break
+                events: list[StreamEvent] = []
+                for sse in decoder.feed(raw):
+                    if sse.data.startswith("[DONE]"):
+                        done = True
+                    elif not done:
+                        events.extend(mapper.feed(parse_chunk(sse.data)))
+                for event in events:
+                    yield event
+        for event in mapper.end():
+            yield event
