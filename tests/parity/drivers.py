@@ -13,11 +13,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppres
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-import anyio
 import httpx
 from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError, aconnect_ws
 
-from ainative_core import SSEDecoder
+from ainative_core import ResponseBody, SSEDecoder
 
 ERROR_CODE_HEADER: Final = "x-ainative-error-code"
 _MAX_READS: Final = 100_000
@@ -139,25 +138,17 @@ class _HTTPDriver:
         async with self.client.stream(method, url, json=body, headers=headers) as response:
             if response.status_code != 200:
                 raise _refusal_of(response.status_code, await response.aread(), response.headers)
-            chunks = response.aiter_raw()
             parse = self._parser()
+            async with ResponseBody(response, response.aiter_raw()) as chunks:
 
-            async def next_item() -> Any:
-                try:
-                    chunk = await anext(chunks)
-                except (StopAsyncIteration, httpx.ReadError, httpx.RemoteProtocolError):
-                    return None
-                return parse(chunk)
+                async def next_item() -> Any:
+                    try:
+                        chunk = await anext(chunks)
+                    except (StopAsyncIteration, httpx.ReadError, httpx.RemoteProtocolError):
+                        return None
+                    return parse(chunk)
 
-            stream = Stream(response.headers["x-ainative-stream-id"], next_item, response.aclose)
-            try:
-                yield stream
-            finally:
-                await response.aclose()
-                # Finish the body's generators on the closed socket (trio warns otherwise).
-                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                    while await next_item() is not None:
-                        pass
+                yield Stream(response.headers["x-ainative-stream-id"], next_item, chunks.aclose)
 
     def _parser(self) -> Callable[[bytes], Any]:
         raise NotImplementedError

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ainative_client import ReceivedEvent, base_url, map_transport_errors, status_error
-from ainative_core import ActionRequest, ProtocolError, WireEvent, hookimpl
+from ainative_core import ActionRequest, ProtocolError, ResponseBody, WireEvent, hookimpl
 from ainative_server import (
     AINativeServer,
     Encoder,
@@ -127,12 +127,13 @@ class NDJSONClient:
                     raise status_error(
                         response.status_code, response.reason_phrase, content, response.headers
                     )
-                yield _events(response)
+                async with ResponseBody(response, response.aiter_lines()) as lines:
+                    yield _events(lines)
 
 
-async def _events(response: httpx.Response) -> AsyncIterator[ReceivedEvent]:
+async def _events(lines: AsyncIterator[str]) -> AsyncIterator[ReceivedEvent]:
     with map_transport_errors():
-        async for line in response.aiter_lines():
+        async for line in lines:
             if not line:
                 continue  # keep-alive
             try:
