@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -15,29 +14,9 @@ import ainative_server._plugin
 from ainative_server import AINativeServer, ServerConfig, create_server
 from ainative_testing import LiveServer, PluginSandbox, live_server
 
-CHROMIUM: Final = Path("/usr/bin/chromium")
-CHROMIUM_ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .chromium import launch
 
 ChatServer = Callable[..., AbstractContextManager[tuple[AINativeServer, LiveServer]]]
-
-
-def launch(playwright: Any) -> Browser:
-    """Debian's Chromium driven by Playwright (never a browser Playwright downloads)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run .ci/install-browser (apt-get install chromium)")
-    browser: Browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-    )
-    return browser
 
 
 @pytest.fixture(scope="package")
