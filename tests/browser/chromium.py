@@ -26,5 +26,7 @@ CHROMIUM_ARGS: Final = [
 def launch(playwright: Playwright) -> Browser:
     """Chromium, headless; a clear error when it is not installed."""
     if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: run .ci/install-browser (apt-get install chromium)")
+        raise RuntimeError(
+            f"{CHROMIUM} is missing: run .ci/install-browser (apt-get install chromium)"
+        )
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

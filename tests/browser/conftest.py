@@ -56,9 +56,7 @@ def chat_server(ainative_plugins: PluginSandbox, server_backend: str) -> ChatSer
     ainative_plugins.add_plugin(ainative_server._plugin, name="server")
 
     @contextmanager
-    def start(
-        delay: float = 0.03, **settings: Any
-    ) -> Iterator[tuple[AINativeServer, LiveServer]]:
+    def start(delay: float = 0.03, **settings: Any) -> Iterator[tuple[AINativeServer, LiveServer]]:
         config = ServerConfig(chat_page=True, providers={"echo": {"delay": delay}}, **settings)
         server = create_server(config, plugins=ainative_plugins.plugins)
         with live_server(server.get_app(), backend=server_backend) as live:  # type: ignore[arg-type]

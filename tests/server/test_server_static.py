@@ -35,7 +35,8 @@ async def test_client_is_served_with_revalidating_cache_headers(serve: Serve) ->
     assert first.headers["cache-control"] == "no-cache"
     assert first.headers["x-content-type-options"] == "nosniff"
     assert first.content == (STATIC / "client.js").read_bytes()
-    assert "export {" in first.text and "StreamingEngine," in first.text
+    assert "export {" in first.text
+    assert "StreamingEngine," in first.text
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == first.headers["etag"]

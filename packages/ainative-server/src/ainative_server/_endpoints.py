@@ -71,7 +71,11 @@ def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
             for info in sorted(server.plugins.providers.values(), key=lambda info: info.name)
         ]
         return JSONResponse(
-            {"default": server.config.provider, "model": server.config.model, "providers": providers}
+            {
+                "default": server.config.provider,
+                "model": server.config.model,
+                "providers": providers,
+            }
         )
 
     async def health(request: Request) -> Response:

@@ -61,7 +61,9 @@ def static_routes(server: AINativeServer) -> list[BaseRoute]:
 
     for name, media_type in _ASSETS.items():
 
-        async def asset(request: Request, name: str = name, media_type: str = media_type) -> Response:
+        async def asset(
+            request: Request, name: str = name, media_type: str = media_type
+        ) -> Response:
             return _serve(request, _asset(name), media_type)
 
         routes.append(Route(f"{prefix}/{name}", asset, methods=["GET", "HEAD"]))
