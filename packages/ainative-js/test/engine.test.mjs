@@ -303,3 +303,26 @@ test('stream() is an async iterator; leaving it early cancels on the server', as
   await until(() => server.cancels.length === 1, 'the cancel');
   assert.equal(server.streams.get('s_1').cancelled, true);
 });
+
+test('stop() while the request is in flight still cancels the run on the server', async (t) => {
+  const server = await fakeServer({ delay: 20 });
+  t.after(() => server.close());
+  let release;
+  const gate = new Promise((resolve) => {
+    release = resolve;
+  });
+  // A fetch whose response is held back until the test has called stop().
+  const fetch = async (...args) => {
+    const response = await globalThis.fetch(...args);
+    if (args[1]?.method === 'POST') await gate;
+    return response;
+  };
+  const engine = new StreamingEngine(new EventBus(), { fetch });
+  const running = engine.start(server.url, chat());
+  await until(() => server.streams.size === 1, 'the run');
+  engine.stop();
+  release();
+  assert.equal((await running).reason, 'aborted');
+  await until(() => server.cancels.length === 1, 'the cancel');
+  assert.equal(server.streams.get('s_1').cancelled, true);
+});

@@ -928,7 +928,14 @@ class StreamingEngine {
           run.transport && run.streamId !== undefined
             ? await run.transport.resume(run.streamId, run.lastEventId)
             : await this.#open(run, request);
-        if (run.stopped) return;
+        if (run.stopped) {
+          // Stopped while connecting: the server may have started the run already.
+          if (run.streamId === undefined && connection.streamId !== undefined) {
+            run.streamId = connection.streamId;
+            await this.#cancelRemote(run);
+          }
+          return;
+        }
         run.connection = connection;
         if (connection.streamId !== undefined) run.streamId = connection.streamId;
         // Only a reconnect can repeat events: drop those at or below the id resumed from.
