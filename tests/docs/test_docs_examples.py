@@ -890,6 +890,7 @@ def test_serve_options() -> None:
         "host": "127.0.0.1",
         "port": 8080,
         "backend": "asyncio",
+        "page": True,
     }
 
 

@@ -1,4 +1,5 @@
-"""The non-streaming endpoints: ``/ai/action``, ``/ai/tool``, ``/ai/tools`` and ``/health``."""
+"""The non-streaming endpoints: ``/ai/action``, ``/ai/tool``, ``/ai/tools``, ``/ai/providers``
+and ``/health``."""
 
 from __future__ import annotations
 
@@ -62,6 +63,21 @@ def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
         """The tools offered, with their JSON schemas."""
         return JSONResponse({"tools": [t.to_dict() for t in server.tool_registry]})
 
+    async def list_providers(request: Request) -> Response:
+        """The providers installed, with their aliases and models; ``default`` is the one a
+        request that names none gets (``model``: the configured default model, if any)."""
+        providers = [
+            {"name": info.name, "aliases": list(info.aliases), "models": list(info.models)}
+            for info in sorted(server.plugins.providers.values(), key=lambda info: info.name)
+        ]
+        return JSONResponse(
+            {
+                "default": server.config.provider,
+                "model": server.config.model,
+                "providers": providers,
+            }
+        )
+
     async def health(request: Request) -> Response:
         """Liveness: always open, even when API keys are set."""
         return JSONResponse(
@@ -77,5 +93,6 @@ def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
         Route(f"{prefix}/action", server.endpoint(action), methods=["POST"]),
         Route(f"{prefix}/tool", server.endpoint(call_tool), methods=["POST"]),
         Route(f"{prefix}/tools", server.endpoint(list_tools), methods=["GET"]),
+        Route(f"{prefix}/providers", server.endpoint(list_providers), methods=["GET"]),
         Route("/health", server.endpoint(health, auth=False), methods=["GET"]),
     ]

@@ -28,8 +28,19 @@ _WS_PING: Final = 20.0
     show_default=True,
     help="asyncio serves with uvicorn, trio with Hypercorn.",
 )
+@click.option(
+    "--page/--no-page",
+    default=True,
+    show_default=True,
+    help="Serve the chat page at / (AINATIVE_CHAT_PAGE is ignored here).",
+)
 def serve_command(
-    provider: str | None, model: str | None, host: str | None, port: int | None, backend: str
+    provider: str | None,
+    model: str | None,
+    host: str | None,
+    port: int | None,
+    backend: str,
+    page: bool,
 ) -> None:
     """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
     from ._config import ServerConfig
@@ -44,6 +55,7 @@ def serve_command(
         overrides["provider"] = provider
     if model:
         overrides["model"] = model
+    overrides["chat_page"] = page
     config = ServerConfig(**overrides)  # type: ignore[arg-type]
     app = create_app(config)
     host, port = config.host, config.port
@@ -52,6 +64,8 @@ def serve_command(
         f"ainative serving on http://{host}:{port} "
         f"(provider {config.provider}, {server} on {backend})",
     )
+    if config.chat_page:
+        click.echo(f"chat page: http://{host}:{port}/")
     if backend == "asyncio":
         import uvicorn
 

@@ -311,10 +311,12 @@ class AINativeServer:
         hub starts and stops with the app.
         """
         from ._endpoints import endpoint_routes
+        from ._static import static_routes
 
         self.load_plugin_tools()
         router = APIRouter(lifespan=self.lifespan)
         router.routes.extend(endpoint_routes(self))
+        router.routes.extend(static_routes(self))
         for name, transport in self.transports().items():
             routes = list(transport.routes(self))
             _logger.debug("transport.mounted", transport=name, routes=len(routes))
