@@ -101,7 +101,8 @@ class Bench:
 
     def start_servers(self, names: list[str]) -> None:
         """Start, all at once, the shared servers the named figures use (not figure 5's)."""
-        targets = [*self._targets(AINATIVE_SSE, peers=PEERS)] if set(names) - {"figure5"} else []
+        shared = set(names) - {"figure5", "pipeline"}
+        targets = [*self._targets(AINATIVE_SSE, peers=PEERS)] if shared else []
         if "figure7" in names:
             targets += self._trio_targets()
         self._pool.start(targets)

@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 TOKEN_MARK: Final = b'"token"'
-_KEEP: Final = len(TOKEN_MARK) - 1
 _DONE: Final = b"data: [DONE]"
 _LAST_CHUNK: Final = b"\r\n0\r\n\r\n"
 _WS_DONE: Final = b'"type":"done"'
@@ -145,12 +144,24 @@ class HttpConnection:
         await writer.drain()
         return result
 
-    async def read_stream(self, result: StreamResult, *, record_gaps: bool = False) -> StreamResult:
-        """Read a streamed body to its end, counting tokens (and arrival gaps if asked)."""
+    async def read_stream(
+        self,
+        result: StreamResult,
+        *,
+        record_gaps: bool = False,
+        mark: bytes = TOKEN_MARK,
+        done_mark: bytes = _DONE,
+    ) -> StreamResult:
+        """Read a streamed body to its end, counting tokens (and arrival gaps if asked).
+
+        A token is one ``mark`` in the bytes; the body ends after ``done_mark`` (and, when
+        chunked, the last chunk). Both must be shorter than 32 bytes.
+        """
         reader = self._reader
         if reader is None:
             raise RuntimeError("connection not open")
         chunked = result.headers.get("transfer-encoding", "").lower() == "chunked"
+        keep = len(mark) - 1
         tail = b""
         done = False
         last = 0.0
@@ -161,7 +172,7 @@ class HttpConnection:
             if not data:
                 break
             now = time.perf_counter()
-            found = (tail[-_KEEP:] + data).count(TOKEN_MARK)
+            found = (tail[-keep:] + data).count(mark) if keep else data.count(mark)
             if found:
                 if result.first_token is None:
                     result.first_token = now
@@ -174,7 +185,7 @@ class HttpConnection:
                 count += found
             tail = (tail + data)[-32:]
             if not done:
-                done = _DONE in tail or _DONE in data
+                done = done_mark in tail or done_mark in data
             if done and (not chunked or tail.endswith(_LAST_CHUNK)):
                 break
         result.tokens = count
@@ -189,11 +200,15 @@ class HttpConnection:
         headers: dict[str, str] | None = None,
         *,
         record_gaps: bool = False,
+        mark: bytes = TOKEN_MARK,
+        done_mark: bytes = _DONE,
     ) -> StreamResult:
         result = await self.send_request(method, path, body, headers)
         if result.status != 200:
             raise RuntimeError(f"{method} {path}: HTTP {result.status}")
-        return await self.read_stream(result, record_gaps=record_gaps)
+        return await self.read_stream(
+            result, record_gaps=record_gaps, mark=mark, done_mark=done_mark
+        )
 
 
 async def ws_stream(

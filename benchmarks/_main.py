@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ._figures import ECHO_IN_PROCESS, FULL, SMOKE, Bench
+from ._pipeline import PIPELINE_FULL, PIPELINE_SMOKE, Pipeline, pipeline_goals
 from ._procs import STARTED, raise_fd_limit
 from ._report import busy_seconds, machine, render, versions
 from ._results import Figure, Goal
@@ -23,7 +24,16 @@ from ._targets import ainative_missing_reason
 
 __all__ = ["FIGURES", "goals_for", "main"]
 
-FIGURES = ["figure1", "figure2", "figure3", "figure4", "figure5", "figure6", "figure7"]
+FIGURES = [
+    "figure1",
+    "figure2",
+    "figure3",
+    "figure4",
+    "figure5",
+    "figure6",
+    "figure7",
+    "pipeline",
+]
 FD_LIMIT = 20_000
 _ANALYSIS = Path(__file__).with_name("analysis.md")
 
@@ -42,15 +52,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--output", default="docs/benchmarks.md", help="the Markdown report")
     parser.add_argument("--json", default=None, help="also write the raw per-run values here")
+    parser.add_argument(
+        "--litellm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="install and measure LiteLLM's proxy in the pipeline figures (default: not on "
+        "--smoke)",
+    )
     args = parser.parse_args(argv)
     only = [part.strip() for part in args.only.split(",") if part.strip()]
-    only = [part if part.startswith("figure") else f"figure{part}" for part in only]
+    only = [f"figure{part}" if part.isdigit() else part for part in only]
     unknown = sorted(set(only) - set(FIGURES))
     if unknown:
         parser.error(f"unknown figures: {', '.join(unknown)} (choose from {', '.join(FIGURES)})")
     args.only = only or FIGURES
     if args.runs is None:
         args.runs = 1 if args.smoke else 3
+    if args.litellm is None:
+        args.litellm = not args.smoke
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     return args
@@ -75,7 +94,9 @@ def _goal(
     return goal
 
 
-def goals_for(figures: dict[str, Figure], idle_counts: tuple[int, ...]) -> list[Goal]:
+def goals_for(
+    figures: dict[str, Figure], idle_counts: tuple[int, ...], litellm_missing: str = ""
+) -> list[Goal]:
     """The issue's goals, each read from the ratio column of its figure."""
     goals = [
         _goal(
@@ -170,6 +191,7 @@ def goals_for(figures: dict[str, Figure], idle_counts: tuple[int, ...]) -> list[
         # Over WebSocket the ceiling is raw1's WebSocket endpoint, not its SSE one.
         goals[3].ratios = paced.ratios("server CPU µs/token", "ainative WS", "raw1 WS")
     _add_notes(figures, goals)
+    goals.extend(pipeline_goals(figures, litellm_missing))
     return goals
 
 
@@ -257,6 +279,13 @@ def main(argv: list[str] | None = None) -> int:
     busy0, own0, wall0 = busy_seconds(), _own_cpu(), time.monotonic()
     machine_info = machine()
     bench = Bench(sizes, args.runs, with_ainative=missing is None, log=log)
+    pipeline = Pipeline(
+        PIPELINE_SMOKE if args.smoke else PIPELINE_FULL,
+        args.runs,
+        run=bench.run,
+        log=log,
+        litellm=args.litellm,
+    )
     figures: dict[str, Figure] = {}
     failed = False
     steps: dict[str, Callable[[], list[Figure]]] = {
@@ -267,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         "figure5": lambda: [bench.memory()],
         "figure6": lambda: [bench.client()],
         "figure7": lambda: list(bench.trio()),
+        "pipeline": lambda: list(pipeline.figures()),
     }
     try:
         log("starting the servers …")
@@ -287,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         figures["figure5"].notes.append(f"open-file limit: {fd_limit}")
     wall = time.monotonic() - wall0
     others = max(0.0, (busy_seconds() - busy0) - (_own_cpu() - own0)) / wall
-    goals = goals_for(figures, sizes.idle_counts)
+    goals = goals_for(figures, sizes.idle_counts, pipeline.litellm_missing)
     finished = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
     command = "python benchmarks/run.py" + (" " + " ".join(argv) if argv else "")
     if argv is None and sys.argv[1:]:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Final, final
@@ -57,11 +58,25 @@ class ServerProcess:
     """One server under test in its own process (``python -m benchmarks._serve``).
 
     Use as a context manager: the process is always stopped by its pid on exit, errors included.
+    ``command`` (with ``{port}`` in it) runs something else than a benchmark target, such as
+    ``ainative serve``; ``env`` is added to the environment; ``output`` takes the process's
+    stdout and stderr (a chatty server's access log) instead of the runner's terminal.
     """
 
-    def __init__(self, target: str, server: str = "uvicorn") -> None:
+    def __init__(
+        self,
+        target: str,
+        server: str = "uvicorn",
+        *,
+        command: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        output: Path | None = None,
+    ) -> None:
         self.target = target
         self.server = server
+        self._command = list(command) if command is not None else None
+        self._env = dict(env or {})
+        self._output = output
         self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
         self._clock_id: int | None = None
@@ -78,13 +93,25 @@ class ServerProcess:
 
     def launch(self) -> ServerProcess:
         """Start the process; `wait_ready` then waits until it accepts connections."""
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self._env}
         env.pop("AINATIVE_DISABLE_PLUGIN_AUTOLOAD", None)
         command = [sys.executable, "-m", "benchmarks._serve", self.target, str(self.port)]
+        command.append(self.server)
+        if self._command is not None:
+            command = [part.replace("{port}", str(self.port)) for part in self._command]
         self._clock_id = None
-        self._proc = subprocess.Popen(
-            [*command, self.server], cwd=ROOT, env=env, preexec_fn=_die_with_parent
-        )
+        if self._output is None:
+            self._proc = subprocess.Popen(command, cwd=ROOT, env=env, preexec_fn=_die_with_parent)
+        else:
+            with self._output.open("ab") as out:
+                self._proc = subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
+                )
         STARTED.append(self._proc.pid)
         return self
 

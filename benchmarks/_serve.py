@@ -23,6 +23,9 @@ TARGETS: dict[str, str] = {
     "raw1": "benchmarks.peers.raw:one",
     "raw-batched": "benchmarks.peers.raw:batched",
     "ainative": "benchmarks.peers.ainative_app:app",
+    "naive-openai": "benchmarks.peers.naive_openai:app",
+    "naive-anthropic": "benchmarks.peers.naive_anthropic:app",
+    "naive-ollama": "benchmarks.peers.naive_ollama:app",
 }
 
 
