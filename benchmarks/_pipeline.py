@@ -24,12 +24,14 @@ from ._litellm import LITELLM_VERSION, config_text, environment, install_litellm
 from ._load import HttpConnection, StreamResult
 from ._procs import ServerProcess
 from ._results import Figure, Goal, quantile
-from ._upstream import MARK, prompt
+from ._upstream import MARK, TOKEN_TEXT, prompt
 
 __all__ = ["PIPELINE_FULL", "PIPELINE_SMOKE", "Pipeline", "PipelineSizes", "pipeline_goals"]
 
 T = TypeVar("T")
 Vendor = Literal["openai", "anthropic", "ollama"]
+# ``echo``: ainative with its built-in echo provider, no upstream (a reference row).
+Source = Literal["openai", "anthropic", "ollama", "echo"]
 Kind = Literal["upstream", "ainative", "naive", "litellm"]
 
 VENDORS: Final[tuple[Vendor, ...]] = ("openai", "anthropic", "ollama")
@@ -77,16 +79,20 @@ class Peer:
     """One row: a server of ``kind`` in front of the fake ``vendor`` (or the fake itself)."""
 
     kind: Kind
-    vendor: Vendor
+    vendor: Source
 
     @property
     def label(self) -> str:
+        if self.vendor == "echo":
+            return "ainative (echo provider, no upstream)"
         names = {"upstream": "upstream direct", "litellm": "LiteLLM"}
         return f"{names.get(self.kind, self.kind)} ({self.vendor})"
 
     def request(self, tokens: int, delay: float) -> tuple[str, dict[str, Any]]:
         """``(path, JSON body)`` that streams ``tokens`` tokens ``delay`` s apart."""
-        text = prompt(tokens, delay)
+        # The echo provider echoes the message's words (without pacing).
+        words = " ".join([TOKEN_TEXT] * tokens)
+        text = words if self.vendor == "echo" else prompt(tokens, delay)
         messages = [{"role": "user", "content": text}]
         if self.kind in ("ainative", "naive"):
             return "/ai/stream", {"action": "chat", "params": {"message": text}}
@@ -94,11 +100,13 @@ class Peer:
             body = {"model": f"bench-{self.vendor}", "messages": messages, "stream": True}
             return "/v1/chat/completions", body
         body = {"model": "bench", "messages": messages, "stream": True, "max_tokens": 1024}
-        return _UPSTREAM_PATHS[self.vendor], body
+        return _UPSTREAM_PATHS[self.vendor], body  # type: ignore[index]
 
     @property
     def done_mark(self) -> bytes:
-        return _UPSTREAM_DONE[self.vendor] if self.kind == "upstream" else b"data: [DONE]"
+        if self.kind == "upstream":
+            return _UPSTREAM_DONE[self.vendor]  # type: ignore[index]
+        return b"data: [DONE]"
 
 
 def label(kind: Kind, vendor: Vendor) -> str:
@@ -116,12 +124,21 @@ def _ainative_command() -> list[str]:
     return [sys.executable, "-c", "from ainative_core._cli import main; main()"]
 
 
-def _vendor_env(vendor: Vendor, upstream: str) -> dict[str, str]:
-    if vendor == "openai":
-        return {"OPENAI_BASE_URL": f"{upstream}/v1", "OPENAI_API_KEY": "bench"}
-    if vendor == "anthropic":
-        return {"ANTHROPIC_BASE_URL": upstream, "ANTHROPIC_API_KEY": "bench"}
-    return {"OLLAMA_HOST": upstream}
+# Installed packages come with their bytecode compiled: a server imports as users' would,
+# from cached bytecode (written on its first start when the environment says not to).
+_BYTECODE: Final[dict[str, str | None]] = {"PYTHONDONTWRITEBYTECODE": None}
+
+
+def _vendor_env(vendor: Source, upstream: str) -> dict[str, str | None]:
+    if vendor == "echo":
+        found: dict[str, str] = {}
+    elif vendor == "openai":
+        found = {"OPENAI_BASE_URL": f"{upstream}/v1", "OPENAI_API_KEY": "bench"}
+    elif vendor == "anthropic":
+        found = {"ANTHROPIC_BASE_URL": upstream, "ANTHROPIC_API_KEY": "bench"}
+    else:
+        found = {"OLLAMA_HOST": upstream}
+    return {**found, **_BYTECODE}
 
 
 @final
@@ -146,7 +163,7 @@ class Pipeline:
         self.litellm_missing = "" if litellm else "not asked for (--no-litellm, or a smoke run)"
         self._dir = Path(tempfile.mkdtemp(prefix="ainative-pipeline-"))
         self._upstream: ServerProcess | None = None
-        self._procs: dict[tuple[Kind, Vendor], ServerProcess] = {}
+        self._procs: dict[tuple[Kind, Source], ServerProcess] = {}
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         result: T = self._run(coro)
@@ -167,13 +184,15 @@ class Pipeline:
     def _process(self, peer: Peer) -> ServerProcess:
         upstream = self.upstream_url
         if peer.kind == "ainative":
-            command = [*_ainative_command(), "serve", "--provider", peer.vendor]
+            provider = "echo" if peer.vendor == "echo" else peer.vendor
+            command = [*_ainative_command(), "serve", "--provider", provider]
             command += ["--host", "127.0.0.1", "--port", "{port}", "--no-page"]
             return ServerProcess(
                 f"ainative-{peer.vendor}", command=command, env=_vendor_env(peer.vendor, upstream)
             )
         if peer.kind == "naive":
-            return ServerProcess(f"naive-{peer.vendor}", env={"BENCH_UPSTREAM": upstream})
+            env = {"BENCH_UPSTREAM": upstream, **_BYTECODE}
+            return ServerProcess(f"naive-{peer.vendor}", env=env)
         if self._litellm is None:
             raise RuntimeError("LiteLLM is not installed")
         config = self._dir / "litellm.yaml"
@@ -181,10 +200,13 @@ class Pipeline:
         command = [str(self._litellm), "--config", str(config), "--host", "127.0.0.1"]
         command += ["--port", "{port}", "--num_workers", "1"]
         return ServerProcess(
-            "litellm", command=command, env=environment(), output=self._dir / "litellm.log"
+            "litellm",
+            command=command,
+            env={**environment(), **_BYTECODE},
+            output=self._dir / "litellm.log",
         )
 
-    def _key(self, peer: Peer) -> tuple[Kind, Vendor]:
+    def _key(self, peer: Peer) -> tuple[Kind, Source]:
         # One LiteLLM proxy serves the three vendors (one model each).
         return (peer.kind, "openai" if peer.kind == "litellm" else peer.vendor)
 
@@ -394,7 +416,7 @@ class Pipeline:
 
         for number in range(self.runs):
             self.log(f"pipeline time to first token run {number + 1}/{self.runs}")
-            base: dict[Vendor, float] = {}
+            base: dict[Source, float] = {}
             for peer in self.peers():
                 found = self.run(times(peer, self.proc(peer).port))
                 p50 = quantile(found, 0.5)
@@ -415,7 +437,9 @@ class Pipeline:
             "Each server in a fresh process of its own, started alone (the fake upstream "
             f"already running): 'ready' is launch → accepting connections; then {count} "
             f"sequential requests of {_TTFT_TOKENS} tokens on one connection, the first and "
-            f"the last ({count}th) timed from request sent to first token byte.",
+            f"the last ({count}th) timed from request sent to first token byte. The echo row "
+            "is ainative with its built-in provider: what any first request costs the server "
+            "itself, with no provider or upstream to warm.",
             ["ready s", "first TTFT ms", "last TTFT ms", "first ÷ last"],
             {
                 "ready s": ".2f",
@@ -425,6 +449,7 @@ class Pipeline:
             },
         )
         peers = [peer for peer in self.peers() if peer.kind != "upstream"]
+        peers.append(Peer("ainative", "echo"))
         upstream = [sys.executable, "-m", "benchmarks._upstream", "{port}"]
         self._upstream = ServerProcess("upstream", command=upstream).start()
         try:

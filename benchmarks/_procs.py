@@ -59,8 +59,9 @@ class ServerProcess:
 
     Use as a context manager: the process is always stopped by its pid on exit, errors included.
     ``command`` (with ``{port}`` in it) runs something else than a benchmark target, such as
-    ``ainative serve``; ``env`` is added to the environment; ``output`` takes the process's
-    stdout and stderr (a chatty server's access log) instead of the runner's terminal.
+    ``ainative serve``; ``env`` is added to the environment (a None value removes the
+    variable); ``output`` takes the process's stdout and stderr (a chatty server's access
+    log) instead of the runner's terminal.
     """
 
     def __init__(
@@ -69,7 +70,7 @@ class ServerProcess:
         server: str = "uvicorn",
         *,
         command: Sequence[str] | None = None,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         output: Path | None = None,
     ) -> None:
         self.target = target
@@ -93,8 +94,13 @@ class ServerProcess:
 
     def launch(self) -> ServerProcess:
         """Start the process; `wait_ready` then waits until it accepts connections."""
-        env = {**os.environ, "PYTHONPATH": str(ROOT), **self._env}
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env.pop("AINATIVE_DISABLE_PLUGIN_AUTOLOAD", None)
+        for name, value in self._env.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         command = [sys.executable, "-m", "benchmarks._serve", self.target, str(self.port)]
         command.append(self.server)
         if self._command is not None:
