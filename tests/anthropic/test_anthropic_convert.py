@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from anthropic.types import RawContentBlockStartEvent
 
 from ainative_anthropic._convert import StreamTranslator, parse_event
 from ainative_core import ProviderResponseError, accumulate
 
 
-def ns(**fields: object) -> SimpleNamespace:
-    return SimpleNamespace(**fields)
+def ns(**fields: Any) -> dict[str, Any]:
+    """A raw stream event's JSON object (or one of its nested objects)."""
+    return fields
 
 
 def test_tool_input_given_whole_in_block_start_becomes_one_delta() -> None:
@@ -70,14 +70,20 @@ def test_unknown_events_and_blocks_are_ignored() -> None:
     assert translator.feed(ns(type="content_block_stop", index=0)) == []
 
 
-def test_stream_event_data_becomes_the_sdks_typed_event() -> None:
+def test_stream_event_data_is_read_as_its_json_object() -> None:
     raw = parse_event(
         '{"type": "content_block_start", "index": 0,'
         ' "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}}'
     )
-    assert isinstance(raw, RawContentBlockStartEvent)
-    assert raw.content_block.type == "tool_use"
-    assert raw.content_block.input == {"a": 1}
+    assert raw == {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}},
+    }
+    events = StreamTranslator().feed(raw)
+    assert [(e.type, e.tool_call_id, e.tool_name) for e in events] == [
+        ("tool_call_start", "toolu_1", "f")
+    ]
 
 
 def test_stream_event_of_an_unknown_type_is_none() -> None:
@@ -88,3 +94,19 @@ def test_stream_event_of_an_unknown_type_is_none() -> None:
 def test_stream_event_that_is_not_a_json_object_is_a_value_error(data: str) -> None:
     with pytest.raises(ValueError):
         parse_event(data)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        ns(type="content_block_delta", index=0, delta="text"),
+        ns(type="content_block_delta", delta=ns(type="text_delta", text="a")),
+        ns(type="content_block_delta", index=0, delta=ns(type="text_delta", text=7)),
+        ns(type="content_block_start", index=0, content_block=ns(type="tool_use", name="f")),
+        ns(type="message_start", message=None),
+    ],
+    ids=["delta-not-object", "no-index", "text-not-string", "tool-without-id", "no-message"],
+)
+def test_stream_event_of_the_wrong_shape_is_a_response_error(raw: dict[str, Any]) -> None:
+    with pytest.raises(ProviderResponseError, match="Anthropic stream event"):
+        StreamTranslator().feed(raw)

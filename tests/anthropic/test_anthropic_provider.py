@@ -346,6 +346,28 @@ async def test_missing_api_key_fails_without_a_request(
     assert fake_anthropic.requests == []
 
 
+async def test_warm_without_an_api_key_fails(
+    monkeypatch: pytest.MonkeyPatch, anthropic_url: str
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(ProviderAuthError, match="ANTHROPIC_API_KEY"):
+        await AnthropicProvider(base_url=anthropic_url).warm()
+
+
+async def test_warm_rehearses_in_memory_and_sends_nothing(
+    fake_anthropic: FakeAnthropic, make_provider: MakeProvider
+) -> None:
+    provider = make_provider()
+    with capture_logs() as logs:
+        await provider.warm()
+        await provider.warm()
+    assert fake_anthropic.requests == []
+    assert not [log for log in logs if log["event"] == "provider.warm_failed"]
+    fake_anthropic.script(AnthropicReply(text="after warm"))
+    assert accumulate(await collect(provider, build_request(prompt="q"))).text == "after warm"
+    assert len(fake_anthropic.requests) == 1
+
+
 async def test_settings_come_from_the_environment(
     fake_anthropic: FakeAnthropic, monkeypatch: pytest.MonkeyPatch, anthropic_url: str
 ) -> None:

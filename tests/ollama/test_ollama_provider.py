@@ -12,6 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from ainative_core import (
+    FakeUpstream,
     GenerateRequest,
     InvalidRequestError,
     Message,
@@ -22,16 +23,18 @@ from ainative_core import (
     ProviderResponseError,
     ProviderTimeout,
     ProviderUnavailable,
+    RecordedRequest,
     StreamEvent,
     ToolCall,
     ToolSpec,
+    UpstreamAnswer,
     accumulate,
     build_request,
     open_stream,
 )
 from ainative_ollama import OllamaProvider
 from ainative_ollama.testing import FakeOllama, OllamaReply
-from ainative_testing import LiveServer, StreamCollector, TCPProxy
+from ainative_testing import LiveServer, StreamCollector, TCPProxy, live_server
 
 pytestmark = pytest.mark.anyio
 
@@ -388,3 +391,55 @@ async def test_cancel_closes_the_upstream_connection(
     assert fake_ollama.disconnects == 1
     fake_ollama.script(OllamaReply(text="again"))
     assert accumulate(await collect(provider, build_request(prompt="q"))).text == "again"
+
+
+# -- reading the body ------------------------------------------------------------------------
+
+
+class _Pieces(FakeUpstream[list[bytes]]):
+    """Answers ``/api/chat`` with the scripted bytes, one piece per write, 10 ms apart."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    def _accepts(self, method: str, path: str) -> bool:
+        return path == "/api/chat"
+
+    def _client_error(self, status: int) -> dict[str, str]:
+        return {"error": "bad request"}
+
+    def _answer(self, reply: list[bytes], request: RecordedRequest) -> UpstreamAnswer:
+        return UpstreamAnswer.stream("application/x-ndjson", reply, delay=0.01)
+
+
+async def test_lines_split_across_writes_and_a_last_line_without_newline(
+    anyio_backend: str,
+) -> None:
+    text = b'{"model":"m","message":{"role":"assistant","content":"%s"},"done":false}\n'
+    done = b'{"model":"m","message":{"content":""},"done":true,"eval_count":2}'
+    first, second = text % b"one", text % b" two"
+    fake = _Pieces()
+    fake.script([first[:20], first[20:] + second[:5], second[5:], b"\n\n", done])
+    with live_server(fake) as server:
+        provider = OllamaProvider(host=server.base_url, max_retries=0)
+        try:
+            events = await collect(provider, build_request(prompt="q"))
+        finally:
+            await provider.aclose()
+    assert [e.text for e in events if e.type == "text"] == ["one", " two"]
+    assert events[-1].type == "finish"
+    assert events[-1].usage is not None
+    assert events[-1].usage.output_tokens == 2
+
+
+async def test_warm_makes_the_client_and_sends_nothing(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    provider = make_provider()
+    with capture_logs() as logs:
+        await provider.warm()
+        await provider.warm()
+    assert fake_ollama.requests == []
+    assert not [log for log in logs if log["event"] == "provider.warm_failed"]
+    fake_ollama.script(OllamaReply(text="after warm"))
+    assert accumulate(await collect(provider, build_request(prompt="q"))).text == "after warm"

@@ -9,6 +9,7 @@ from itertools import zip_longest
 
 import anyio
 import pytest
+from structlog.testing import capture_logs
 from tests.openai.fake_openai import (
     FakeOpenAI,
     Reply,
@@ -154,6 +155,29 @@ async def test_missing_key_for_openai_itself_fails_without_a_request(
     provider = OpenAIProvider()
     with pytest.raises(ProviderAuthError, match="OPENAI_API_KEY"):
         await collect(provider, hello())
+
+
+async def test_warm_without_a_key_for_openai_itself_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ProviderAuthError, match="OPENAI_API_KEY"):
+        await OpenAIProvider().warm()
+
+
+async def test_warm_rehearses_in_memory_and_sends_nothing(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    provider = make_provider()
+    with capture_logs() as logs:
+        await provider.warm()
+        await provider.warm()
+    assert upstream.requests == []
+    assert not [log for log in logs if log["event"] == "provider.warm_failed"]
+    upstream.script(text_reply("after warm"))
+    assert accumulate(await collect(provider, hello())).text == "after warm"
+    assert len(upstream.requests) == 1
 
 
 # -- what comes back ------------------------------------------------------------------------

@@ -7,7 +7,11 @@ The server runs as a real subprocess (the openai plugin found through its entry 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -109,3 +113,23 @@ def test_connection_dropped_mid_stream_ends_with_an_error_event(
     assert events[-2]["code"] == "provider_response_error"
     assert events[-2]["retryable"] is True
     assert events[-1]["data"]["finish_reason"] == "error"  # type: ignore[index]
+
+
+def test_serve_without_a_key_ends_with_one_line_and_no_request(upstream: FakeOpenAI) -> None:
+    dropped = ("AINATIVE_", "OPENAI_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ainative"), "serve", "--provider", "openai"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "Error: cannot serve: default provider 'openai' cannot start: "
+        "no OpenAI API key: set OPENAI_API_KEY or api_key"
+    ]
+    assert upstream.requests == []

@@ -16,7 +16,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from structlog.testing import capture_logs
 
-from ainative_core import ActionRequest, ProviderAuthError, hookimpl
+from ainative_core import (
+    ActionRequest,
+    BaseProvider,
+    ConfigurationError,
+    GenerateRequest,
+    ProviderAuthError,
+    StreamEvent,
+    UnknownProviderError,
+    hookimpl,
+)
 from ainative_server import AINativeServer, ServerConfig, StreamManager, create_router
 from ainative_testing import FakeProvider, PluginSandbox, live_server
 
@@ -125,6 +134,80 @@ async def test_provider_settings_come_from_the_config(
         await post(live.base_url, "/ai/stream", {"params": {"message": "a"}})
         await post(live.base_url, "/ai/stream", {"params": {"message": "b"}})
     assert seen == [{"api_key": "k"}]  # one instance per provider, with its settings
+
+
+class _Warming(BaseProvider):
+    """A provider that records when it is made and warmed; ``fail`` makes ``warm`` raise."""
+
+    name = "warming"
+
+    def __init__(self, log: list[str], fail: Exception | None = None) -> None:
+        self.log, self.fail = log, fail
+        self.inner = FakeProvider(["ok"])
+        log.append("made")
+
+    def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
+        self.log.append("streamed")
+        return self.inner.stream(request)
+
+    async def warm(self) -> None:
+        self.log.append("warmed")
+        if self.fail is not None:
+            raise self.fail
+
+
+async def test_the_default_provider_is_made_and_warmed_when_the_app_starts(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    log: list[str] = []
+    server_plugins.add_provider("warming", lambda **_: _Warming(log))
+    with serve(provider="warming") as (_, live):
+        assert log == ["made", "warmed"]  # before any request
+        response = await post(live.base_url, "/ai/stream", {"params": {"message": "a"}})
+    assert tokens_of(parse_sse(response.content)) == "ok"
+    assert log == ["made", "warmed", "streamed"]  # the same instance serves the request
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (ProviderAuthError("no key: set WARMING_KEY"), "no key: set WARMING_KEY"),
+        (ValueError("timeout must be a number"), "ValueError: timeout must be a number"),
+    ],
+)
+async def test_a_default_provider_that_cannot_work_fails_the_start(
+    server_plugins: PluginSandbox, failure: Exception, message: str
+) -> None:
+    log: list[str] = []
+    server_plugins.add_provider("warming", lambda **_: _Warming(log, failure))
+    server = AINativeServer(ServerConfig(provider="warming"), plugins=server_plugins.plugins)
+    expected = f"default provider 'warming' cannot start: {message}"
+    with anyio.fail_after(10), pytest.raises(ConfigurationError) as caught:
+        async with server.lifespan():
+            pass
+    assert caught.value.message == expected
+    assert log == ["made", "warmed"]
+
+
+async def test_an_unknown_default_provider_fails_the_start_naming_what_is_installed(
+    server_plugins: PluginSandbox,
+) -> None:
+    server = AINativeServer(ServerConfig(provider="ech"), plugins=server_plugins.plugins)
+    with anyio.fail_after(10), pytest.raises(UnknownProviderError, match="installed: echo"):
+        async with server.lifespan():
+            pass
+
+
+async def test_a_provider_factory_that_fails_is_a_configuration_error(
+    server_plugins: PluginSandbox,
+) -> None:
+    def broken(**_settings: Any) -> FakeProvider:
+        raise TypeError("unexpected keyword argument 'api_kee'")
+
+    server_plugins.add_provider("broken", broken)
+    server = AINativeServer(ServerConfig(provider="broken"), plugins=server_plugins.plugins)
+    with anyio.fail_after(10), pytest.raises(ConfigurationError, match="TypeError: unexpected"):
+        await server.load_default_provider()
 
 
 async def test_action_tools_and_health_endpoints(serve: Serve) -> None:

@@ -88,3 +88,20 @@ def test_serve_is_a_command_the_plugin_adds() -> None:
     result = CliRunner().invoke(group, ["serve", "--help"])
     assert result.exit_code == 0
     assert "--backend [asyncio|trio]" in result.output
+
+
+def test_serve_with_an_unknown_provider_ends_with_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+    done = subprocess.run(
+        [str(SCRIPT), "serve", "--port", str(free_port()), "--provider", "opena1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: cannot serve: unknown provider 'opena1'; installed: ")

@@ -2,9 +2,9 @@
 
 Requests: system messages become the top-level ``system`` parameter, tool results become
 ``tool_result`` blocks in a user message, assistant tool calls become ``tool_use`` blocks.
-Streams: `parse_event` turns the ``data`` of one server-sent event into the SDK's typed raw
-stream event (``message_start``, ``content_block_*``, ``message_delta``, ``message_stop``),
-and `StreamTranslator` turns those into `StreamEvent`s.
+Streams: `parse_event` reads the ``data`` of one server-sent event (``message_start``,
+``content_block_*``, ``message_delta``, ``message_stop``) as the JSON object it is, and
+`StreamTranslator` turns those into `StreamEvent`s: no SDK model is built per event.
 """
 
 from __future__ import annotations
@@ -12,16 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, Final, final
-
-from anthropic import BaseModel
-from anthropic.types import (
-    RawContentBlockDeltaEvent,
-    RawContentBlockStartEvent,
-    RawContentBlockStopEvent,
-    RawMessageDeltaEvent,
-    RawMessageStartEvent,
-    RawMessageStopEvent,
-)
 
 from ainative_core import (
     Completion,
@@ -37,6 +27,7 @@ from ainative_core import (
 
 __all__ = [
     "STOP_REASONS",
+    "STREAM_EVENTS",
     "StreamTranslator",
     "build_params",
     "completion_from_message",
@@ -57,15 +48,17 @@ STOP_REASONS: Final[Mapping[str, FinishReason]] = {
 
 _USAGE_EXTRAS: Final = ("cache_creation_input_tokens", "cache_read_input_tokens")
 
-#: ``type`` of a raw stream event -> the SDK's model for it.
-_EVENT_MODELS: Final[Mapping[str, type[BaseModel]]] = {
-    "message_start": RawMessageStartEvent,
-    "content_block_start": RawContentBlockStartEvent,
-    "content_block_delta": RawContentBlockDeltaEvent,
-    "content_block_stop": RawContentBlockStopEvent,
-    "message_delta": RawMessageDeltaEvent,
-    "message_stop": RawMessageStopEvent,
-}
+#: The ``type`` of every raw stream event the translator reads.
+STREAM_EVENTS: Final = frozenset(
+    {
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    }
+)
 
 
 def _tool_input(call: ToolCall) -> dict[str, Any]:
@@ -151,6 +144,11 @@ def build_params(request: GenerateRequest, *, model: str, max_tokens: int) -> di
     return params
 
 
+def _get(data: Any, name: str) -> Any:
+    """A field of a raw event's object (a dict) or of an SDK model (non-streamed replies)."""
+    return data.get(name) if type(data) is dict else getattr(data, name, None)
+
+
 def _usage(data: Any, base: Usage | None = None) -> Usage:
     fields: dict[str, Any] = {
         "input_tokens": base.input_tokens if base else 0,
@@ -159,24 +157,42 @@ def _usage(data: Any, base: Usage | None = None) -> Usage:
     if base is not None and base.model_extra:
         fields.update(base.model_extra)
     for name in ("input_tokens", "output_tokens", *_USAGE_EXTRAS):
-        value = getattr(data, name, None)
-        if isinstance(value, int):
+        value = _get(data, name)
+        if type(value) is int:
             fields[name] = value
     return Usage(**fields)
 
 
-def parse_event(data: str) -> BaseModel | None:
-    """The SDK's raw stream event for one event's JSON ``data``; None for a type it lacks.
+def parse_event(data: str) -> dict[str, Any] | None:
+    """The JSON object of one stream event's ``data``; None for a type the translator lacks.
 
-    Built as the SDK builds its own (``model_construct``: nested models, no validation, so a
-    block type newer than the SDK still comes through with its ``type``). Not JSON, or not
-    an object: `ValueError`.
+    Read as it is, without the SDK's models (a block type newer than the SDK still comes
+    through with its ``type``); `StreamTranslator` checks each field it uses. Not JSON, or
+    not an object: `ValueError`.
     """
     payload = json.loads(data)
-    if not isinstance(payload, dict):
+    if type(payload) is not dict:
         raise ValueError(f"stream event is not a JSON object: {data[:80]!r}")
-    model = _EVENT_MODELS.get(str(payload.get("type")))
-    return None if model is None else model.model_construct(**payload)
+    return payload if payload.get("type") in STREAM_EVENTS else None
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise ProviderResponseError(f"Anthropic stream event with a malformed {what}: {value!r}")
+    return value
+
+
+def _string(value: Any, what: str) -> str:
+    if type(value) is not str:
+        raise ProviderResponseError(f"Anthropic stream event with a malformed {what}: {value!r}")
+    return value
+
+
+def _index(raw: dict[str, Any]) -> int:
+    index = raw.get("index")
+    if type(index) is not int:
+        raise ProviderResponseError(f"Anthropic stream event without a block index: {raw!r}")
+    return index
 
 
 def completion_from_message(message: Any) -> Completion:
@@ -228,62 +244,70 @@ class StreamTranslator:
             return [StreamEvent.metadata(meta), event]
         return [event]
 
-    def feed(self, raw: Any) -> list[StreamEvent]:
-        """The events for one raw stream event (often none, at most a few)."""
-        kind = getattr(raw, "type", None)
+    def feed(self, raw: dict[str, Any]) -> list[StreamEvent]:
+        """The events for one raw stream event (often none, at most a few).
+
+        ``raw`` is the event's JSON object (`parse_event`); a field of the wrong shape is a
+        `ProviderResponseError`.
+        """
+        kind = raw.get("type")
+        if kind == "content_block_delta":
+            return self._block_delta(_index(raw), _object(raw.get("delta"), "delta"))
         if kind == "message_start":
-            message = raw.message
-            self.usage = _usage(message.usage)
-            self._metadata = {"id": message.id, "model": message.model}
+            message = _object(raw.get("message"), "message")
+            self.usage = _usage(message.get("usage"))
+            self._metadata = {"id": message.get("id"), "model": message.get("model")}
             return []
         if kind == "content_block_start":
-            return self._block_start(raw.index, raw.content_block)
-        if kind == "content_block_delta":
-            return self._block_delta(raw.index, raw.delta)
+            return self._block_start(_index(raw), _object(raw.get("content_block"), "block"))
         if kind == "content_block_stop":
-            return self._block_stop(raw.index)
+            return self._block_stop(_index(raw))
         if kind == "message_delta":
-            self.stop_reason = raw.delta.stop_reason or self.stop_reason
-            self.usage = _usage(raw.usage, self.usage)
+            delta = _object(raw.get("delta"), "delta")
+            self.stop_reason = delta.get("stop_reason") or self.stop_reason
+            self.usage = _usage(raw.get("usage"), self.usage)
             return []
         if kind == "message_stop":
             self.stopped = True
-            reason = STOP_REASONS.get(self.stop_reason or "", "stop")
+            reason = STOP_REASONS.get(str(self.stop_reason or ""), "stop")
             return [
                 *self._out(StreamEvent.usage_report(self.usage)),
                 StreamEvent.finish(reason, usage=self.usage),
             ]
         return []
 
-    def _block_start(self, index: int, block: Any) -> list[StreamEvent]:
-        kind = getattr(block, "type", None)
-        if kind == "text" and block.text:
-            return self._out(StreamEvent.text_delta(block.text))
-        if kind == "thinking" and block.thinking:
-            return self._out(StreamEvent.reasoning_delta(block.thinking))
+    def _block_start(self, index: int, block: dict[str, Any]) -> list[StreamEvent]:
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):
+            return self._out(StreamEvent(type="text", text=_string(block["text"], "text")))
+        if kind == "thinking" and block.get("thinking"):
+            thinking = _string(block["thinking"], "thinking")
+            return self._out(StreamEvent(type="reasoning", text=thinking))
         if kind == "tool_use":
+            call_id = _string(block.get("id"), "tool_use id")
+            name = _string(block.get("name"), "tool_use name")
             position = len(self._tools)
-            self._tools[index] = (block.id, position)
+            self._tools[index] = (call_id, position)
             self._tool_args[index] = False
-            self._tool_inputs[index] = block.input
-            return self._out(StreamEvent.tool_call_start(block.id, block.name, index=position))
+            self._tool_inputs[index] = block.get("input")
+            return self._out(StreamEvent.tool_call_start(call_id, name, index=position))
         return []
 
-    def _block_delta(self, index: int, delta: Any) -> list[StreamEvent]:
-        kind = getattr(delta, "type", None)
+    def _block_delta(self, index: int, delta: dict[str, Any]) -> list[StreamEvent]:
+        kind = delta.get("type")
         if kind == "text_delta":
-            return self._out(StreamEvent.text_delta(delta.text))
+            return self._out(StreamEvent(type="text", text=_string(delta.get("text"), "text")))
         if kind == "thinking_delta":
-            return self._out(StreamEvent.reasoning_delta(delta.thinking))
+            thinking = _string(delta.get("thinking"), "thinking")
+            return self._out(StreamEvent(type="reasoning", text=thinking))
         if kind == "input_json_delta":
             tool = self._tools.get(index)
             if tool is None:
                 raise ProviderResponseError(f"input_json_delta for unknown block {index}")
             self._tool_args[index] = True
             call_id, position = tool
-            return self._out(
-                StreamEvent.tool_call_delta(call_id, delta.partial_json, index=position)
-            )
+            piece = _string(delta.get("partial_json"), "partial_json")
+            return self._out(StreamEvent.tool_call_delta(call_id, piece, index=position))
         return []
 
     def _block_stop(self, index: int) -> list[StreamEvent]:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Final, final
 
 import anyio
+import httpx2
 import structlog
 from anthropic import AsyncAnthropic
 
@@ -21,6 +22,7 @@ from ainative_core import (
     ServerSentEvent,
     SSEDecoder,
     StreamEvent,
+    build_request,
     retry_call,
     retry_stream,
 )
@@ -34,6 +36,22 @@ DEFAULT_MODEL: Final = "claude-sonnet-4-6"
 DEFAULT_MAX_TOKENS: Final = 1024
 # ``message``: an event without an ``event:`` field, which the SDK's stream skips too.
 _SKIPPED: Final = frozenset({"ping", "message"})
+# The in-memory answer `AnthropicProvider.warm` rehearses a request with.
+_REHEARSAL: Final = (
+    b"event: message_start\ndata: "
+    b'{"type":"message_start","message":{"id":"msg_warm","type":"message","role":"assistant",'
+    b'"model":"warm","content":[],"stop_reason":null,"usage":{"input_tokens":1,'
+    b'"output_tokens":1}}}\n\n'
+    b"event: content_block_start\ndata: "
+    b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
+    b"event: content_block_delta\ndata: "
+    b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    b"event: message_delta\ndata: "
+    b'{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}'
+    b"\n\n"
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+)
 
 
 @final
@@ -94,6 +112,27 @@ class AnthropicProvider(BaseProvider):
             )
         return self._client
 
+    async def warm(self) -> None:
+        """Check the key, make the SDK client, and rehearse one streamed request in memory.
+
+        The rehearsal goes through the SDK (which builds and caches what its requests need)
+        and this provider's reader, to an in-memory transport: nothing is sent. Without a
+        key: `ProviderAuthError`. A rehearsal that fails is logged, not raised.
+        """
+        client = self.client
+
+        def answer(request: httpx2.Request) -> httpx2.Response:
+            headers = {"content-type": "text/event-stream"}
+            return httpx2.Response(200, headers=headers, content=_REHEARSAL)
+
+        params = self._params(build_request(prompt="warm"))
+        try:
+            async with httpx2.AsyncClient(transport=httpx2.MockTransport(answer)) as http:
+                async for _ in self._attempt(params, client.with_options(http_client=http)):
+                    pass
+        except Exception:
+            self._log.warning("provider.warm_failed", exc_info=True)
+
     async def aclose(self) -> None:
         """Close the SDK's HTTP client; the provider makes a new one if used again."""
         client, self._client = self._client, None
@@ -115,16 +154,19 @@ class AnthropicProvider(BaseProvider):
         params = self._params(request)
         return retry_stream(self.retry, lambda: self._attempt(params), self._log)
 
-    async def _attempt(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def _attempt(
+        self, params: dict[str, Any], client: AsyncAnthropic | None = None
+    ) -> AsyncIterator[StreamEvent]:
         """One request: its events, or a `ProviderError`; the HTTP stream is always closed.
 
         The SDK builds and sends the request and raises its typed errors for error statuses;
         the body is read here rather than through the SDK's ``AsyncStream``, whose nested
         generators are left suspended when it raises for an ``error`` event or a malformed
         one. `ResponseBody` closes the connection, so the upstream stops generating, and
-        every generator below on an early exit.
+        every generator below on an early exit. ``client`` is the SDK client to use
+        (default: the provider's).
         """
-        client = self.client
+        client = client or self.client
         with map_anthropic_errors():
             opened = client.messages.with_streaming_response.create(**params, stream=True)
             response = (await opened.__aenter__()).http_response

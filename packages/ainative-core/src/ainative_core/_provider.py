@@ -111,3 +111,13 @@ class BaseProvider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release clients the provider holds (HTTP pools); the default holds none."""
+
+    async def warm(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Get ready for the first request now: import what it needs and make its clients.
+
+        A server awaits it when it starts (`AINativeServer.load_default_provider`), so that
+        the first request pays no import or first-use cost, and a setting that cannot work
+        fails there: raise the `ProviderError` of it (a missing key: `ProviderAuthError`).
+        It sends nothing to the vendor (a provider may rehearse a request in memory), and
+        may be awaited more than once. The default does nothing.
+        """

@@ -21,6 +21,7 @@ from ainative_core import (
     ResponseBody,
     RetryPolicy,
     StreamEvent,
+    build_request,
     retry_call,
     retry_stream,
 )
@@ -33,6 +34,13 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_MODEL", "OllamaProvider", "parse_host"]
 DEFAULT_HOST: Final = "http://127.0.0.1:11434"
 DEFAULT_MODEL: Final = "llama3.2"
 _DEFAULT_PORT: Final = 11434
+# The in-memory answer `OllamaProvider.warm` rehearses a request with.
+_REHEARSAL: Final = (
+    b'{"model":"warm","created_at":"2024-01-01T00:00:00Z","message":{"role":"assistant",'
+    b'"content":"ok"},"done":false}\n'
+    b'{"model":"warm","created_at":"2024-01-01T00:00:00Z","message":{"role":"assistant",'
+    b'"content":""},"done_reason":"stop","done":true,"prompt_eval_count":1,"eval_count":1}\n'
+)
 
 
 def parse_host(value: str | None) -> str:
@@ -108,6 +116,28 @@ class OllamaProvider(BaseProvider):
             )
         return self._client
 
+    async def warm(self) -> None:
+        """Make the HTTP client and rehearse one streamed request in memory.
+
+        The rehearsal goes through httpx and this provider's reader, to an in-memory
+        transport: nothing is sent (Ollama may well start after the server). A rehearsal
+        that fails is logged, not raised.
+        """
+        self.client  # noqa: B018 - made now, not on the first request
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            headers = {"content-type": "application/x-ndjson"}
+            return httpx.Response(200, headers=headers, content=_REHEARSAL)
+
+        body = build_body(build_request(prompt="warm"), model=self.model, stream=True)
+        transport = httpx.MockTransport(answer)
+        try:
+            async with httpx.AsyncClient(base_url=self.base_url, transport=transport) as http:
+                async for _ in self._attempt(body, http):
+                    pass
+        except Exception:
+            self._log.warning("provider.warm_failed", exc_info=True)
+
     async def aclose(self) -> None:
         """Close the HTTP client; the provider makes a new one if used again."""
         client, self._client = self._client, None
@@ -126,34 +156,52 @@ class OllamaProvider(BaseProvider):
         body = build_body(request, model=self.model, stream=True)
         return retry_stream(self.retry, lambda: self._attempt(body), self._log)
 
-    async def _post(self, body: dict[str, Any]) -> httpx.Response:
-        """``POST /api/chat``, the response's body not yet read."""
-        client = self.client
+    async def _post(
+        self, body: dict[str, Any], client: httpx.AsyncClient | None = None
+    ) -> httpx.Response:
+        """``POST /api/chat``, the response's body not yet read (by ``client``, default the
+        provider's)."""
+        client = client or self.client
         request = client.build_request("POST", "/api/chat", json=body)
         request.stream = _RequestBody(request.content)
         with map_ollama_errors():
             return await client.send(request, stream=True)
 
-    async def _attempt(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        response = await self._post(body)
+    async def _attempt(
+        self, body: dict[str, Any], client: httpx.AsyncClient | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        response = await self._post(body, client)
         # Closing the body drops the connection, so Ollama stops generating.
-        async with ResponseBody(response, response.aiter_lines()) as lines:
+        async with ResponseBody(response) as chunks:
             with map_ollama_errors():
                 if response.is_error:
                     await response.aread()
                     response.raise_for_status()
             translator = ChunkTranslator()
-            while not translator.done:
+            # The body's bytes are split into lines here (each a JSON object, decoded from
+            # bytes): one pass per read, rather than httpx's text and line decoders.
+            pending = b""
+            while True:
+                events: list[StreamEvent] = []
                 with map_ollama_errors(streaming=True):
+                    data: bytes | None
                     try:
-                        line = await anext(lines)
+                        data = await anext(chunks)
                     except StopAsyncIteration:
-                        break
-                    if not line.strip():
-                        continue
-                    events = translator.feed(json.loads(line))
+                        data = None
+                    if data is None:  # the end: a last line may lack its newline
+                        lines, pending = [pending], b""
+                    else:
+                        *lines, pending = (pending + data).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            events += translator.feed(json.loads(line))
+                            if translator.done:
+                                break
                 for event in events:
                     yield event
+                if translator.done or data is None:
+                    break
             if not translator.done:
                 raise ProviderResponseError("Ollama stream ended before its done chunk")
 

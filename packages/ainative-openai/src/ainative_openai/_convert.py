@@ -84,45 +84,59 @@ def request_params(
     return params
 
 
-def parse_chunk(data: str) -> Any:
-    """A ``ChatCompletionChunk`` from an SSE ``data`` field; raises `ProviderError` if bad.
+def _malformed(data: str) -> ProviderResponseError:
+    return ProviderResponseError(f"openai: malformed chunk: {data[:200]!r}")
 
-    Built leniently, as the SDK builds them (compatible servers omit or add fields); an
-    ``{"error": ...}`` object sent inside the stream becomes the matching error.
+
+def parse_chunk(data: str) -> dict[str, Any]:
+    """The JSON object of one chunk (an SSE ``data`` field); raises `ProviderError` if bad.
+
+    The object is read as it is, without the SDK's models: compatible servers omit or add
+    fields, and `ChunkMapper` checks the type of each field it uses. An ``{"error": ...}``
+    object sent inside the stream becomes the matching error.
     """
-    from openai.types.chat import ChatCompletionChunk
-
     try:
         payload = json.loads(data)
     except ValueError:
-        raise ProviderResponseError(f"openai: malformed chunk: {data[:200]!r}") from None
-    if not isinstance(payload, dict):
-        raise ProviderResponseError(f"openai: malformed chunk: {data[:200]!r}")
+        raise _malformed(data) from None
+    if type(payload) is not dict:
+        raise _malformed(data)
     if payload.get("error"):
         raise stream_error(payload["error"])
-    if not isinstance(payload.get("choices", []), list):
-        raise ProviderResponseError(f"openai: malformed chunk: {data[:200]!r}")
-    return ChatCompletionChunk.construct(**payload)
+    if type(payload.get("choices", ())) not in (list, tuple):
+        raise _malformed(data)
+    return payload
 
 
-def _usage(raw: Any) -> Usage:
+def _count(raw: Any, name: str) -> int:
+    value = raw.get(name) if type(raw) is dict else None
+    return value if type(value) is int else 0
+
+
+def _usage(raw: dict[str, Any]) -> Usage:
     fields: dict[str, Any] = {
-        "input_tokens": int(getattr(raw, "prompt_tokens", 0) or 0),
-        "output_tokens": int(getattr(raw, "completion_tokens", 0) or 0),
+        "input_tokens": _count(raw, "prompt_tokens"),
+        "output_tokens": _count(raw, "completion_tokens"),
     }
-    details = getattr(raw, "completion_tokens_details", None)
-    reasoning = getattr(details, "reasoning_tokens", None)
+    reasoning = _count(raw.get("completion_tokens_details"), "reasoning_tokens")
     if reasoning:
-        fields["reasoning_tokens"] = int(reasoning)
-    cached = getattr(getattr(raw, "prompt_tokens_details", None), "cached_tokens", None)
+        fields["reasoning_tokens"] = reasoning
+    cached = _count(raw.get("prompt_tokens_details"), "cached_tokens")
     if cached:
-        fields["cached_tokens"] = int(cached)
+        fields["cached_tokens"] = cached
     return Usage(**fields)
+
+
+def _text(value: Any) -> str | None:
+    """A text field of a delta: a string, or None when absent or null; else malformed."""
+    if value is None or type(value) is str:
+        return value
+    raise ProviderResponseError(f"openai: malformed chunk: a text field holds {value!r}")
 
 
 @final
 class ChunkMapper:
-    """Turns ``ChatCompletionChunk`` objects into `StreamEvent`s, one chunk at a time.
+    """Turns chunks (the JSON objects of the stream) into `StreamEvent`s, one at a time.
 
     Only choice 0 is streamed. Tool calls open with ``tool_call_start`` when their id and
     name arrive, take ``tool_call_delta`` for argument pieces, and close with
@@ -137,49 +151,72 @@ class ChunkMapper:
         self._open: dict[int, str] = {}  # tool call index -> id, in start order
         self._pending_args: dict[int, list[str]] = {}
 
-    def feed(self, chunk: Any) -> Iterator[StreamEvent]:
-        if self.model is None and getattr(chunk, "model", None):
-            self.model = str(chunk.model)
-        raw_usage = getattr(chunk, "usage", None)
-        if raw_usage is not None:
+    def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
+        """The events of one chunk, as `parse_chunk` returns it."""
+        if self.model is None:
+            model = chunk.get("model")
+            if model:
+                self.model = str(model)
+        raw_usage = chunk.get("usage")
+        if raw_usage:
+            if type(raw_usage) is not dict:
+                raise ProviderResponseError(f"openai: malformed usage: {raw_usage!r}")
             self.usage = _usage(raw_usage)
-        for choice in getattr(chunk, "choices", None) or ():
-            if getattr(choice, "index", 0) != 0:
+        choices = chunk.get("choices")
+        if not choices:
+            return []
+        events: list[StreamEvent] = []
+        for choice in choices:
+            if type(choice) is not dict:
+                raise ProviderResponseError(f"openai: malformed choice: {choice!r}")
+            if choice.get("index", 0) != 0:
                 continue
-            yield from self._delta(choice.delta)
-            reason = getattr(choice, "finish_reason", None)
+            delta = choice.get("delta")
+            if delta:
+                if type(delta) is not dict:
+                    raise ProviderResponseError(f"openai: malformed delta: {delta!r}")
+                self._delta(delta, events)
+            reason = choice.get("finish_reason")
             if reason:
-                yield from self._close_tools()
+                events.extend(self._close_tools())
                 self.finish_reason = FINISH_REASONS.get(str(reason), "stop")
+        return events
 
-    def _delta(self, delta: Any) -> Iterator[StreamEvent]:
-        if delta is None:
-            return
-        extra = getattr(delta, "model_extra", None) or {}
+    def _delta(self, delta: dict[str, Any], events: list[StreamEvent]) -> None:
         # Compatible servers stream chain-of-thought under one of these names.
-        reasoning = extra.get("reasoning_content") or extra.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
-            yield StreamEvent.reasoning_delta(reasoning)
-        if getattr(delta, "content", None):
-            yield StreamEvent.text_delta(delta.content)
-        for call in getattr(delta, "tool_calls", None) or ():
-            yield from self._tool_delta(call)
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if type(reasoning) is str and reasoning:
+            events.append(StreamEvent(type="reasoning", text=reasoning))
+        content = _text(delta.get("content"))
+        if content:
+            events.append(StreamEvent(type="text", text=content))
+        calls = delta.get("tool_calls")
+        if calls:
+            if type(calls) is not list:
+                raise ProviderResponseError(f"openai: malformed tool calls: {calls!r}")
+            for call in calls:
+                events.extend(self._tool_delta(call))
 
     def _tool_delta(self, call: Any) -> Iterator[StreamEvent]:
-        index = int(call.index)
-        function = getattr(call, "function", None)
-        name = getattr(function, "name", None)
-        args = getattr(function, "arguments", None)
+        if type(call) is not dict or type(call.get("index")) is not int:
+            raise ProviderResponseError(f"openai: malformed tool call: {call!r}")
+        index: int = call["index"]
+        function = call.get("function") or {}
+        if type(function) is not dict:
+            raise ProviderResponseError(f"openai: malformed tool call: {call!r}")
+        call_id = call.get("id")
+        name = _text(function.get("name"))
+        args = _text(function.get("arguments"))
         if index not in self._open:
-            if call.id is None or not name:
+            if call_id is None or not name:
                 # Arguments before the id/name: keep them until the call can be started.
                 if args:
                     self._pending_args.setdefault(index, []).append(args)
                 return
-            self._open[index] = str(call.id)
-            yield StreamEvent.tool_call_start(str(call.id), str(name), index=index)
+            self._open[index] = str(call_id)
+            yield StreamEvent.tool_call_start(str(call_id), name, index=index)
             for piece in self._pending_args.pop(index, ()):
-                yield StreamEvent.tool_call_delta(str(call.id), piece, index=index)
+                yield StreamEvent.tool_call_delta(str(call_id), piece, index=index)
         if args:
             yield StreamEvent.tool_call_delta(self._open[index], args, index=index)
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Final, final
 
 import anyio
+import httpx2
 import structlog
 
 from ainative_core import (
@@ -17,6 +18,7 @@ from ainative_core import (
     RetryPolicy,
     SSEDecoder,
     StreamEvent,
+    build_request,
     retry_stream,
 )
 
@@ -31,6 +33,14 @@ DEFAULT_MODEL: Final = "gpt-4o-mini"
 _OPENAI_HOST: Final = "api.openai.com"
 # Local compatible servers (llama.cpp, LM Studio, vLLM) take no key, but the SDK needs one.
 _NO_KEY: Final = "not-needed"
+# The in-memory answer `OpenAIProvider.warm` rehearses a request with.
+_REHEARSAL: Final = (
+    b'data: {"id":"warm","object":"chat.completion.chunk","model":"warm","choices":'
+    b'[{"index":0,"delta":{"role":"assistant","content":"ok"},"finish_reason":null}]}\n\n'
+    b'data: {"id":"warm","object":"chat.completion.chunk","model":"warm","choices":'
+    b'[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    b"data: [DONE]\n\n"
+)
 
 
 @final
@@ -119,6 +129,28 @@ class OpenAIProvider(BaseProvider):
                 )
         return self._client
 
+    async def warm(self) -> None:
+        """Check the key, make the SDK client, and rehearse one streamed request in memory.
+
+        The rehearsal goes through the SDK (which builds and caches what its requests need)
+        and this provider's reader, to an in-memory transport: nothing is sent. Without a key
+        for OpenAI itself: `ProviderAuthError`. A rehearsal that fails is logged, not raised.
+        """
+        client = self._get_client()
+
+        def answer(request: httpx2.Request) -> httpx2.Response:
+            headers = {"content-type": "text/event-stream"}
+            return httpx2.Response(200, headers=headers, content=_REHEARSAL)
+
+        request = build_request(prompt="warm")
+        params = request_params(request, default_model=self.model, include_usage=self.stream_usage)
+        try:
+            async with httpx2.AsyncClient(transport=httpx2.MockTransport(answer)) as http:
+                async for _ in self._attempt(params, client.with_options(http_client=http)):
+                    pass
+        except Exception:
+            logger.warning("provider.warm_failed", provider=self.name, exc_info=True)
+
     async def aclose(self) -> None:
         """Close the SDK client and its connections."""
         client, self._client = self._client, None
@@ -131,15 +163,18 @@ class OpenAIProvider(BaseProvider):
         log = logger.bind(provider=self.name, model=params["model"], base_url=self.base_url)
         return retry_stream(self.retry, lambda: self._attempt(params), log)
 
-    async def _attempt(self, params: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
+    async def _attempt(
+        self, params: dict[str, Any], client: Any = None
+    ) -> AsyncGenerator[StreamEvent, None]:
         """One request: its events, or a `ProviderError`; the HTTP stream is always closed.
 
         The SDK builds and sends the request and raises its typed errors for error statuses;
         the body is read here rather than through the SDK's ``AsyncStream``, whose nested
         generators are left unclosed after ``[DONE]`` or an error event in the stream.
         `ResponseBody` closes the connection and every generator below on an early exit.
+        ``client`` is the SDK client to use (default: the provider's).
         """
-        client = self._get_client()
+        client = client or self._get_client()
         mapper = ChunkMapper()
         decoder = SSEDecoder()
         with map_openai_errors():
@@ -155,13 +190,14 @@ class OpenAIProvider(BaseProvider):
                         raw = await anext(body)
                     except StopAsyncIteration:
                         break
-                events: list[StreamEvent] = []
                 for sse in decoder.feed(raw):
+                    if done:
+                        continue
                     if sse.data.startswith("[DONE]"):
                         done = True
-                    elif not done:
-                        events.extend(mapper.feed(parse_chunk(sse.data)))
-                for event in events:
-                    yield event
+                        continue
+                    # Each chunk's JSON becomes events directly: no SDK model per chunk.
+                    for event in mapper.feed(parse_chunk(sse.data)):
+                        yield event
         for event in mapper.end():
             yield event

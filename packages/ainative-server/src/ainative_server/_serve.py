@@ -43,8 +43,12 @@ def serve_command(
     page: bool,
 ) -> None:
     """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
+    import anyio
+
+    from ainative_core import AINativeError
+
     from ._config import ServerConfig
-    from ._server import create_app
+    from ._server import create_server
 
     overrides: dict[str, object] = {}
     if host:
@@ -57,7 +61,14 @@ def serve_command(
         overrides["model"] = model
     overrides["chat_page"] = page
     config = ServerConfig(**overrides)  # type: ignore[arg-type]
-    app = create_app(config)
+    ainative = create_server(config)
+    try:
+        # What the app does when it starts, done first here: a default provider that cannot
+        # work ends the command with one line rather than with the server's traceback.
+        anyio.run(ainative.load_default_provider, backend=backend)
+    except AINativeError as exc:
+        raise click.ClickException(f"cannot serve: {exc.message}") from None
+    app = ainative.get_app()
     host, port = config.host, config.port
     server = "uvicorn" if backend == "asyncio" else "hypercorn"
     click.echo(

@@ -18,10 +18,13 @@ from starlette.responses import Response
 
 from ainative_core import (
     ActionRequest,
+    AINativeError,
     AuthenticationError,
+    ConfigurationError,
     Plugins,
     Provider,
     UnknownActionError,
+    UnknownProviderError,
     error_from_code,
     get_plugins,
     not_found,
@@ -136,6 +139,28 @@ class AINativeServer:
             provider = self.plugins.get_provider(info.name, **settings)
             self._providers[info.name] = provider
         return info.name, provider
+
+    async def load_default_provider(self) -> tuple[str, Provider]:
+        """Load the default provider and get it ready now, as the app does when it starts.
+
+        Its plugin and SDK are imported, the provider is made, and its ``warm()`` (if it has
+        one, see `BaseProvider.warm`) makes its clients and checks its settings, so that the
+        first request pays none of it. A default provider that cannot work raises here, with
+        a one-line message: `UnknownProviderError`, or `ConfigurationError` (its plugin
+        failed to import, bad settings, a missing key).
+        """
+        name = self.config.provider
+        try:
+            canonical, provider = self.get_provider(name)
+            warm = getattr(provider, "warm", None)
+            if callable(warm):
+                await warm()
+        except UnknownProviderError:
+            raise
+        except Exception as exc:
+            why = exc.message if isinstance(exc, AINativeError) else f"{type(exc).__name__}: {exc}"
+            raise ConfigurationError(f"default provider {name!r} cannot start: {why}") from exc
+        return canonical, provider
 
     def get_action(self, name: str) -> Action:
         action = self.actions.get(name)
@@ -279,20 +304,25 @@ class AINativeServer:
 
     @asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
-        """Runs the stream hub; producers are cancelled and providers closed on exit."""
-        async with self.hub.running():
-            try:
+        """Runs the stream hub; producers are cancelled and providers closed on exit.
+
+        On entry, before the hub starts, the default provider is loaded and warmed
+        (`load_default_provider`): a misconfigured one fails the start with its error.
+        """
+        try:
+            await self.load_default_provider()
+            async with self.hub.running():
                 yield
-            finally:
-                with anyio.CancelScope(shield=True):
-                    for provider in list(self._providers.values()):
-                        aclose = getattr(provider, "aclose", None)
-                        if aclose is not None:
-                            try:
-                                await aclose()
-                            except Exception:
-                                _logger.warning("provider.close_failed", exc_info=True)
-                    self._providers.clear()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for provider in list(self._providers.values()):
+                    aclose = getattr(provider, "aclose", None)
+                    if aclose is not None:
+                        try:
+                            await aclose()
+                        except Exception:
+                            _logger.warning("provider.close_failed", exc_info=True)
+                self._providers.clear()
 
     def transports(self) -> dict[str, ServerTransport]:
         """Every registered transport that has a server half, instantiated."""
