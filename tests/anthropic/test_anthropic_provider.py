@@ -508,3 +508,24 @@ async def test_cancel_closes_the_upstream_connection(
     fake_anthropic.script(AnthropicReply(text="again"))
     events = await collect(provider, build_request(prompt="q"))
     assert accumulate(events).text == "again"
+
+
+async def test_a_finished_stream_leaves_its_connection_in_the_pool(
+    anthropic_server: tuple[FakeAnthropic, LiveServer], make_provider: MakeProvider
+) -> None:
+    fake = anthropic_server[0]
+    fake.script(AnthropicReply(text="one two"))
+    async with TCPProxy(anthropic_server[1].port) as proxy:
+        provider = make_provider(base_url=proxy.url)
+        for _ in range(3):
+            # As the server reads a stream: it stops at the finish event.
+            with anyio.fail_after(10):
+                async with open_stream(provider, build_request(prompt="q")) as events:
+                    kinds = []
+                    async for event in events:
+                        kinds.append(event.type)
+                        if event.type == "finish":
+                            break
+            assert kinds[-1] == "finish"
+    assert proxy.connections == 1
+    assert fake.completed == 3

@@ -443,3 +443,24 @@ async def test_warm_makes_the_client_and_sends_nothing(
     assert not [log for log in logs if log["event"] == "provider.warm_failed"]
     fake_ollama.script(OllamaReply(text="after warm"))
     assert accumulate(await collect(provider, build_request(prompt="q"))).text == "after warm"
+
+
+async def test_a_finished_stream_leaves_its_connection_in_the_pool(
+    ollama_server: tuple[FakeOllama, LiveServer], make_provider: MakeProvider
+) -> None:
+    fake = ollama_server[0]
+    fake.script(OllamaReply(text="one two"))
+    async with TCPProxy(ollama_server[1].port) as proxy:
+        provider = make_provider(host=proxy.url)
+        for _ in range(3):
+            # As the server reads a stream: it stops at the finish event.
+            with anyio.fail_after(10):
+                async with open_stream(provider, build_request(prompt="q")) as events:
+                    kinds = []
+                    async for event in events:
+                        kinds.append(event.type)
+                        if event.type == "finish":
+                            break
+            assert kinds[-1] == "finish"
+    assert proxy.connections == 1
+    assert fake.completed == 3

@@ -419,3 +419,24 @@ async def test_cancel_closes_the_upstream_connection_at_once(
         assert scope.cancelled_caught
         assert await upstream.wait_disconnect()
     assert upstream.completed == 0
+
+
+async def test_a_finished_stream_leaves_its_connection_in_the_pool(
+    upstream_server: tuple[FakeOpenAI, LiveServer], make_provider: Make
+) -> None:
+    fake = upstream_server[0]
+    fake.script(text_reply("one two"))
+    async with TCPProxy(upstream_server[1].port) as proxy:
+        provider = make_provider(base_url=proxy.url + "/v1")
+        for _ in range(3):
+            # As the server reads a stream: it stops at the finish event.
+            with anyio.fail_after(10):
+                async with open_stream(provider, hello()) as events:
+                    kinds = []
+                    async for event in events:
+                        kinds.append(event.type)
+                        if event.type == "finish":
+                            break
+            assert kinds[-1] == "finish"
+    assert proxy.connections == 1
+    assert fake.completed == 3

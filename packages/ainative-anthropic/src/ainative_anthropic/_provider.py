@@ -172,6 +172,9 @@ class AnthropicProvider(BaseProvider):
             response = (await opened.__aenter__()).http_response
         translator = StreamTranslator()
         decoder = SSEDecoder()
+        # The events of message_stop (usage, finish) wait for the body's end: read to its
+        # end, the connection goes back to the pool rather than being dropped.
+        ending: list[StreamEvent] | None = None
         async with ResponseBody(response) as body:
             while True:
                 with map_anthropic_errors():
@@ -180,12 +183,19 @@ class AnthropicProvider(BaseProvider):
                     except StopAsyncIteration:
                         break
                 for sse in decoder.feed(raw):
+                    if ending is not None:
+                        continue
                     with map_anthropic_errors():
                         events = _translate(translator, sse, response)
+                    if translator.stopped:
+                        ending = events
+                        continue
                     for event in events:
                         yield event
-        if not translator.stopped:
+        if ending is None:
             raise ProviderResponseError("Anthropic stream ended before message_stop")
+        for event in ending:
+            yield event
 
     async def complete(self, request: GenerateRequest) -> Completion:
         """One non-streamed Messages API call, retried under the same policy."""

@@ -179,8 +179,11 @@ class OllamaProvider(BaseProvider):
                     response.raise_for_status()
             translator = ChunkTranslator()
             # The body's bytes are split into lines here (each a JSON object, decoded from
-            # bytes): one pass per read, rather than httpx's text and line decoders.
+            # bytes): one pass per read, rather than httpx's text and line decoders. The done
+            # chunk's events wait for the body's end, so the connection, read to its end,
+            # goes back to the pool rather than being dropped.
             pending = b""
+            ending: list[StreamEvent] = []
             while True:
                 events: list[StreamEvent] = []
                 with map_ollama_errors(streaming=True):
@@ -194,16 +197,21 @@ class OllamaProvider(BaseProvider):
                     else:
                         *lines, pending = (pending + data).split(b"\n")
                     for line in lines:
+                        if translator.done:
+                            break
                         if line.strip():
                             events += translator.feed(json.loads(line))
-                            if translator.done:
-                                break
-                for event in events:
-                    yield event
-                if translator.done or data is None:
+                if translator.done:
+                    ending += events
+                else:
+                    for event in events:
+                        yield event
+                if data is None:
                     break
             if not translator.done:
                 raise ProviderResponseError("Ollama stream ended before its done chunk")
+            for event in ending:
+                yield event
 
     async def complete(self, request: GenerateRequest) -> Completion:
         """One non-streamed ``/api/chat`` call, retried under the same policy."""
