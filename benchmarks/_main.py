@@ -48,7 +48,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated figures to run, e.g. figure1,figure3 (or 1,3); default: all",
+        help="comma-separated figures to run, e.g. figure1,figure3 (or 1,3) or pipeline; "
+        "default: all",
     )
     parser.add_argument("--output", default="docs/benchmarks.md", help="the Markdown report")
     parser.add_argument("--json", default=None, help="also write the raw per-run values here")

@@ -1,6 +1,7 @@
 """Run the benchmarks and write docs/benchmarks.md: ``python benchmarks/run.py [--smoke]``.
 
-Options: ``--runs N``, ``--only figure1,figure3``, ``--output PATH``, ``--json PATH``.
+Options: ``--runs N``, ``--only figure1,figure3`` (or ``pipeline``), ``--output PATH``,
+``--json PATH``, ``--no-litellm``.
 """
 
 from __future__ import annotations
