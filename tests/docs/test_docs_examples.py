@@ -334,8 +334,9 @@ async def test_resume_and_cancel_over_http(serve: Serve) -> None:
         "params": {"message": "count"},
         "options": {"tokens": 20, "delay": 0.02},
     }
+    resumable = {"X-AINative-Resumable": "1"}  # we come back: keep the run going when we leave
     with serve(app) as live, anyio.fail_after(20):
-        async with httpx.AsyncClient(base_url=live.base_url) as http:
+        async with httpx.AsyncClient(base_url=live.base_url, headers=resumable) as http:
             # Start a stream and leave at once, with only its id.
             async with http.stream("POST", "/ai/stream", json=body) as response:
                 stream_id = response.headers["X-AINative-Stream-Id"]
@@ -395,8 +396,9 @@ async def test_resume_grace_and_retention(serve: Serve) -> None:
         "params": {"message": "x"},
         "options": {"tokens": 1000, "delay": 0.01},
     }
+    resumable = {"X-AINative-Resumable": "1"}
     with serve(server.get_app()) as live, anyio.fail_after(20):
-        async with httpx.AsyncClient(base_url=live.base_url) as http:
+        async with httpx.AsyncClient(base_url=live.base_url, headers=resumable) as http:
             async with http.stream("POST", "/ai/stream", json=body) as response:
                 stream_id = response.headers["X-AINative-Stream-Id"]
             # Nobody follows: after resume_grace the producer is cancelled ...

@@ -215,7 +215,10 @@ async def test_a_live_stream_cut_mid_way_resumes_with_nothing_lost_or_repeated(
     parity_plugins.add_provider("fake", FakeProvider(tokens, delay=0.01))
     with serve() as (_, live), anyio.fail_after(20):
         async with TCPProxy(live.port) as proxy:
-            async with driver(proxy.url) as cut, cut.start(body(provider="fake")) as stream:
+            async with (
+                driver(proxy.url, resumable=True) as cut,
+                cut.start(body(provider="fake")) as stream,
+            ):
                 first = await stream.read(5)
                 proxy.cut()
                 first = await stream.read()  # what arrived before the cut
@@ -266,7 +269,10 @@ async def test_a_dropped_client_leaves_the_run_for_the_grace_period_then_it_is_c
     fake = FakeProvider([f"t{i} " for i in range(1000)], delay=0.02)
     parity_plugins.add_provider("fake", fake)
     with serve(resume_grace=0.5) as (server, live), anyio.fail_after(10):
-        async with driver(live.base_url) as d, d.start(body(provider="fake")) as stream:
+        async with (
+            driver(live.base_url, resumable=True) as d,
+            d.start(body(provider="fake")) as stream,
+        ):
             await stream.read(3)
         run = server.hub.get(stream.stream_id)
         await wait_until(lambda: run.followers == 0)
@@ -274,6 +280,22 @@ async def test_a_dropped_client_leaves_the_run_for_the_grace_period_then_it_is_c
         await wait_until(lambda: run.done)
     assert run.finish_reason == "cancelled"
     assert fake.cancelled.is_set()
+
+
+async def test_a_dropped_client_that_did_not_declare_resume_cancels_the_run_at_once(
+    serve: Serve, driver: MakeDriver, parity_plugins: PluginSandbox
+) -> None:
+    fake = FakeProvider([f"t{i} " for i in range(1000)], delay=0.02)
+    parity_plugins.add_provider("fake", fake)
+    # The grace period is longer than the test may take: the run must end without it.
+    with serve(resume_grace=60) as (server, live), anyio.fail_after(10):
+        async with driver(live.base_url) as d, d.start(body(provider="fake")) as stream:
+            await stream.read(3)
+        run = server.hub.get(stream.stream_id)
+        await wait_until(lambda: run.done)
+        await wait_until(fake.cancelled.is_set)
+    assert run.finish_reason == "cancelled"
+    assert run.tokens < 1000
 
 
 # -- the client half of each transport --------------------------------------------------------

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._encoding import Encoder as Encoder
     from ._encoding import Encoding as Encoding
     from ._http import cancel_on_disconnect as cancel_on_disconnect
+    from ._http import client_can_resume as client_can_resume
     from ._http import error_body as error_body
     from ._http import error_response as error_response
     from ._http import error_status as error_status
@@ -80,6 +81,7 @@ __all__ = [
     "WebSocketEncoding",
     "WebSocketTransport",
     "cancel_on_disconnect",
+    "client_can_resume",
     "create_app",
     "create_router",
     "create_server",
@@ -122,6 +124,7 @@ _LAZY = {
     "WebSocketEncoding": "._ws",
     "WebSocketTransport": "._ws",
     "cancel_on_disconnect": "._http",
+    "client_can_resume": "._http",
     "create_app": "._server",
     "create_router": "._server",
     "create_server": "._server",

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, final
 
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ainative_core import ActionRequest
 
 from ._encoding import Encoding
-from ._http import cancel_on_disconnect, error_response, log_unexpected
+from ._http import cancel_on_disconnect, client_can_resume, error_response, log_unexpected
 
 if TYPE_CHECKING:
     from ._server import AINativeServer
@@ -43,8 +44,10 @@ class StreamResponse(Response):
     (invalid request, unknown provider, the provider's refusal, unknown stream on resume) is
     answered with ``refuse(exc)`` instead (default: ainative's JSON error with its status).
     Every response names the stream in ``X-AINative-Stream-Id``. A client that goes away
-    ends only this follower; ``resumable=False`` says the client cannot come back, so its
-    leaving cancels the run (see `StreamHub.subscribe`).
+    ends only this follower, and its run keeps going for ``resume_grace`` if ``resumable``;
+    otherwise its leaving cancels the run at once (see `StreamHub.subscribe`). By default
+    (None) ``resumable`` is what the client declared (`client_can_resume`: the
+    ``X-AINative-Resumable: 1`` header or ``?resumable=1``).
     """
 
     def __init__(
@@ -56,7 +59,7 @@ class StreamResponse(Response):
         request: ActionRequest | None = None,
         stream_id: str | None = None,
         after: int = 0,
-        resumable: bool = True,
+        resumable: bool | None = None,
         headers: Mapping[str, str] | None = None,
         refuse: Refusal = error_response,
     ) -> None:
@@ -79,6 +82,9 @@ class StreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
+        resumable = self.resumable
+        if resumable is None:
+            resumable = client_can_resume(HTTPConnection(scope))
         try:
             async with cancel_on_disconnect(receive):
                 subscribing = self.server.subscribe(
@@ -86,7 +92,7 @@ class StreamResponse(Response):
                     self.request,
                     stream_id=self.stream_id,
                     after=self.after,
-                    resumable=self.resumable,
+                    resumable=resumable,
                 )
                 async with subscribing as subscription:
                     headers = [
