@@ -103,7 +103,8 @@ async def test_a_failure_before_the_first_event_is_refused_with_the_same_fields(
 ) -> None:
     request, failure, status, code, retryable, retry_after = EARLY[case]
     parity_plugins.add_provider("fake", FakeProvider(fail_before=failure))
-    with serve() as (server, live), anyio.fail_after(10):
+    # No fallback action: an unknown action name is refused (else `prompt` answers it).
+    with serve(fallback_action=None) as (server, live), anyio.fail_after(10):
         async with driver(live.base_url) as d:
             with pytest.raises(Refused) as refused:
                 async with d.start(request):
@@ -321,7 +322,7 @@ async def test_the_client_raises_the_same_exception_for_a_refusal_on_every_trans
     parity_plugins.add_provider("fake", FakeProvider(fail_before=failure))
     options = {k: v for k, v in request.items() if k in ("provider", "action")}
     message = request["params"].get("message")
-    with serve() as (_, live), anyio.fail_after(10):
+    with serve(fallback_action=None) as (_, live), anyio.fail_after(10):
         async with AINativeClient(live.base_url, transport=CLIENT_TRANSPORTS[transport]) as client:
             with pytest.raises(AINativeError) as raised:
                 await client.complete_text(message or "", **options)

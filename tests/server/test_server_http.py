@@ -65,7 +65,7 @@ async def test_bodies_that_are_not_json_are_422(serve: Serve) -> None:
 
 
 async def test_unknown_names_are_404_listing_what_exists(serve: Serve) -> None:
-    with serve() as (_, live):
+    with serve(fallback_action=None) as (_, live):
         async with httpx.AsyncClient(base_url=live.base_url) as client:
             with anyio.fail_after(10):
                 provider = await client.post(
@@ -82,7 +82,7 @@ async def test_unknown_names_are_404_listing_what_exists(serve: Serve) -> None:
     assert "did you mean 'echo'" in error_of(provider)["message"]
     assert action.status_code == 404
     assert error_of(action)["code"] == "unknown_action"
-    assert "installed: chat" in error_of(action)["message"]
+    assert "installed: chat, prompt" in error_of(action)["message"]
     assert tool.status_code == 404
     assert tool.json()["success"] is False
     assert tool.json()["code"] == "unknown_tool"

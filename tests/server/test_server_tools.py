@@ -95,8 +95,9 @@ async def test_registry_lists_calls_and_reports_unknown_names() -> None:
     assert "add" in registry
     assert len(registry) == 2
     assert await registry.call("add", {"a": 40}) == 42
+    assert registry.get("ad") is None
     with pytest.raises(UnknownToolError, match="unknown tool 'ad'; installed: add, same"):
-        registry.get("ad")
+        await registry.call("ad")
     registry.register(Tool(lambda: 0, name="add"), replace=False)
     assert await registry.call("add", {"a": 1}) == 3  # not replaced
     registry.unregister("add")

@@ -159,7 +159,7 @@ async def test_resume_after_a_dropped_socket_loses_and_repeats_nothing(serve: Se
         ),
         ('{"type": "resume", "stream_id": "s_nope"}', "stream_not_found", "s_nope"),
         ('{"type": "cancel", "stream_id": "s_nope"}', "stream_not_found", "s_nope"),
-        ('{"action": "nope", "params": {}}', "unknown_action", "chat"),
+        ('{"type": "hello", "resumable": "yes"}', "invalid_request", "resumable"),
         (
             '{"action": "chat", "provider": "nope", "params": {"message": "x"}}',
             "unknown_provider",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ._encoding import Batch as Batch
     from ._encoding import Encoder as Encoder
     from ._encoding import Encoding as Encoding
+    from ._endpoints import ToolRequest as ToolRequest
     from ._http import cancel_on_disconnect as cancel_on_disconnect
     from ._http import client_can_resume as client_can_resume
     from ._http import error_body as error_body
@@ -78,6 +79,7 @@ __all__ = [
     "Subscription",
     "Tool",
     "ToolRegistry",
+    "ToolRequest",
     "WebSocketEncoding",
     "WebSocketTransport",
     "cancel_on_disconnect",
@@ -121,6 +123,7 @@ _LAZY = {
     "Subscription": "._subscription",
     "Tool": "._tools",
     "ToolRegistry": "._tools",
+    "ToolRequest": "._endpoints",
     "WebSocketEncoding": "._ws",
     "WebSocketTransport": "._ws",
     "cancel_on_disconnect": "._http",

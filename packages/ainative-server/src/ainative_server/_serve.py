@@ -28,8 +28,20 @@ _WS_PING: Final = 20.0
     show_default=True,
     help="asyncio serves with uvicorn, trio with Hypercorn.",
 )
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Allow this browser origin too (repeatable; loopback origins always are; '*': any).",
+)
 def serve_command(
-    provider: str | None, model: str | None, host: str | None, port: int | None, backend: str
+    provider: str | None,
+    model: str | None,
+    host: str | None,
+    port: int | None,
+    backend: str,
+    cors_origins: tuple[str, ...] = (),
 ) -> None:
     """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
     from ._config import ServerConfig
@@ -44,6 +56,8 @@ def serve_command(
         overrides["provider"] = provider
     if model:
         overrides["model"] = model
+    if cors_origins:
+        overrides["cors_origins"] = [*ServerConfig().cors_origins, *cors_origins]
     config = ServerConfig(**overrides)  # type: ignore[arg-type]
     app = create_app(config)
     host, port = config.host, config.port
