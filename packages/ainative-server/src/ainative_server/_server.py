@@ -378,6 +378,13 @@ class AINativeServer:
         return self.get_app()
 
 
+class _MissingProvider(KeyError):
+    """A ``KeyError`` whose message reads as the `UnknownProviderError`'s (no quoting)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @final
 class _Providers(Mapping[str, Provider]):
     """`AINativeServer.providers`: a view of the installed providers that creates each on
@@ -392,7 +399,7 @@ class _Providers(Mapping[str, Provider]):
         try:
             return self._server.get_provider(name)[1]
         except UnknownProviderError as exc:
-            raise KeyError(exc.message) from None
+            raise _MissingProvider(exc.message) from None
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
