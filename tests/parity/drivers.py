@@ -286,6 +286,12 @@ class WSDriver:
             raise refused
 
 
+class StreamPathWSDriver(WSDriver):
+    """The same WebSocket session at the stream path, where the seed's client connects."""
+
+    path = "/ai/stream"
+
+
 DRIVERS: Final[dict[str, type[SSEDriver] | type[NDJSONDriver] | type[WSDriver]]] = {
     "sse": SSEDriver,
     "ws": WSDriver,

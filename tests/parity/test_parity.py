@@ -1,8 +1,9 @@
 """The same behaviours over every transport: SSE, WebSocket and a third-party NDJSON plugin.
 
 Each test runs per transport, on uvicorn and Hypercorn, from asyncio and trio: refusals
-before the first event, errors inside a stream, cancel, resume from any id (finished and
-live), bounds, keep-alive while idle, and a dropped client's grace period. The client half
+before the first event (the WebSocket at the stream path too), errors inside a stream,
+cancel, resume from any id (finished and live), bounds, keep-alive while idle, a dropped
+client's grace period when it declared it resumes, and an immediate cancel when it did not. The client half
 of every transport maps a refusal to the same exception with the same fields.
 """
 
@@ -14,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from ainative_client import AINativeClient
@@ -26,7 +28,7 @@ from ainative_core import (
 from ainative_testing import FakeProvider, PluginSandbox, TCPProxy
 
 from .conftest import Serve
-from .drivers import Driver, Event, Refused
+from .drivers import Driver, Event, Refused, StreamPathWSDriver
 
 pytestmark = pytest.mark.anyio
 
@@ -121,6 +123,29 @@ async def test_a_failure_before_the_first_event_is_refused_with_the_same_fields(
         retry_after,
     )
     assert got.message
+
+
+@pytest.mark.parametrize("case", sorted(EARLY))
+async def test_the_websocket_at_the_stream_path_refuses_with_the_same_frames(
+    serve: Serve, parity_plugins: PluginSandbox, case: str
+) -> None:
+    request, failure, status, code, retryable, retry_after = EARLY[case]
+    parity_plugins.add_provider("fake", FakeProvider(fail_before=failure))
+    with serve(fallback_action=None) as (_, live), anyio.fail_after(10):
+        async with httpx.AsyncClient(timeout=10) as client:
+            d = StreamPathWSDriver(live.base_url, client, resumable=False)
+            with pytest.raises(Refused) as refused:
+                async with d.start(request):
+                    raise AssertionError("not reached: the request is refused")
+            async with d.start(body()) as stream:
+                assert text_of(await stream.read()) == "hello world"
+    got = refused.value
+    assert (got.status, got.code, got.retryable, got.retry_after) == (
+        status,
+        code,
+        retryable,
+        retry_after,
+    )
 
 
 async def test_a_missing_key_is_refused_with_401_by_every_transport(
