@@ -3,8 +3,9 @@
 Each test runs per transport, on uvicorn and Hypercorn, from asyncio and trio: refusals
 before the first event (the WebSocket at the stream path too), errors inside a stream,
 cancel, resume from any id (finished and live), bounds, keep-alive while idle, a dropped
-client's grace period when it declared it resumes, and an immediate cancel when it did not. The client half
-of every transport maps a refusal to the same exception with the same fields.
+client's grace period when it declared it resumes, and an immediate cancel when it did not.
+The client half of every transport maps a refusal to the same exception with the same
+fields.
 """
 
 from __future__ import annotations
