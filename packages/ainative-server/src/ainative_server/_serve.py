@@ -34,13 +34,21 @@ _WS_PING: Final = 20.0
     show_default=True,
     help="Serve the chat page at / (AINATIVE_CHAT_PAGE is ignored here).",
 )
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Allow this browser origin too (repeatable; loopback origins always are; '*': any).",
+)
 def serve_command(
     provider: str | None,
     model: str | None,
     host: str | None,
     port: int | None,
     backend: str,
-    page: bool,
+    page: bool = True,
+    cors_origins: tuple[str, ...] = (),
 ) -> None:
     """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
     from ._config import ServerConfig
@@ -56,6 +64,8 @@ def serve_command(
     if model:
         overrides["model"] = model
     overrides["chat_page"] = page
+    if cors_origins:
+        overrides["cors_origins"] = [*ServerConfig().cors_origins, *cors_origins]
     config = ServerConfig(**overrides)  # type: ignore[arg-type]
     app = create_app(config)
     host, port = config.host, config.port
