@@ -20,6 +20,7 @@ from ._exceptions import InvalidRequestError as InvalidRequestError
 from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from ._exceptions import PluginError as PluginError
+from ._exceptions import ProducerLost as ProducerLost
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import ProviderAuthError as ProviderAuthError
 from ._exceptions import ProviderBadRequest as ProviderBadRequest
@@ -29,6 +30,7 @@ from ._exceptions import ProviderResponseError as ProviderResponseError
 from ._exceptions import ProviderTimeout as ProviderTimeout
 from ._exceptions import ProviderUnavailable as ProviderUnavailable
 from ._exceptions import RequestError as RequestError
+from ._exceptions import StoreUnavailable as StoreUnavailable
 from ._exceptions import StreamCancelled as StreamCancelled
 from ._exceptions import StreamError as StreamError
 from ._exceptions import StreamingError as StreamingError
@@ -126,6 +128,7 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "Plugins",
+    "ProducerLost",
     "ProtocolError",
     "Provider",
     "ProviderAuthError",
@@ -142,6 +145,7 @@ __all__ = [
     "Role",
     "SSEDecoder",
     "ServerSentEvent",
+    "StoreUnavailable",
     "StreamCancelled",
     "StreamError",
     "StreamEvent",
