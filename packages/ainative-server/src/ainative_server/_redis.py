@@ -23,6 +23,7 @@ and one pub/sub connection, whatever the number of streams and followers.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import secrets
 import time
@@ -340,15 +341,24 @@ class RedisEventStore(EventStore):
                 await anyio.sleep(_backoff(attempt))
 
     async def _close(self) -> None:
-        try:
+        with contextlib.suppress(*_UNREACHABLE):
             await self.client.delete([self._replica_key])  # our lease ends now
-        except _UNREACHABLE:
-            pass
 
     async def _drain(self) -> None:
         """Consume the pub/sub message queue (messages go to handlers; this keeps it empty)."""
         while True:
             await self._pubsub.get_message()
+
+    async def describe(self) -> str:
+        try:
+            info = await self.client.info("server", "memory", "persistence")
+        except _UNREACHABLE as exc:
+            raise self._unavailable(exc) from None
+        aof = "on" if str(info.get("aof_enabled")) == "1" else "off"
+        return (
+            f"redis {redact_url(self.url)} (Redis {info.get('redis_version')}, "
+            f"maxmemory-policy {info.get('maxmemory_policy')}, appendonly {aof})"
+        )
 
     # -- the log ---------------------------------------------------------------------------
 
@@ -815,6 +825,7 @@ class RedisEventStore(EventStore):
             if state < 0:
                 mirror.failure = _not_found(mirror.stream_id)
                 mirror.wake()
-            elif state // 2 > mirror.last or (state % 2 and not mirror.finished):
-                if self._tg is not None:
-                    self._tg.start_soon(self._sync, mirror)
+            elif self._tg is not None and (
+                state // 2 > mirror.last or (state % 2 and not mirror.finished)
+            ):
+                self._tg.start_soon(self._sync, mirror)

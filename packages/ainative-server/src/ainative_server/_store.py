@@ -35,6 +35,7 @@ __all__ = [
     "ReadResult",
     "StoredEvent",
     "StreamStats",
+    "probe_store",
     "redact_url",
     "store_for",
 ]
@@ -145,6 +146,10 @@ class EventStore(ABC):
     @abstractmethod
     async def stats(self, stream_id: str) -> StreamStats:
         """Event count, encoded bytes and whether the stream has finished."""
+
+    async def describe(self) -> str:
+        """One line on what this store is (``ainative doctor``; inside `opened`)."""
+        return type(self).__name__
 
     # -- coordination of the processes that share the store ---------------------------------
 
@@ -283,6 +288,9 @@ class InMemoryEventStore(EventStore):
         log = self._get(stream_id)
         return StreamStats(len(log.events), log.bytes, log.finished)
 
+    async def describe(self) -> str:
+        return "memory (the logs of this process only: no resume through another process)"
+
     async def idle(self, stream_id: str) -> int | None:
         return 0
 
@@ -332,3 +340,13 @@ def redact_url(url: str) -> str:
         return url
     user = userinfo.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}"
+
+
+async def probe_store(config: ServerConfig) -> str:
+    """Open the store ``config.store`` names once and describe it in one line.
+
+    Raises `ConfigurationError` (a store that cannot be built) or `StoreUnavailable`.
+    """
+    store = store_for(config)
+    async with store.opened(lambda stream_id: None):
+        return await store.describe()
