@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._hub import StreamHub as StreamHub
     from ._manager import EventSink as EventSink
     from ._manager import StreamManager as StreamManager
+    from ._redis import RedisEventStore as RedisEventStore
     from ._response import Refusal as Refusal
     from ._response import StreamResponse as StreamResponse
     from ._server import AINativeServer as AINativeServer
@@ -62,6 +63,7 @@ __all__ = [
     "EventStore",
     "InMemoryEventStore",
     "ReadResult",
+    "RedisEventStore",
     "Refusal",
     "Run",
     "RunSpec",
@@ -104,6 +106,7 @@ _LAZY = {
     "EventStore": "._store",
     "InMemoryEventStore": "._store",
     "ReadResult": "._store",
+    "RedisEventStore": "._redis",
     "Refusal": "._response",
     "Run": "._hub",
     "RunSpec": "._hub",

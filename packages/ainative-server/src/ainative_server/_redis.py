@@ -154,6 +154,40 @@ class _PresenceChange:
         self.done = anyio.Event()
 
 
+class _ClosingConnect:
+    """Closes a coredis connection's buffers when it fails to connect.
+
+    coredis 6 opens them in the connection's constructor and closes them only once connected,
+    so each failed attempt (Redis down) would leave them to the garbage collector, with a
+    ``ResourceWarning`` each.
+    """
+
+    async def _connect(self) -> Any:
+        try:
+            return await super()._connect()  # type: ignore[misc]
+        except BaseException:
+            for name in (
+                "_write_buffer_in",
+                "_write_buffer_out",
+                "_push_message_buffer_in",
+                "_push_message_buffer_out",
+                "_streamed_message_buffer_in",
+                "_streamed_message_buffer_out",
+            ):
+                stream = getattr(self, name, None)
+                if stream is not None:
+                    stream.close()
+            raise
+
+
+class _TCPConnection(_ClosingConnect, coredis.TCPConnection):
+    pass
+
+
+class _UnixConnection(_ClosingConnect, coredis.UnixDomainSocketConnection):
+    pass
+
+
 def _not_found(stream_id: str) -> StreamNotFoundError:
     return StreamNotFoundError(f"unknown or expired stream {stream_id!r}")
 
@@ -279,6 +313,12 @@ class RedisEventStore(EventStore):
             stream_timeout=_COMMAND_TIMEOUT,
             client_name=f"ainative-{self.process}",
         )
+        pool = client.connection_pool
+        pool.connection_class = (
+            _UnixConnection
+            if issubclass(pool.connection_class, coredis.UnixDomainSocketConnection)
+            else _TCPConnection
+        )
         failure: StoreUnavailable | None = None
         async with client:
             self._client = client
@@ -322,10 +362,10 @@ class RedisEventStore(EventStore):
                 yield
             finally:
                 self._tg = None
-                self._pubsub = None
                 with anyio.CancelScope(shield=True), anyio.move_on_after(2):
                     await self._drain_writes()
                 tg.cancel_scope.cancel()
+        self._pubsub = None
 
     async def _drain_writes(self) -> None:
         """Write what is pending before closing (the producers have ended)."""
@@ -775,6 +815,11 @@ class RedisEventStore(EventStore):
     # -- control and leases ----------------------------------------------------------------
 
     async def request_cancel(self, stream_id: str) -> bool:
+        mirror = self._mirrors.get(stream_id)
+        if mirror is not None and mirror.owned:  # produced here: no need to ask Redis
+            if not mirror.finished:
+                self._on_cancel(stream_id)
+            return not mirror.finished
         result = await self._call(
             scripts.CANCEL, [self._meta_key(stream_id)], [self._control, stream_id]
         )
