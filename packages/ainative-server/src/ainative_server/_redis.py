@@ -290,6 +290,8 @@ class RedisEventStore(EventStore):
             return await registered(keys=keys, args=args)
         except _UNREACHABLE as exc:
             raise self._unavailable(exc) from None
+        except coredis.exceptions.RedisError as exc:  # e.g. OOM under maxmemory
+            raise StoreUnavailable(f"the store {redact_url(self.url)} refused: {exc}") from None
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         return StoreUnavailable(f"cannot reach the store {redact_url(self.url)}: {exc}")

@@ -25,8 +25,11 @@ _WORKER_APP: Final = "ainative_server._serve:worker_app"
 
 def worker_app() -> FastAPI:
     """The app of one ``--workers`` process: its settings come from ``AINATIVE_*``."""
+    from ainative_core._cli import configure_cli_logging  # the CLI's, in a worker of it
+
     from ._server import create_app
 
+    configure_cli_logging()
     return create_app()
 
 
