@@ -120,7 +120,7 @@ def serve_command(
             "with memory each process would see only its own streams"
         )
     try:
-        described = check_store(config) if shared else "memory"
+        stored = f", store {check_store(config)}" if shared else ""
     except AINativeError as exc:
         raise click.ClickException(str(exc)) from None
     host, port = config.host, config.port
@@ -128,7 +128,7 @@ def serve_command(
     processes = f", {workers} processes" if workers > 1 else ""
     click.echo(
         f"ainative serving on http://{host}:{port} "
-        f"(provider {config.provider}, {server} on {backend}{processes}, store {described})",
+        f"(provider {config.provider}, {server} on {backend}{processes}{stored})",
     )
     if workers > 1:
         # The worker processes build their app from the environment.
