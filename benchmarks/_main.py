@@ -286,6 +286,8 @@ def _method(bench: Bench, missing: str | None) -> list[str]:
         "Server CPU is the process's CPU-time clock (all threads, nanoseconds: "
         "clock_getcpuclockid + clock_gettime), read before and after each measurement; RSS is "
         "VmRSS from /proc/<pid>/status.",
+        "Figure 8 runs its own redis-server (Debian's, persistence off, on a free loopback "
+        "port) and stops it by its pid; its version is in the figure's method.",
         "Figures run one after the other; within a figure each run measures every server once, "
         "in the same order, so the ratios of a run are side by side.",
     ]

@@ -493,7 +493,7 @@ class RedisEventStore(EventStore):
             return
         keys = [self._log_key(stream_id), self._meta_key(stream_id)]
         status = await self._call(
-            scripts.FLUSH, keys, [*self._flush_head(), stream_id, 0, 1, -1, 0]
+            scripts.FLUSH, keys, [*self._flush_head(), stream_id, 0, 1, -1, 0, "", ""]
         )
         if status[0] == b"gone":
             raise _not_found(stream_id)
@@ -585,9 +585,9 @@ class RedisEventStore(EventStore):
                 1 if finish else 0,
                 -1 if ttl is None else max(int(ttl * 1000), 1),
                 events[0].id if events else 0,
+                ",".join([str(event.size) for event in events]),
+                "\n".join([f"{event.type}\n{event.json}" for event in events]),
             ]
-            for event in events:
-                args += [event.type, event.size, event.json]
             sent.append((mirror, len(events), finish, ttl))
         try:
             statuses = await self._call(scripts.FLUSH, keys, args)

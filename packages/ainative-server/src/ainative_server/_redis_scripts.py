@@ -31,10 +31,9 @@ local out = {}
 local a = 5
 for i = 1, #KEYS, 2 do
   local log, meta = KEYS[i], KEYS[i + 1]
-  local sid, k, fin = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
-  local ttl, first = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-  local base = a + 5
-  a = base + 3 * k
+  local sid, fin, ttl = ARGV[a], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local first, sizes, body = tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6]
+  a = a + 7
   local state = redis.call('HMGET', meta, 'n', 'b', 'f')
   local status = 'ok'
   if not state[1] then
@@ -44,22 +43,27 @@ for i = 1, #KEYS, 2 do
   else
     local n, b = tonumber(state[1]), tonumber(state[2])
     local start = n
-    local parts = {}
-    for j = 0, k - 1 do
+    local pos, from, to = 1, nil, 0
+    local j = 0
+    for size in string.gmatch(sizes, '%d+') do
       local id = first + j
+      j = j + 1
+      local cut = string.find(body, '\\n', pos, true)
+      local stop = (string.find(body, '\\n', cut + 1, true) or (#body + 1)) - 1
       if id > n then
-        local at = base + 3 * j
-        local kind, size, json = ARGV[at], tonumber(ARGV[at + 1]), ARGV[at + 2]
         if id ~= n + 1 then status = 'gap' break end
+        local kind = string.sub(body, pos, cut - 1)
         if n > 0 and kind ~= 'done' and kind ~= 'error'
             and (n >= max_events - 2 or b >= max_bytes) then
           status = 'limit' break
         end
-        redis.call('XADD', log, 'MAXLEN', max_events, id .. '-0', 't', kind, 'j', json)
-        n, b = id, b + size
-        parts[#parts + 1] = kind
-        parts[#parts + 1] = json
+        redis.call('XADD', log, 'MAXLEN', max_events, id .. '-0', 't', kind,
+          'j', string.sub(body, cut + 1, stop))
+        n, b = id, b + tonumber(size)
+        from = from or pos
+        to = stop
       end
+      pos = stop + 2
     end
     local finished = status == 'ok' and fin == '1'
     if n > start then redis.call('HSET', meta, 'n', n, 'b', b) end
@@ -71,7 +75,7 @@ for i = 1, #KEYS, 2 do
     end
     if n > start or finished then
       local head = (start + 1) .. ' ' .. (finished and '1' or '0')
-      if #parts > 0 then head = head .. '\\n' .. table.concat(parts, '\\n') end
+      if from then head = head .. '\\n' .. string.sub(body, from, to) end
       redis.call('PUBLISH', channels .. sid, head)
     end
   end
@@ -80,10 +84,11 @@ end
 return out
 """
 """KEYS: (log, meta) per stream. ARGV: max events, max bytes, channel prefix, running ttl ms,
-then per stream: id, count k, finish (0/1), expire ms (-1: none), first id, k x (type, size,
-json). One status per stream: ok, gone (no such stream), fenced (already finished by another
-process), limit (over a bound), gap (ids out of order). Ids already logged are skipped, so a
-flush that is retried after a lost reply is harmless."""
+then per stream: id, count, finish (0/1), expire ms (-1: none), first id, the events' sizes
+(comma-separated) and their ``type\\njson`` lines (the published form). One status per
+stream: ok, gone (no such stream), fenced (already finished by another process), limit (over a
+bound), gap (ids out of order). Ids already logged are skipped, so a flush that is retried
+after a lost reply is harmless."""
 
 READ: Final = """
 local state = redis.call('HMGET', KEYS[2], 'n', 'f', 'b', 'o')
