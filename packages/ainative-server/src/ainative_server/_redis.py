@@ -55,6 +55,8 @@ MAX_CONNECTIONS: Final = 8
 """Most command connections one store opens (commands are multiplexed on them)."""
 _PAGE: Final = 2_000
 """Entries per read of a log, and most entries of one stream per flush."""
+_BUSY: Final = 4
+_MAX_FLUSH_INTERVAL: Final = 0.02
 _CONNECT_TIMEOUT: Final = 2.0
 _COMMAND_TIMEOUT: Final = 5.0
 _BACKOFF: Final = (0.05, 0.1, 0.2, 0.5, 1.0)
@@ -544,16 +546,22 @@ class RedisEventStore(EventStore):
         return [self.max_events, self.max_bytes, self._channels, self._running_ttl_ms]
 
     async def _flusher(self) -> None:
+        """Write pending events: at once after a quiet spell, else at most one call per
+        ``flush_interval``, or per `_BUSY` times the last call's duration when that is
+        longer (a loaded process then writes bigger batches, not more calls)."""
         failures = 0
+        took = 0.0
         while True:
             await self._flush_wanted.wait()
             self._flush_wanted = anyio.Event()
-            delay = self._last_flush + self.flush_interval - time.monotonic()
+            gap = min(max(self.flush_interval, _BUSY * took), _MAX_FLUSH_INTERVAL)
+            delay = self._last_flush + gap - time.monotonic()
             if delay > 0:
                 await anyio.sleep(delay)
             self._last_flush = time.monotonic()
             try:
                 await self._flush()
+                took = time.monotonic() - self._last_flush
             except StoreUnavailable as exc:
                 for mirror in self._dirty.values():
                     if mirror.owned and mirror.broken is None:
