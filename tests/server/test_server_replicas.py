@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from httpx_ws import aconnect_ws
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 import ainative_client._plugin as client_plugin
 from ainative_client import StreamConfig, StreamingEngine
@@ -131,7 +131,9 @@ async def test_a_cancel_on_one_replica_stops_the_provider_on_another(
                     response = await client.delete(f"{b}/ai/stream/{sid}")
                     assert response.json() == {"stream_id": sid, "cancelled": True}
                 else:
-                    async with aconnect_ws(f"{b.replace('http', 'ws')}/ai/ws", client) as ws:
+                    url = f"{b.replace('http', 'ws')}/ai/ws"
+                    ws: AsyncWebSocketSession
+                    async with aconnect_ws(url, client) as ws:
                         await ws.send_text(json.dumps({"type": "cancel", "stream_id": sid}))
                         events = await reader.read()  # ends once A has cancelled it
                 events = await reader.read()

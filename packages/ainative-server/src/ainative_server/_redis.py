@@ -27,7 +27,7 @@ import contextlib
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, final
 
@@ -47,6 +47,7 @@ from ainative_core import (
 )
 
 from . import _redis_scripts as scripts
+from ._redis_mirror import Mirror, PresenceChange, entries_of
 from ._store import EventStore, ReadResult, StoredEvent, StreamStats, redact_url
 
 __all__ = ["MAX_CONNECTIONS", "RedisEventStore"]
@@ -68,92 +69,6 @@ _logger = structlog.get_logger("ainative.server")
 
 def _backoff(attempt: int) -> float:
     return _BACKOFF[min(attempt, len(_BACKOFF) - 1)]
-
-
-@final
-class _Mirror:
-    """This process's copy of one stream's log (from event 1), and its pending writes."""
-
-    __slots__ = (
-        "broken",
-        "bytes",
-        "events",
-        "failure",
-        "finish_pending",
-        "finished",
-        "follows",
-        "owned",
-        "pending",
-        "ready",
-        "stale",
-        "stream_id",
-        "syncing",
-        "ttl_pending",
-        "waiter",
-    )
-
-    def __init__(self, stream_id: str, *, owned: bool) -> None:
-        self.stream_id = stream_id
-        self.owned = owned
-        """Produced by this process (its appends come from here)."""
-        self.events: list[StoredEvent] = []
-        self.bytes = 0
-        self.finished = False
-        self.waiter: anyio.Event | None = None
-        self.ready = anyio.Event()
-        """Set once the log has been loaded (at once for a stream produced here)."""
-        self.failure: Exception | None = None
-        """Raised by reads: the stream is gone from Redis."""
-        self.broken: Exception | None = None
-        """Raised by appends other than the final error and done: Redis refused or failed."""
-        self.pending: list[StoredEvent] = []
-        self.finish_pending = False
-        self.ttl_pending: float | None = None
-        self.follows = 0
-        self.syncing = False
-        self.stale = False
-        if owned:
-            self.ready.set()
-
-    @property
-    def last(self) -> int:
-        return len(self.events)
-
-    @property
-    def dirty(self) -> bool:
-        return bool(self.pending) or self.finish_pending or self.ttl_pending is not None
-
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            waiter.set()
-
-    def add(self, first: int, entries: Iterable[tuple[str, str]]) -> None:
-        """Add the entries of ids ``first``, ``first + 1``... beyond what it has."""
-        events = self.events
-        for offset, (kind, json) in enumerate(entries):
-            event_id = first + offset
-            if event_id == len(events) + 1:
-                stored = StoredEvent(event_id, kind, json)
-                events.append(stored)
-                self.bytes += stored.size
-
-    def read(self, after: int, limit: int | None) -> ReadResult:
-        start = max(after, 0)
-        end = len(self.events) if limit is None else start + limit
-        return ReadResult(self.events[start:end], self.finished, len(self.events))
-
-
-@final
-class _PresenceChange:
-    __slots__ = ("done", "follows", "result", "stream_id")
-
-    def __init__(self, stream_id: str, follows: bool) -> None:
-        self.stream_id = stream_id
-        self.follows = follows
-        self.result = -1
-        self.done = anyio.Event()
 
 
 class _ClosingConnect:
@@ -192,15 +107,6 @@ class _UnixConnection(_ClosingConnect, coredis.UnixDomainSocketConnection):
 
 def _not_found(stream_id: str) -> StreamNotFoundError:
     return StreamNotFoundError(f"unknown or expired stream {stream_id!r}")
-
-
-def _entries(raw: Any) -> list[tuple[int, str, str]]:
-    """``(id, type, json)`` of XRANGE entries ``[b"N-0", [b"t", type, b"j", json]]``."""
-    out: list[tuple[int, str, str]] = []
-    for entry_id, fields in raw:
-        values = dict(zip(fields[::2], fields[1::2], strict=True))
-        out.append((int(entry_id.split(b"-", 1)[0]), values[b"t"].decode(), values[b"j"].decode()))
-    return out
 
 
 @final
@@ -255,13 +161,13 @@ class RedisEventStore(EventStore):
         self._reset()
 
     def _reset(self) -> None:
-        self._mirrors: dict[str, _Mirror] = {}
-        self._dirty: dict[str, _Mirror] = {}
+        self._mirrors: dict[str, Mirror] = {}
+        self._dirty: dict[str, Mirror] = {}
         self._flush_wanted = anyio.Event()
         self._last_flush = -math.inf
-        self._changes: list[_PresenceChange] = []
+        self._changes: list[PresenceChange] = []
         self._changes_wanted = anyio.Event()
-        self._leaving: dict[str, _PresenceChange] = {}
+        self._leaving: dict[str, PresenceChange] = {}
         self._channels_wanted: set[str] = set()
         self._channels_on: set[str] = set()
         self._channels_changed = anyio.Event()
@@ -398,10 +304,15 @@ class RedisEventStore(EventStore):
             info = await self.client.info("server", "memory", "persistence")
         except _UNREACHABLE as exc:
             raise self._unavailable(exc) from None
-        aof = "on" if str(info.get("aof_enabled")) == "1" else "off"
+
+        def field(name: str) -> str:
+            value = info.get(name)
+            return value.decode() if isinstance(value, bytes) else str(value)
+
+        aof = "on" if field("aof_enabled") == "1" else "off"
         return (
-            f"redis {redact_url(self.url)} (Redis {info.get('redis_version')}, "
-            f"maxmemory-policy {info.get('maxmemory_policy')}, appendonly {aof})"
+            f"redis {redact_url(self.url)} (Redis {field('redis_version')}, "
+            f"maxmemory-policy {field('maxmemory_policy')}, appendonly {aof})"
         )
 
     # -- the log ---------------------------------------------------------------------------
@@ -412,7 +323,7 @@ class RedisEventStore(EventStore):
         args = [self.process, self._running_ttl_ms]
         if not await self._call(scripts.CREATE, [self._meta_key(stream_id)], args):
             raise ValueError(f"stream {stream_id!r} exists")
-        self._mirrors[stream_id] = _Mirror(stream_id, owned=True)
+        self._mirrors[stream_id] = Mirror(stream_id, owned=True)
 
     async def append(self, stream_id: str, event: WireEvent) -> StoredEvent:
         mirror = self._mirrors.get(stream_id)
@@ -465,7 +376,7 @@ class RedisEventStore(EventStore):
         if state is None:
             raise _not_found(stream_id)
         last, finished, size, owner, entries = state
-        return last, finished == 1, size, owner, _entries(entries)
+        return last, finished == 1, size, owner, entries_of(entries)
 
     async def wait(self, stream_id: str, after: int) -> None:
         mirror = self._mirrors.get(stream_id)
@@ -537,7 +448,7 @@ class RedisEventStore(EventStore):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _mark_dirty(self, mirror: _Mirror) -> None:
+    def _mark_dirty(self, mirror: Mirror) -> None:
         self._dirty[mirror.stream_id] = mirror
         if not self._flush_wanted.is_set():
             self._flush_wanted.set()
@@ -580,7 +491,7 @@ class RedisEventStore(EventStore):
         self._dirty.clear()
         keys: list[str] = []
         args = self._flush_head()
-        sent: list[tuple[_Mirror, int, bool, float | None]] = []
+        sent: list[tuple[Mirror, int, bool, float | None]] = []
         for mirror in batch:
             events = mirror.pending[:_PAGE]
             whole = len(events) == len(mirror.pending)
@@ -617,7 +528,7 @@ class RedisEventStore(EventStore):
             else:
                 self._maybe_drop(mirror)
 
-    def _refused(self, mirror: _Mirror, status: str) -> None:
+    def _refused(self, mirror: Mirror, status: str) -> None:
         sid = mirror.stream_id
         if status == "limit":
             error: Exception = StreamLimitExceeded(f"stream {sid} reached its bound in the store")
@@ -633,7 +544,7 @@ class RedisEventStore(EventStore):
             mirror.finish_pending = False
             mirror.ttl_pending = None
 
-    def _maybe_drop(self, mirror: _Mirror) -> None:
+    def _maybe_drop(self, mirror: Mirror) -> None:
         """Forget a mirror nobody here needs: not followed, not produced here, all written."""
         if mirror.follows > 0 or mirror.dirty or (mirror.owned and not mirror.finished):
             return
@@ -647,7 +558,7 @@ class RedisEventStore(EventStore):
     def follow(self, stream_id: str) -> None:
         mirror = self._mirrors.get(stream_id)
         if mirror is None:
-            mirror = self._mirrors[stream_id] = _Mirror(stream_id, owned=False)
+            mirror = self._mirrors[stream_id] = Mirror(stream_id, owned=False)
             self._want_channel(stream_id, True)  # then loads it
         mirror.follows += 1
         if mirror.follows == 1:
@@ -727,7 +638,7 @@ class RedisEventStore(EventStore):
             mirror.finished = True
         mirror.wake()
 
-    async def _sync(self, mirror: _Mirror) -> None:
+    async def _sync(self, mirror: Mirror) -> None:
         """Bring a followed stream's mirror up to date with Redis."""
         if mirror.syncing:
             mirror.stale = True
@@ -759,8 +670,8 @@ class RedisEventStore(EventStore):
 
     # -- presence: which processes follow a stream -----------------------------------------
 
-    def _change(self, stream_id: str, *, follows: bool) -> _PresenceChange:
-        change = _PresenceChange(stream_id, follows)
+    def _change(self, stream_id: str, *, follows: bool) -> PresenceChange:
+        change = PresenceChange(stream_id, follows)
         self._changes.append(change)
         self._changes_wanted.set()
         return change
