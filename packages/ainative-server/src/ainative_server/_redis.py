@@ -250,23 +250,10 @@ class RedisEventStore(EventStore):
 
     @asynccontextmanager
     async def _running(self, client: coredis.Redis[bytes]) -> AsyncIterator[None]:
-        retry = coredis.retry.ExponentialBackoffRetryPolicy(
-            (coredis.exceptions.ConnectionError,), retries=None, base_delay=0.05, max_delay=1.0
-        )
-        control = self._control + self.process
-        async with (
-            client.pubsub(channel_handlers={control: self._on_control}, retry_policy=retry) as ps,
-            anyio.create_task_group() as tg,
-        ):
-            self._pubsub = ps
+        async with anyio.create_task_group() as tg:
+            await tg.start(self._listen, client, name="ainative-redis-pubsub")
             self._tg = tg
-            for task in (
-                self._drain,
-                self._flusher,
-                self._presence,
-                self._subscriber,
-                self._ticker,
-            ):
+            for task in (self._flusher, self._presence, self._subscriber, self._ticker):
                 tg.start_soon(task, name=f"ainative-redis-{task.__name__.strip('_')}")
             try:
                 yield
@@ -276,6 +263,24 @@ class RedisEventStore(EventStore):
                     await self._drain_writes()
                 tg.cancel_scope.cancel()
         self._pubsub = None
+
+    async def _listen(
+        self, client: coredis.Redis[bytes], *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        """Hold the pub/sub connection (inside the store's task group, which cancels all of
+        it on close, reconnection attempts included) and consume its message queue (messages
+        go to their handlers; this keeps the queue empty)."""
+        retry = coredis.retry.ExponentialBackoffRetryPolicy(
+            (coredis.exceptions.ConnectionError,), retries=None, base_delay=0.05, max_delay=1.0
+        )
+        control = self._control + self.process
+        async with client.pubsub(
+            channel_handlers={control: self._on_control}, retry_policy=retry
+        ) as pubsub:
+            self._pubsub = pubsub
+            task_status.started()
+            while True:
+                await pubsub.get_message()
 
     async def _drain_writes(self) -> None:
         """Write what is pending before closing (the producers have ended)."""
@@ -293,11 +298,6 @@ class RedisEventStore(EventStore):
     async def _close(self) -> None:
         with contextlib.suppress(*_UNREACHABLE):
             await self.client.delete([self._replica_key])  # our lease ends now
-
-    async def _drain(self) -> None:
-        """Consume the pub/sub message queue (messages go to handlers; this keeps it empty)."""
-        while True:
-            await self._pubsub.get_message()
 
     async def describe(self) -> str:
         try:
