@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
-from ._load import HttpConnection, action_body
+from ._load import _KEEP, TOKEN_MARK, HttpConnection, StreamResult, action_body
 from ._procs import ServerProcess
 from ._results import Figure, quantile
 from ._targets import Target, stream_once
@@ -37,6 +37,7 @@ which ``INFO commandstats`` cannot tell from those its scripts run."""
 _OURS: Final = frozenset({"info", "client|list", "client|setname", "hello", "select"})
 """Commands of the measurement and of connection set-up, left out of the counts."""
 CANCELS: Final = 30
+LAG_TOKENS: Final = 200
 
 
 def _command(port: int, *words: str) -> str:
@@ -136,7 +137,8 @@ def redis_figures(bench: Bench) -> list[Figure]:
         f"frame) and read to the end. Cancel: {CANCELS} times per run, a paced stream read "
         "on A, DELETE /ai/stream/<id> sent to B; the latency is from sending the DELETE to the "
         "end of A's response (its done / cancelled event), an upper bound of the producer's "
-        "cancel on A.",
+        f"cancel on A. Lag: a stream of {LAG_TOKENS} tokens at 10 ms read on A and resumed on "
+        "B at once; per token that A received after B's first, its arrival on B minus on A.",
         ["ms", "events/s", "replay ÷ fresh (time)", "p50 ms", "p99 ms"],
         {
             "ms": ".1f",
@@ -219,6 +221,10 @@ def _across(bench: Bench, figure: Figure, a: ServerProcess, b: ServerProcess) ->
         figure.row(f"replay from B ({transport})").add(
             "replay ÷ fresh (time)", replay.seconds / fresh.seconds
         )
+    lags = bench.run(_lag(a.port, b.port))
+    row = figure.row("token on A's response → on B's")
+    row.add("p50 ms", quantile(lags, 0.5) * 1e3)
+    row.add("p99 ms", quantile(lags, 0.99) * 1e3)
     latencies = [bench.run(_cancel_once(a.port, b.port)) for _ in range(CANCELS)]
     row = figure.row("DELETE on B → A's stream ended")
     row.add("p50 ms", quantile(latencies, 0.5) * 1e3)
@@ -239,3 +245,37 @@ async def _cancel_once(a_port: int, b_port: int) -> float:
             raise RuntimeError(f"DELETE on B: HTTP {answer.status}")
         result = await asyncio.wait_for(reading, 10)
     return result.finished - sent
+
+
+async def _arrivals(conn: HttpConnection, head: StreamResult) -> list[float]:
+    """When each token of a streamed SSE response arrived, read to its end."""
+    reader = conn._reader
+    assert reader is not None
+    times: list[float] = []
+    tail = b""
+    while True:
+        data = await reader.read(1 << 16)
+        if not data:
+            break
+        now = time.perf_counter()
+        times += [now] * (tail[-_KEEP:] + data).count(TOKEN_MARK)
+        tail = (tail + data)[-32:]
+        if b"data: [DONE]" in tail:
+            break
+    return times
+
+
+async def _lag(a_port: int, b_port: int) -> list[float]:
+    """Per token of a paced stream read on A and, at once, on B: B's arrival minus A's."""
+    tokens = LAG_TOKENS
+    async with HttpConnection(a_port) as conn, HttpConnection(b_port) as other:
+        head = await conn.send_request("POST", "/ai/stream", action_body(tokens, 0.01))
+        stream_id = head.headers["x-ainative-stream-id"]
+        resumed = await other.send_request(
+            "GET", f"/ai/stream/{stream_id}", headers={"last-event-id": "1"}
+        )
+        on_a, on_b = await asyncio.gather(_arrivals(conn, head), _arrivals(other, resumed))
+    if len(on_a) != tokens or len(on_b) != tokens:
+        raise RuntimeError(f"lag: {len(on_a)} and {len(on_b)} tokens, expected {tokens}")
+    live = on_b[0]  # tokens A got after B's replay had begun: both follow live
+    return [b - a for a, b in zip(on_a, on_b, strict=True) if a > live]

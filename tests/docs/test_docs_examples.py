@@ -855,6 +855,8 @@ def test_serve_options() -> None:
         "host": "127.0.0.1",
         "port": 8080,
         "backend": "asyncio",
+        "store": None,
+        "workers": 1,
     }
 
 
