@@ -59,9 +59,13 @@ class ServerProcess:
     Use as a context manager: the process is always stopped by its pid on exit, errors included.
     """
 
-    def __init__(self, target: str, server: str = "uvicorn") -> None:
+    def __init__(
+        self, target: str, server: str = "uvicorn", env: dict[str, str] | None = None
+    ) -> None:
         self.target = target
         self.server = server
+        self.env = env or {}
+        """Variables set in the server's environment (e.g. ``AINATIVE_STORE``)."""
         self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
         self._clock_id: int | None = None
@@ -78,7 +82,7 @@ class ServerProcess:
 
     def launch(self) -> ServerProcess:
         """Start the process; `wait_ready` then waits until it accepts connections."""
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **self.env)
         env.pop("AINATIVE_DISABLE_PLUGIN_AUTOLOAD", None)
         command = [sys.executable, "-m", "benchmarks._serve", self.target, str(self.port)]
         self._clock_id = None

@@ -14,7 +14,18 @@ import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = ["figure1", "figure2", "figure3", "figure4", "figure5", "figure6", "figure7a", "figure7b"]
+FIGURES = [
+    "figure1",
+    "figure2",
+    "figure3",
+    "figure4",
+    "figure5",
+    "figure6",
+    "figure7a",
+    "figure7b",
+    "figure8a",
+    "figure8b",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +41,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
@@ -60,7 +71,7 @@ def test_every_figure_has_a_row_per_server_with_finite_values(
 
 def test_every_goal_is_measured_and_judged(smoke_run: tuple[str, dict[str, Any]]) -> None:
     text, raw = smoke_run
-    assert len(raw["goals"]) == 9
+    assert len(raw["goals"]) == 14
     for goal in raw["goals"]:
         assert goal["ratios"], goal["text"]
         assert goal["verdict"] in {"PASS", "MISS"}

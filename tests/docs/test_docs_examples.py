@@ -980,6 +980,8 @@ def test_serve_options() -> None:
         "backend": "asyncio",
         "page": True,
         "cors_origins": (),
+        "store": None,
+        "workers": 1,
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import final
 
@@ -66,6 +66,16 @@ async def wait_until(condition: Callable[[], bool]) -> None:
     with anyio.fail_after(10):
         for _ in range(2000):
             if condition():
+                return
+            await anyio.sleep(0.005)
+    raise AssertionError("condition never held")
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]]) -> None:
+    """Poll the async ``check`` until it is true, bounded by count and time."""
+    with anyio.fail_after(10):
+        for _ in range(2000):
+            if await check():
                 return
             await anyio.sleep(0.005)
     raise AssertionError("condition never held")

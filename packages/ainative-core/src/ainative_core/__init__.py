@@ -21,6 +21,7 @@ from ._exceptions import InvalidRequestError as InvalidRequestError
 from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from ._exceptions import PluginError as PluginError
+from ._exceptions import ProducerLost as ProducerLost
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import ProviderAuthError as ProviderAuthError
 from ._exceptions import ProviderBadRequest as ProviderBadRequest
@@ -30,6 +31,7 @@ from ._exceptions import ProviderResponseError as ProviderResponseError
 from ._exceptions import ProviderTimeout as ProviderTimeout
 from ._exceptions import ProviderUnavailable as ProviderUnavailable
 from ._exceptions import RequestError as RequestError
+from ._exceptions import StoreUnavailable as StoreUnavailable
 from ._exceptions import StreamCancelled as StreamCancelled
 from ._exceptions import StreamError as StreamError
 from ._exceptions import StreamingError as StreamingError
@@ -131,6 +133,7 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "Plugins",
+    "ProducerLost",
     "ProtocolError",
     "Provider",
     "ProviderAuthError",
@@ -148,6 +151,7 @@ __all__ = [
     "Role",
     "SSEDecoder",
     "ServerSentEvent",
+    "StoreUnavailable",
     "StreamCancelled",
     "StreamError",
     "StreamEvent",

@@ -191,6 +191,8 @@ def doctor_command() -> None:
             f"plugin {info.name}: {info.distribution or 'in code'} "
             f"providers={','.join(info.providers) or '-'}"
         )
+    for line in plugins.doctor_lines():
+        click.echo(line)
     for bad in plugins.broken:
         click.echo(f"plugin {bad.name}: BROKEN {bad.error}")
     for clash in plugins.clashes:

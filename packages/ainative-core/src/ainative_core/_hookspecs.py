@@ -51,3 +51,8 @@ def ainative_register_settings(register: Any) -> None:
 @hookspec
 def ainative_register_commands(cli: Any) -> None:
     """Add click commands to the ``ainative`` command group ``cli``."""
+
+
+@hookspec
+def ainative_doctor(report: Any) -> None:
+    """Add lines to ``ainative doctor``: ``report(line)`` (e.g. whether a service answers)."""

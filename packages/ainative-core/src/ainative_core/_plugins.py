@@ -564,6 +564,21 @@ class Plugins:
 
     # -- reporting -------------------------------------------------------------------------
 
+    def doctor_lines(self) -> list[str]:
+        """The lines plugins add to ``ainative doctor`` (a plugin that raises is broken)."""
+        self.load()
+        with self._lock:
+            lines: list[str] = []
+
+            def begin(plugin: str) -> _Call:
+                mine: list[str] = []
+                return _Call(
+                    lambda line: mine.append(str(line)), lambda: lines.extend(mine), mine.clear
+                )
+
+            self._call_each("ainative_doctor", "report", begin)
+            return lines
+
     def plugin_infos(self) -> list[PluginInfo]:
         """Every loaded plugin with what it registered (hooks are called to fill this in)."""
         _ = self.providers, self.transports, self.tools

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._hub import StreamHub as StreamHub
     from ._manager import EventSink as EventSink
     from ._manager import StreamManager as StreamManager
+    from ._redis import RedisEventStore as RedisEventStore
     from ._response import Refusal as Refusal
     from ._response import StreamResponse as StreamResponse
     from ._server import AINativeServer as AINativeServer
@@ -64,6 +65,7 @@ __all__ = [
     "EventStore",
     "InMemoryEventStore",
     "ReadResult",
+    "RedisEventStore",
     "Refusal",
     "Run",
     "RunSpec",

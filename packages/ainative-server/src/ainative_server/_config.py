@@ -71,6 +71,14 @@ class ServerConfig(BaseSettings):
     """Action that answers an action name nothing registered (None or empty: a 404)."""
     builtin_tools: bool = True
     """Offer the built-in tools (``get_time``, ``calculate``) on ``/ai/tool``."""
+    store: str = "memory"
+    """Where stream logs live: ``memory`` (this process), or a Redis URL such as
+    ``redis://127.0.0.1:6379/0`` shared by every process of a deployment (any of them then
+    resumes and cancels any stream)."""
+    lease_timeout: float = Field(default=3.0, gt=0)
+    """With a shared store: seconds without a heartbeat from the process producing a stream
+    after which another process ends it with ``producer_lost`` (detected within about
+    4/3 of this)."""
     prefix: str = "/ai"
     """Path prefix of the ainative endpoints."""
     chat_page: bool = False

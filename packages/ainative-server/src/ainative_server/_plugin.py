@@ -34,3 +34,10 @@ def ainative_register_commands(cli: Any) -> None:
     from ._serve import serve_command
 
     cli.add_command(serve_command)
+
+
+@hookimpl
+def ainative_doctor(report: Any) -> None:
+    from ._serve import store_line
+
+    report(store_line())

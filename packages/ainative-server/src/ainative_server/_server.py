@@ -228,12 +228,10 @@ class AINativeServer:
         async with self.hub.subscribe(encoding, start=spec, resumable=resumable) as subscription:
             yield subscription
 
-    def cancel(self, stream_id: str) -> bool:
-        """Cancel a stream's producer; True if it was running. `StreamNotFoundError` if
-        the stream is unknown or expired."""
-        was_running = not self.hub.get(stream_id).done
-        self.hub.cancel(stream_id)
-        return was_running
+    async def cancel(self, stream_id: str) -> bool:
+        """Cancel a stream's producer (in whichever process of a shared store runs it);
+        True if it was running. `StreamNotFoundError` if the stream is unknown or expired."""
+        return await self.hub.cancel(stream_id)
 
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
         """Run an action to the end without streaming (``POST /ai/action``).

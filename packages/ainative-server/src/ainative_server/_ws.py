@@ -141,7 +141,7 @@ class _Session:
                 raise InvalidRequestError("frame must be a JSON object")
             kind = frame.get("type")
             if kind == "cancel":
-                self.server.cancel(_stream_id(frame))
+                await self.server.cancel(_stream_id(frame))
             elif kind == "resume":
                 stream_id = _stream_id(frame)
                 after = _last_event_id(frame.get("last_event_id", 0))
