@@ -14,6 +14,7 @@ retrying the same request may succeed (``retryable``)::
     │   ├── PayloadTooLargeError             413
     │   └── NotFoundError                    404
     │       ├── UnknownProviderError
+    │       ├── UnknownModelError            a model name no provider answers to
     │       ├── UnknownTransportError
     │       ├── UnknownToolError
     │       ├── UnknownActionError
@@ -71,6 +72,7 @@ __all__ = [
     "ToolExecutionError",
     "TransportError",
     "UnknownActionError",
+    "UnknownModelError",
     "UnknownProviderError",
     "UnknownToolError",
     "UnknownTransportError",
@@ -137,6 +139,10 @@ class NotFoundError(RequestError, LookupError):
 
 class UnknownProviderError(NotFoundError):
     code = "unknown_provider"
+
+
+class UnknownModelError(NotFoundError):
+    code = "unknown_model"
 
 
 class UnknownTransportError(NotFoundError):

@@ -45,5 +45,7 @@ class ServerConfig(BaseSettings):
     """Send every pending event in one write (off: one write per event; for measurement)."""
     prefix: str = "/ai"
     """Path prefix of the ainative endpoints."""
+    openai_api: bool = True
+    """Serve the OpenAI-compatible API (``/v1/chat/completions``, ``/v1/models``)."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
