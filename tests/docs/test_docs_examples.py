@@ -855,7 +855,9 @@ def test_serve_options() -> None:
         "host": "127.0.0.1",
         "port": 8080,
         "backend": "asyncio",
+        "openai_api": None,
     }
+    assert serve_command.make_context("serve", ["--no-openai-api"]).params["openai_api"] is False
 
 
 def test_chat_command_failure_is_one_line() -> None:

@@ -28,10 +28,21 @@ _WS_PING: Final = 20.0
     show_default=True,
     help="asyncio serves with uvicorn, trio with Hypercorn.",
 )
+@click.option(
+    "--openai-api/--no-openai-api",
+    default=None,
+    help="Serve the OpenAI-compatible /v1 API (else AINATIVE_OPENAI_API, on by default).",
+)
 def serve_command(
-    provider: str | None, model: str | None, host: str | None, port: int | None, backend: str
+    provider: str | None,
+    model: str | None,
+    host: str | None,
+    port: int | None,
+    backend: str,
+    openai_api: bool | None,
 ) -> None:
-    """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
+    """Serve the ainative API (SSE, WebSocket, OpenAI-compatible /v1, tools); echo unless
+    configured."""
     from ._config import ServerConfig
     from ._server import create_app
 
@@ -44,6 +55,8 @@ def serve_command(
         overrides["provider"] = provider
     if model:
         overrides["model"] = model
+    if openai_api is not None:
+        overrides["openai_api"] = openai_api
     config = ServerConfig(**overrides)  # type: ignore[arg-type]
     app = create_app(config)
     host, port = config.host, config.port
