@@ -34,6 +34,8 @@ def error_type(status: int) -> str:
         return "permission_error"
     if status == 429:
         return "rate_limit_error"
+    if status == 499:
+        return "cancelled"  # a stream stopped by DELETE (OpenAI has no such error)
     if status >= 500:
         return "server_error"
     return "invalid_request_error"
