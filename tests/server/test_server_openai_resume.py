@@ -115,19 +115,25 @@ async def test_a_finished_stream_replays_from_any_chunk(
     assert [i for i, _ in whole] == [2, 3, 4]  # role, "go", finish; the run metadata (1): none
 
 
+@pytest.mark.parametrize("how", ["close", "cut"])
 async def test_a_plain_client_leaving_cancels_the_provider_at_once(
-    serve: Serve, server_plugins: PluginSandbox
+    serve: Serve, server_plugins: PluginSandbox, how: str
 ) -> None:
+    """The client closes its response, or the proxy between them drops the connection."""
     fake = FakeProvider([f"t{i} " for i in range(1000)], delay=0.02)
     server_plugins.add_provider("fake", fake)
     with serve(resume_grace=60) as (server, live), anyio.fail_after(20):
         async with (
-            httpx.AsyncClient(base_url=live.base_url, timeout=10) as client,
+            TCPProxy(live.port) as proxy,
+            httpx.AsyncClient(base_url=proxy.url, timeout=10) as client,
             client.stream("POST", "/v1/chat/completions", json=body()) as response,
         ):
             stream_id = response.headers["x-ainative-stream-id"]
             reader = EventReader(response)
             await reader.read(3)
+            if how == "cut":
+                proxy.cut()
+                await reader.read()
             await reader.leave(response)
         await wait_until(fake.cancelled.is_set)
         run = server.hub.get(stream_id)
@@ -219,3 +225,29 @@ async def test_resuming_an_unknown_stream_is_404_in_openai_shape(
     assert response.json()["error"]["code"] == "stream_not_found"
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
     assert bad_id.status_code == 400
+
+
+async def test_an_idle_stream_gets_pings_the_sdk_ignores(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    server_plugins.add_provider("fake", FakeProvider(["a", "b"], delay=0.5))
+    with serve(ping_interval=0.1) as (_, live), anyio.fail_after(10):
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=10) as client:
+            response = await client.post("/v1/chat/completions", json=body())
+    assert response.text.count(": ping\n\n") >= 2
+    assert content_of(chunks_of(parse_sse(response.content))) == "ab"
+
+
+async def test_a_stream_over_its_bound_ends_with_an_error_chunk_then_done(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    with serve(max_events=20) as (_, live), anyio.fail_after(10):
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=10) as client:
+            response = await client.post(
+                "/v1/chat/completions", json=body("echo", options={"tokens": 1000})
+            )
+    events = parse_sse(response.content)
+    assert events[-1][1] == "[DONE]"
+    error = json.loads(events[-2][1])["error"]
+    assert (error["code"], error["type"]) == ("stream_limit_exceeded", "server_error")
+    assert 0 < len(content_of(chunks_of(events[:-2]))) < 200

@@ -119,8 +119,14 @@ class _ChunkEncoder:
         if kind == "token":
             lead = "" if self._begun else self._begin()
             text = event.json
-            if text.startswith(_TOKEN_PREFIX) and text.endswith('"}'):
-                quoted = text[_TOKEN_START:-1]  # already JSON, as the log holds it
+            # The log holds a token as `{"type":"token","data":"…"}`: its data is already a
+            # JSON string (no other field follows it: no `","` after its opening quote).
+            if (
+                text.startswith(_TOKEN_PREFIX)
+                and text.endswith('"}')
+                and text.find('","', _TOKEN_START) < 0
+            ):
+                quoted = text[_TOKEN_START:-1]
             else:
                 quoted = _dumps(str(json.loads(text).get("data", "")))
             return (
