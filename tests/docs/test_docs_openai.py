@@ -49,7 +49,7 @@ def test_curl_streams_chat_completion_chunks() -> None:
                 "model": "echo",
                 "messages": [{"role": "user", "content": "hello world"}],
                 "stream": True,
-            },  # noqa: E501
+            },
             timeout=10,
         )
     blocks = response.text.split("\n\n")

@@ -28,7 +28,7 @@ class ServerConfig(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     """Origins allowed by CORS; CORS is off when empty."""
     api_keys: list[str] = Field(default_factory=list)
-    """Bearer tokens accepted on ``/ai/*``; no authentication when empty."""
+    """Bearer tokens accepted on ``/ai/*`` and ``/v1/*``; no authentication when empty."""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     """Largest request body accepted (413 above)."""
     max_events: int = Field(default=200_000, ge=2)
