@@ -67,3 +67,23 @@ def test_unknown_events_and_blocks_are_ignored() -> None:
     block = ns(type="redacted_thinking", data="xyz")
     assert translator.feed(ns(type="content_block_start", index=0, content_block=block)) == []
     assert translator.feed(ns(type="content_block_stop", index=0)) == []
+
+
+@pytest.mark.parametrize(
+    ("choice", "sent"),
+    [
+        ("auto", {"type": "auto"}),
+        ("none", {"type": "none"}),
+        ("required", {"type": "any"}),
+        ("get_weather", {"type": "tool", "name": "get_weather"}),
+    ],
+)
+def test_tool_choice_and_user_take_the_messages_api_shape(choice: str, sent: object) -> None:
+    from ainative_anthropic._convert import build_params
+    from ainative_core import build_request
+
+    request = build_request(prompt="hi", tool_choice=choice, user="u-1")
+    params = build_params(request, model="claude", max_tokens=10)
+    assert params["tool_choice"] == sent
+    assert params["metadata"] == {"user_id": "u-1"}
+    assert "tool_choice" not in build_params(build_request(prompt="hi"), model="c", max_tokens=1)
