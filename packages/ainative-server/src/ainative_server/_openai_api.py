@@ -239,9 +239,11 @@ class OpenAIAPI:
             return guarded
 
         def run_of(body: Any) -> ActionRequest:
-            """The run a body asks for: its model routed to a provider (404 if unknown)."""
-            if not isinstance(body, dict):
-                raise OpenAIRequestError("the request body must be a JSON object")
+            """The run a body asks for: its model routed to a provider (404 if unknown).
+
+            A body that cannot run is refused here (400), before any run starts.
+            """
+            parse_chat_request(body).generate_request(None)
             name = body.get("model")
             if name is not None and not isinstance(name, str):
                 raise OpenAIRequestError("model: expected a string", param="model")
