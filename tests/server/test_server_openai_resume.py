@@ -251,3 +251,27 @@ async def test_a_stream_over_its_bound_ends_with_an_error_chunk_then_done(
     error = json.loads(events[-2][1])["error"]
     assert (error["code"], error["type"]) == ("stream_limit_exceeded", "server_error")
     assert 0 < len(content_of(chunks_of(events[:-2]))) < 200
+
+
+async def test_the_sdks_retrieve_gets_a_streams_whole_completion(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    fake = FakeProvider(["a", "b", "c"], delay=0.05)
+    server_plugins.add_provider("fake", fake)
+    with serve() as (_, live), anyio.fail_after(20):
+        async with (
+            httpx.AsyncClient(base_url=live.base_url, timeout=10) as client,
+            client.stream("POST", "/v1/chat/completions", json=body()) as response,
+            openai.AsyncOpenAI(base_url=f"{live.base_url}/v1", api_key="x", max_retries=0) as sdk,
+        ):
+            stream_id = response.headers["x-ainative-stream-id"]
+            reader = EventReader(response)
+            await reader.read(2)
+            completion = await sdk.chat.completions.retrieve(stream_id)  # while it runs
+            streamed = await reader.read()
+            with pytest.raises(openai.NotFoundError):
+                await sdk.chat.completions.retrieve("s_nope")
+    assert completion.id == f"chatcmpl-{stream_id}"
+    assert completion.choices[0].message.content == "abc"
+    assert completion.choices[0].finish_reason == "stop"
+    assert content_of(chunks_of(streamed)) == "abc"

@@ -48,7 +48,7 @@ from ._openai_encoding import (
     chunk_id,
 )
 from ._openai_errors import openai_error_response
-from ._openai_request import OpenAIRequestError, parse_chat_request
+from ._openai_request import parse_chat_request
 from ._response import StreamResponse
 from ._sse import parse_last_event_id
 from ._store import StoredEvent
@@ -238,30 +238,27 @@ class OpenAIAPI:
             guarded.__doc__ = handler.__doc__
             return guarded
 
-        def run_of(body: Any) -> ActionRequest:
-            """The run a body asks for: its model routed to a provider (404 if unknown).
-
-            A body that cannot run is refused here (400), before any run starts.
-            """
-            parse_chat_request(body).generate_request(None)
-            name = body.get("model")
-            if name is not None and not isinstance(name, str):
-                raise OpenAIRequestError("model: expected a string", param="model")
-            entry = resolve_model(server.plugins, name or server.config.provider)
+        def run_of(body: Any) -> tuple[ActionRequest, bool]:
+            """The run a body asks for, its model routed to a provider (404 if unknown), and
+            whether it is streamed. A body that cannot run is refused here (400), before
+            any run starts."""
+            chat = parse_chat_request(body)
+            chat.generate_request(None)
+            entry = resolve_model(server.plugins, chat.model or server.config.provider)
             model = entry.model
-            if model is None and name:
+            if model is None and chat.model:
                 # The provider's own default, not the server's default model (which is
                 # for the default provider).
                 default = getattr(server.get_provider(entry.provider)[1], "model", None)
                 model = default if isinstance(default, str) else None
-            return ActionRequest(action=ACTION, params=body, provider=entry.provider, model=model)
+            run = ActionRequest(action=ACTION, params=body, provider=entry.provider, model=model)
+            return run, chat.stream is True
 
         async def create(request: Request) -> Response:
             """A chat completion: streamed (``stream: true``) or whole."""
-            body = await read_json(request, limit)
-            run = run_of(body)
-            resumable = request.headers.get(RESUMABLE_HEADER, "").strip().lower() in _TRUE
-            if body.get("stream") is True:
+            run, streamed = run_of(await read_json(request, limit))
+            if streamed:
+                resumable = request.headers.get(RESUMABLE_HEADER, "").strip().lower() in _TRUE
                 return StreamResponse(
                     server,
                     OPENAI_CHUNKS,
@@ -270,15 +267,23 @@ class OpenAIAPI:
                     resumable=resumable,
                     refuse=openai_error_response,
                 )
+            return await whole(request, run)
+
+        async def whole(
+            request: Request, run: ActionRequest | None, stream_id: str | None = None
+        ) -> Response:
+            """The whole completion of a new run (cancelled if its client leaves first), or
+            of the stream ``stream_id`` (left to its grace period then)."""
             result: Response | None = None
             async with cancel_on_disconnect(request.receive) as scope:
-                result = await complete(run)
+                result = await complete(run, stream_id)
             if scope.cancelled_caught or result is None:
-                return Response(status_code=499)  # the client went away: its run was cancelled
+                return Response(status_code=499)  # the client went away
             return result
 
-        async def complete(run: ActionRequest) -> Response:
-            async with server.subscribe(_EVENTS, run, resumable=False) as subscription:
+        async def complete(run: ActionRequest | None, stream_id: str | None) -> Response:
+            subscribing = server.subscribe(_EVENTS, run, stream_id=stream_id, resumable=run is None)
+            async with subscribing as subscription:
                 completion = _Completion(subscription.stream_id)
                 async for batch in subscription:
                     for event in batch.frames:
@@ -287,8 +292,15 @@ class OpenAIAPI:
             return JSONResponse(completion.body(), headers=headers)
 
         async def resume(request: Request) -> Response:
-            """Replay a stream's chunks after ``Last-Event-ID``, then follow it."""
+            """Replay a stream's chunks after ``Last-Event-ID``, then follow it.
+
+            A client that accepts JSON and not SSE (``client.chat.completions.retrieve``)
+            gets the stream's whole ``chat.completion`` once it has ended.
+            """
             raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+            accept = request.headers.get("accept", "")
+            if raw is None and "application/json" in accept and "text/event-stream" not in accept:
+                return await whole(request, None, request.path_params["stream_id"])
             return StreamResponse(
                 server,
                 OPENAI_CHUNKS,
