@@ -8,7 +8,8 @@ cancel and retention; ``model`` picks the provider (`ainative_core.resolve_model
 
 Beyond OpenAI, invisible to clients that do not look: every streamed response names its
 stream in ``X-AINative-Stream-Id`` and gives each chunk an SSE ``id:``;
-``GET /v1/chat/completions/{stream_id}`` with ``Last-Event-ID`` resumes it and
+``GET /v1/chat/completions/{stream_id}`` with ``Last-Event-ID`` resumes it (asking for JSON
+only, it answers the whole ``chat.completion``, as the SDK's ``retrieve`` expects) and
 ``DELETE /v1/chat/completions/{stream_id}`` cancels its provider call. A client that goes
 away cancels the provider call at once, unless it sent ``X-AINative-Resumable: true``:
 then the run goes on for ``resume_grace`` seconds, waiting for the client to resume.
