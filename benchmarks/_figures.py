@@ -72,7 +72,7 @@ SMOKE = Sizes(
     paced_delay=0.005,
     ttft_requests=3,
     resume_events=100,
-    idle_counts=(10,),
+    idle_counts=(100,),
     client_tokens=500,
     trio_single_tokens=500,
 )
