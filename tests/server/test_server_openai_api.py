@@ -577,3 +577,30 @@ async def _stream_until_reported(
             break
         await anyio.lowlevel.checkpoint()
     return chunks
+
+
+def test_a_run_that_ends_in_error_without_an_error_event_is_a_500(
+    serve: Serve, plugins: PluginSandbox
+) -> None:
+    """A custom action may end with ``done`` / ``error`` and no error event before it."""
+
+    def setup(server: AINativeServer) -> None:
+        @server.action("failing")
+        async def failing(stream: Any, request: Any) -> None:
+            await stream.send_token("partial")
+            await stream.send_done("error")
+
+    with serve(setup) as (_, live), sdk(live) as client:
+        body: Any = {"action": "failing", "params": {}}
+        native = httpx.post(f"{live.base_url}/ai/stream", json=body, timeout=10)
+        stream_id = native.headers["x-ainative-stream-id"]
+        with pytest.raises(openai.InternalServerError) as raised:
+            client.chat.completions.retrieve(stream_id)
+        chunks = httpx.get(
+            f"{live.base_url}/v1/chat/completions/{stream_id}",
+            headers={"Last-Event-ID": "0"},
+            timeout=10,
+        ).text
+    assert raised.value.code == "stream_error"
+    assert '"content":"partial"' in chunks
+    assert '"code":"stream_error"' in chunks

@@ -162,6 +162,8 @@ class _Completion:
             reason = str(data.get("finish_reason"))
             if reason == "cancelled":
                 raise error_from_code("cancelled", "the stream was cancelled")
+            if reason == "error":  # an error event would have been raised before
+                raise error_from_code("stream_error", "the stream ended with an error")
             self.finish_reason = FINISH_REASONS.get(reason, "stop")
             self.usage = data.get("usage") or self.usage
 
