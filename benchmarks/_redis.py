@@ -15,13 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
-from ._load import _KEEP, TOKEN_MARK, HttpConnection, StreamResult, action_body
+from ._load import TOKEN_MARK, HttpConnection, StreamResult, action_body
 from ._procs import ServerProcess
 from ._results import Figure, quantile
 from ._targets import Target, stream_once
 
 if TYPE_CHECKING:
     from ._figures import Bench
+
+_KEEP = len(TOKEN_MARK) - 1
 
 __all__ = ["ROUND_TRIPS", "redis_figures"]
 

@@ -982,7 +982,9 @@ def test_serve_options() -> None:
         "cors_origins": (),
         "store": None,
         "workers": 1,
+        "openai_api": None,
     }
+    assert serve_command.make_context("serve", ["--no-openai-api"]).params["openai_api"] is False
 
 
 def test_chat_command_failure_is_one_line() -> None:

@@ -388,3 +388,17 @@ async def test_cancel_closes_the_upstream_connection(
     assert fake_ollama.disconnects == 1
     fake_ollama.script(OllamaReply(text="again"))
     assert accumulate(await collect(provider, build_request(prompt="q"))).text == "again"
+
+
+def test_tool_choice_none_offers_no_tools() -> None:
+    from ainative_ollama._convert import build_body
+
+    tools = [ToolSpec(name="get_weather")]
+    offered = build_body(
+        build_request(prompt="hi", tools=tools, tool_choice="required"), model="m", stream=True
+    )
+    withheld = build_body(
+        build_request(prompt="hi", tools=tools, tool_choice="none"), model="m", stream=True
+    )
+    assert [t["function"]["name"] for t in offered["tools"]] == ["get_weather"]
+    assert "tools" not in withheld

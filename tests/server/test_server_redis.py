@@ -13,11 +13,15 @@ import coredis
 import httpx
 import pytest
 
+from ainative_core import RESUMABLE_HEADER
 from ainative_server import RedisEventStore
 from ainative_server._redis import MAX_CONNECTIONS
 from ainative_testing import RedisServer, redis_server
 
 from .server_helpers import EventReader, Serve, parse_sse, tokens_of, wait_until
+
+# These clients resume: they say so, as ainative's own clients do.
+RESUMING = {RESUMABLE_HEADER: "1"}
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -40,7 +44,7 @@ async def test_the_resume_grace_counts_the_followers_of_every_server(
 ) -> None:
     settings = {"store": redis_service.url, "resume_grace": 0.3}
     with serve(**settings) as (a, live_a), serve(**settings) as (_, live_b):
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=RESUMING) as client:
             with anyio.fail_after(20):
                 async with client.stream(
                     "POST", f"{live_a.base_url}/ai/stream", json=_long()
@@ -75,7 +79,7 @@ async def test_many_followers_on_one_server_share_its_few_connections(
         texts: list[str] = []
         connections: list[int] = []
         async with httpx.AsyncClient(
-            timeout=20, limits=httpx.Limits(max_connections=followers + 2)
+            headers=RESUMING, timeout=20, limits=httpx.Limits(max_connections=followers + 2)
         ) as client:
             with anyio.fail_after(30):
                 async with client.stream(
@@ -117,7 +121,7 @@ async def test_a_redis_lost_mid_stream_ends_it_with_a_retryable_error_then_recov
     serve: Serve, own_redis: RedisServer
 ) -> None:
     with serve(store=own_redis.url) as (_, live):
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=RESUMING) as client:
             with anyio.fail_after(30):
                 async with client.stream(
                     "POST", f"{live.base_url}/ai/stream", json=_long()

@@ -29,10 +29,13 @@ from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 import ainative_client._plugin as client_plugin
 from ainative_client import StreamConfig, StreamingEngine
-from ainative_core import BusEvent, EventBus
+from ainative_core import RESUMABLE_HEADER, BusEvent, EventBus
 from ainative_testing import PluginSandbox, RedisServer, TCPProxy, serve_process
 
 from .server_helpers import EventReader
+
+# These clients resume: they say so, as ainative's own clients do.
+RESUMING = {RESUMABLE_HEADER: "1"}
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -122,7 +125,7 @@ async def test_a_cancel_on_one_replica_stops_the_provider_on_another(
     replicas: tuple[str, str], how: str
 ) -> None:
     a, b = replicas
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=RESUMING) as client:
         with anyio.fail_after(20):
             sid, reader, cm = await _start_on(a, client)
             try:
@@ -186,7 +189,7 @@ async def test_killing_the_producing_replica_ends_followers_elsewhere_with_produ
 ) -> None:
     _, b = replicas
     with _own_replica(redis_service) as (doomed, proc):
-        async with httpx.AsyncClient(timeout=20) as client:
+        async with httpx.AsyncClient(timeout=20, headers=RESUMING) as client:
             request = {**CHAT, "options": {"tokens": 5000, "delay": 0.01}}
             async with client.stream("POST", f"{doomed}/ai/stream", json=request) as started:
                 sid = started.headers["x-ainative-stream-id"]  # then this client leaves

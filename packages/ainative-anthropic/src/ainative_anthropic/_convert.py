@@ -42,6 +42,7 @@ __all__ = [
     "completion_from_message",
     "convert_messages",
     "parse_event",
+    "tool_choice",
 ]
 
 #: Anthropic ``stop_reason`` -> ainative finish reason (anything else: ``stop``).
@@ -140,6 +141,10 @@ def build_params(request: GenerateRequest, *, model: str, max_tokens: int) -> di
             {"name": t.name, "description": t.description, "input_schema": t.parameters}
             for t in request.tools
         ]
+    if request.tool_choice is not None:
+        params["tool_choice"] = tool_choice(request.tool_choice)
+    if request.user is not None:
+        params["metadata"] = {"user_id": request.user}
     body: dict[str, Any] = {}
     if request.temperature is not None:
         body["temperature"] = request.temperature
@@ -149,6 +154,15 @@ def build_params(request: GenerateRequest, *, model: str, max_tokens: int) -> di
     if body:
         params["extra_body"] = body
     return params
+
+
+def tool_choice(choice: str) -> dict[str, Any]:
+    """``GenerateRequest.tool_choice`` in the Messages API shape (``required`` is ``any``)."""
+    if choice in ("auto", "none"):
+        return {"type": choice}
+    if choice == "required":
+        return {"type": "any"}
+    return {"type": "tool", "name": choice}
 
 
 def _usage(data: Any, base: Usage | None = None) -> Usage:

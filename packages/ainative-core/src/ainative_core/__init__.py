@@ -6,6 +6,10 @@ from ._accumulator import CompletionAccumulator as CompletionAccumulator
 from ._accumulator import accumulate as accumulate
 from ._accumulator import accumulate_async as accumulate_async
 from ._body import ResponseBody as ResponseBody
+from ._catalogue import ModelEntry as ModelEntry
+from ._catalogue import ModelKind as ModelKind
+from ._catalogue import model_catalogue as model_catalogue
+from ._catalogue import resolve_model as resolve_model
 from ._echo import EchoProvider as EchoProvider
 from ._echo import echo_tokens as echo_tokens
 from ._eventbus import SEED_EVENTS as SEED_EVENTS
@@ -43,6 +47,7 @@ from ._exceptions import ToolError as ToolError
 from ._exceptions import ToolExecutionError as ToolExecutionError
 from ._exceptions import TransportError as TransportError
 from ._exceptions import UnknownActionError as UnknownActionError
+from ._exceptions import UnknownModelError as UnknownModelError
 from ._exceptions import UnknownProviderError as UnknownProviderError
 from ._exceptions import UnknownToolError as UnknownToolError
 from ._exceptions import UnknownTransportError as UnknownTransportError
@@ -127,6 +132,8 @@ __all__ = [
     "InvalidRequestError",
     "Listener",
     "Message",
+    "ModelEntry",
+    "ModelKind",
     "NameClash",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -167,6 +174,7 @@ __all__ = [
     "TransportError",
     "TransportInfo",
     "UnknownActionError",
+    "UnknownModelError",
     "UnknownProviderError",
     "UnknownToolError",
     "UnknownTransportError",
@@ -186,10 +194,12 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "lazy_exports",
+    "model_catalogue",
     "not_found",
     "open_stream",
     "parse_options",
     "parse_retry_after",
+    "resolve_model",
     "resolve_ref",
     "retry_call",
     "retry_stream",

@@ -17,6 +17,7 @@ import anyio
 import click
 import structlog
 
+from ._catalogue import model_catalogue
 from ._exceptions import AINativeError
 from ._models import Message
 from ._options import parse_options
@@ -63,9 +64,11 @@ def plugins_command(as_json: bool) -> None:
     infos = plugins.plugin_infos()
     broken = plugins.broken
     clashes = plugins.clashes
+    models = model_catalogue(plugins)
     if as_json:
         report = {
             "plugins": [asdict(i) for i in infos],
+            "models": [asdict(m) for m in models],
             "broken": [asdict(b) for b in broken],
             "clashes": [asdict(c) for c in clashes],
         }
@@ -80,11 +83,31 @@ def plugins_command(as_json: bool) -> None:
             names = getattr(info, label)
             if names:
                 click.echo(f"  {label}: {', '.join(names)}")
+        owned = [m.id for m in models if m.plugin == info.name]
+        if owned:
+            click.echo(f"  models: {', '.join(owned)}")
     for bad in broken:
         dist = f" [{bad.distribution} {bad.version}]" if bad.distribution else ""
         click.echo(f"BROKEN {bad.name}{dist}: {bad.error}")
     for clash in clashes:
         click.echo(_clash_line(clash))
+
+
+@cli.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models_command(as_json: bool) -> None:
+    """List the model names a server answers to (its /v1/models) and what each reaches.
+
+    Any model of a provider is also reachable as ``provider/model``.
+    """
+    models = model_catalogue(get_plugins())
+    if as_json:
+        click.echo(json.dumps([asdict(m) for m in models], indent=2))
+        return
+    width = max((len(m.id) for m in models), default=0)
+    for entry in models:
+        target = entry.provider + (f" / {entry.model}" if entry.model else " (its default model)")
+        click.echo(f"{entry.id:<{width}}  {entry.kind:<8}  {target}")
 
 
 def _clash_line(clash: NameClash) -> str:

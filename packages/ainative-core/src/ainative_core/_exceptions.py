@@ -14,6 +14,7 @@ retrying the same request may succeed (``retryable``)::
     │   ├── PayloadTooLargeError             413
     │   └── NotFoundError                    404
     │       ├── UnknownProviderError
+    │       ├── UnknownModelError            a model name no provider answers to
     │       ├── UnknownTransportError
     │       ├── UnknownToolError
     │       ├── UnknownActionError
@@ -75,6 +76,7 @@ __all__ = [
     "ToolExecutionError",
     "TransportError",
     "UnknownActionError",
+    "UnknownModelError",
     "UnknownProviderError",
     "UnknownToolError",
     "UnknownTransportError",
@@ -141,6 +143,10 @@ class NotFoundError(RequestError, LookupError):
 
 class UnknownProviderError(NotFoundError):
     code = "unknown_provider"
+
+
+class UnknownModelError(NotFoundError):
+    code = "unknown_model"
 
 
 class UnknownTransportError(NotFoundError):

@@ -87,6 +87,11 @@ class GenerateRequest(BaseModel):
     top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     stop: list[str] | None = None
     tools: list[ToolSpec] = Field(default_factory=list)
+    tool_choice: str | None = Field(default=None, min_length=1)
+    """Which tool the model may call: ``"auto"``, ``"none"``, ``"required"`` (some tool), or
+    the name of the one tool it must call. None: the vendor's default (auto)."""
+    user: str | None = None
+    """An id of the end user, passed to vendors that take one (abuse monitoring)."""
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("stop", mode="before")

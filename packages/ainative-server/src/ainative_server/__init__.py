@@ -1,4 +1,5 @@
-"""ainative server: stream hub, SSE/WebSocket transports, tools and the ``serve`` command.
+"""ainative server: stream hub, SSE/WebSocket transports, the OpenAI-compatible API, tools
+and the ``serve`` command.
 
 Names are imported on first access: loading the plugin (``ainative_server._plugin``)
 imports this package, and must not import FastAPI, Starlette or the server stack.
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from ._hub import StreamHub as StreamHub
     from ._manager import EventSink as EventSink
     from ._manager import StreamManager as StreamManager
+    from ._openai_api import OpenAIAPI as OpenAIAPI
+    from ._openai_encoding import OpenAIEncoding as OpenAIEncoding
     from ._redis import RedisEventStore as RedisEventStore
     from ._response import Refusal as Refusal
     from ._response import StreamResponse as StreamResponse
@@ -64,6 +67,8 @@ __all__ = [
     "EventSink",
     "EventStore",
     "InMemoryEventStore",
+    "OpenAIAPI",
+    "OpenAIEncoding",
     "ReadResult",
     "RedisEventStore",
     "Refusal",

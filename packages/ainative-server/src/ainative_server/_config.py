@@ -52,7 +52,7 @@ class ServerConfig(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     """Origins allowed by CORS besides loopback ones; ``"*"`` allows any (no credentials)."""
     api_keys: list[str] = Field(default_factory=list)
-    """Bearer tokens accepted on ``/ai/*``; no authentication when empty."""
+    """Bearer tokens accepted on ``/ai/*`` and ``/v1/*``; no authentication when empty."""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     """Largest request body accepted (413 above)."""
     max_events: int = Field(default=200_000, ge=2)
@@ -83,6 +83,8 @@ class ServerConfig(BaseSettings):
     """Path prefix of the ainative endpoints."""
     chat_page: bool = False
     """Serve the chat page at ``/`` (``ainative serve`` turns it on)."""
+    openai_api: bool = True
+    """Serve the OpenAI-compatible API (``/v1/chat/completions``, ``/v1/models``)."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

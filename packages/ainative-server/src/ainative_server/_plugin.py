@@ -11,6 +11,7 @@ from ainative_core import hookimpl
 def ainative_register_transports(register: Any) -> None:
     register("sse", server="ainative_server._sse:SSETransport")
     register("ws", server="ainative_server._ws:WebSocketTransport")
+    register("openai", server="ainative_server._openai_api:OpenAIAPI")
 
 
 @hookimpl

@@ -100,6 +100,11 @@ def store_line() -> str:
     type=click.IntRange(1),
     help="Server processes on the port (more than one needs a shared --store).",
 )
+@click.option(
+    "--openai-api/--no-openai-api",
+    default=None,
+    help="Serve the OpenAI-compatible /v1 API (else AINATIVE_OPENAI_API, on by default).",
+)
 def serve_command(
     provider: str | None,
     model: str | None,
@@ -110,8 +115,10 @@ def serve_command(
     cors_origins: tuple[str, ...] = (),
     store: str | None = None,
     workers: int = 1,
+    openai_api: bool | None = None,
 ) -> None:
-    """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
+    """Serve the ainative API (SSE, WebSocket, OpenAI-compatible /v1, tools); echo unless
+    configured."""
     from ainative_core import AINativeError
 
     from ._config import ServerConfig
@@ -131,6 +138,8 @@ def serve_command(
     overrides["chat_page"] = page
     if cors_origins:
         overrides["cors_origins"] = [*ServerConfig().cors_origins, *cors_origins]
+    if openai_api is not None:
+        overrides["openai_api"] = openai_api
     config = ServerConfig(**overrides)  # type: ignore[arg-type]
     shared = config.store.strip() not in ("", "memory")
     if workers > 1 and not shared:
