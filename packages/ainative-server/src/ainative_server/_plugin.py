@@ -11,6 +11,8 @@ from ainative_core import hookimpl
 def ainative_register_transports(register: Any) -> None:
     register("sse", server="ainative_server._sse:SSETransport")
     register("ws", server="ainative_server._ws:WebSocketTransport")
+    register("ai-sdk", server="ainative_server._aisdk:UIMessageStreamTransport")
+    register("ag-ui", server="ainative_server._agui:AGUITransport")
 
 
 @hookimpl
