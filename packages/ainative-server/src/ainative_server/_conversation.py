@@ -11,7 +11,8 @@ a failure before the answer's first event still fails the request with its HTTP 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -79,13 +80,16 @@ async def respond(stream: StreamManager, request: ActionRequest) -> None:
         generate = build_request(messages=conversation.messages, **options)
     except ValidationError as exc:
         raise InvalidRequestError(validation_message(exc, "request")) from None
-    async with open_stream(stream.provider, generate) as events:
-        await stream.send_events(_announced(events, stream, metadata))
+    async with (
+        open_stream(stream.provider, generate) as events,
+        aclosing(_announced(events, stream, metadata)) as announced,
+    ):
+        await stream.send_events(announced)
 
 
 async def _announced(
     events: AsyncIterator[StreamEvent], stream: StreamManager, metadata: dict[str, Any] | None
-) -> AsyncIterator[StreamEvent]:
+) -> AsyncGenerator[StreamEvent, None]:
     """``events``, with ``metadata`` sent before the first one (unless that one is an
     error the request fails with) or at the end if there is none."""
     pending = metadata is not None
