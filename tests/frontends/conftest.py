@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,11 @@ from ainative_server import AINativeServer, ServerConfig, create_server
 from ainative_testing import LiveServer, PluginSandbox, live_server
 
 HERE: Final = Path(__file__).parent
+
+# The fake OpenAI upstream is imported as ``tests.openai.fake_openai`` (as tests/openai does).
+_ROOT = str(HERE.resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 NPM_TIMEOUT: Final = 600.0
 NODE_TIMEOUT: Final = 60.0
 
