@@ -186,7 +186,9 @@ async def test_tools_context_and_tool_results_reach_the_provider(serve: Serve) -
         {"role": "user", "content": "Weather?"},
         {
             "role": "assistant",
-            "tool_calls": [{"id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'}],
+            "tool_calls": [
+                {"id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'}
+            ],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
     ]
@@ -235,28 +237,31 @@ async def test_a_cut_stream_resumes_from_last_event_id_with_nothing_lost(
 ) -> None:
     provider = FakeProvider([f"a{i} " for i in range(60)], delay=0.01)
     with serve(provider) as (_, live):
-        async with TCPProxy(live.port, cut_after_bytes=1500) as proxy:
-            async with httpx.AsyncClient(timeout=10) as client:
-                seen: list[tuple[int, dict[str, Any]]] = []
-                decoder = SSEDecoder()
-                stream_id = ""
-                with anyio.fail_after(10):
-                    try:
-                        async with client.stream(
-                            "POST", f"{proxy.url}/ai/agui", json=run_input()
-                        ) as response:
-                            stream_id = response.headers["x-ainative-stream-id"]
-                            async for chunk in response.aiter_raw():
-                                seen += [(int(e.id), json.loads(e.data)) for e in decoder.feed(chunk)]
-                    except httpx.HTTPError:
-                        pass  # cut mid-way
-                assert proxy.cuts == 1
-                assert seen and seen[-1][1]["type"] != "RUN_FINISHED"
-                name = stream_id if by == "stream id" else "run-1"
-                resumed = await client.get(
-                    f"{live.base_url}/ai/agui/{name}", headers={"Last-Event-ID": str(seen[-1][0])}
-                )
-                whole = await client.get(f"{live.base_url}/ai/agui/{stream_id}")
+        async with (
+            TCPProxy(live.port, cut_after_bytes=1500) as proxy,
+            httpx.AsyncClient(timeout=10) as client,
+        ):
+            seen: list[tuple[int, dict[str, Any]]] = []
+            decoder = SSEDecoder()
+            stream_id = ""
+            with anyio.fail_after(10):
+                try:
+                    async with client.stream(
+                        "POST", f"{proxy.url}/ai/agui", json=run_input()
+                    ) as response:
+                        stream_id = response.headers["x-ainative-stream-id"]
+                        async for chunk in response.aiter_raw():
+                            seen += [(int(e.id), json.loads(e.data)) for e in decoder.feed(chunk)]
+                except httpx.HTTPError:
+                    pass  # cut mid-way
+            assert proxy.cuts == 1
+            assert seen
+            assert seen[-1][1]["type"] != "RUN_FINISHED"
+            name = stream_id if by == "stream id" else "run-1"
+            resumed = await client.get(
+                f"{live.base_url}/ai/agui/{name}", headers={"Last-Event-ID": str(seen[-1][0])}
+            )
+            whole = await client.get(f"{live.base_url}/ai/agui/{stream_id}")
     rest = decode(resumed.content)
     assert [i for i, _ in seen + rest] == list(range(1, len(seen) + len(rest) + 1))
     assert seen + rest == decode(whole.content)

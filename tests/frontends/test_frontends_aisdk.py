@@ -152,7 +152,12 @@ async def test_earlier_messages_with_tool_outputs_become_the_providers_conversat
     with serve(provider) as (_, live):
         out = await node(
             "ui_chat.mjs",
-            {"api": f"{live.base_url}/ai/ui/chat", "mode": "send", "chatId": "c", "messages": history},
+            {
+                "api": f"{live.base_url}/ai/ui/chat",
+                "mode": "send",
+                "chatId": "c",
+                "messages": history,
+            },
         )
     assert out["thrown"] is None
     sent = [m.model_dump(exclude_defaults=True) for m in provider.requests[-1].messages]
@@ -161,7 +166,9 @@ async def test_earlier_messages_with_tool_outputs_become_the_providers_conversat
         {"role": "user", "content": "What is the weather?"},
         {
             "role": "assistant",
-            "tool_calls": [{"id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'}],
+            "tool_calls": [
+                {"id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'}
+            ],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": '{"sky": "clear"}'},
         {"role": "assistant", "content": "It is clear."},
@@ -183,10 +190,14 @@ async def test_a_tool_result_of_the_server_becomes_a_tool_output_part(
         async def tools(stream: StreamManager, request: Any) -> None:
             call = {"phase": "start", "id": "c1", "name": "add", "index": 0}
             await stream.send(WireEvent("tool_call", call))
-            await stream.send(WireEvent("tool_call", {"phase": "delta", "id": "c1", "args_delta": '{"a":1}'}))
+            await stream.send(
+                WireEvent("tool_call", {"phase": "delta", "id": "c1", "args_delta": '{"a":1}'})
+            )
             await stream.send(WireEvent("tool_call", {"phase": "end", "id": "c1", "index": 0}))
             await stream.send(WireEvent("tool_result", {"id": "c1", "result": {"sum": 3}}))
-            await stream.send(WireEvent("tool_result", {"id": "c2", "name": "fail", "error": "boom"}))
+            await stream.send(
+                WireEvent("tool_result", {"id": "c2", "name": "fail", "error": "boom"})
+            )
             await stream.send_token("Done")
 
         out = await node("ui_chat.mjs", chat(f"{live.base_url}/ai/ui/chat"))
@@ -265,7 +276,10 @@ async def test_the_workflow_transport_resumes_a_cut_stream_by_index_with_nothing
 ) -> None:
     provider = FakeProvider([f"w{i} " for i in range(40)], delay=0.01)
     with serve(provider) as (_, live):
-        async with TCPProxy(live.port, cut_after_bytes=1200) as proxy, anyio.create_task_group() as tg:
+        async with (
+            TCPProxy(live.port, cut_after_bytes=1200) as proxy,
+            anyio.create_task_group() as tg,
+        ):
 
             async def only_the_first_connection_is_cut() -> None:
                 await wait_until(lambda: proxy.bytes_from_target > 0)
@@ -279,7 +293,12 @@ async def test_the_workflow_transport_resumes_a_cut_stream_by_index_with_nothing
         run_id = out["requests"][0]["headers"]["x-workflow-run-id"]
         replay = await node(
             "ui_chat.mjs",
-            {"api": f"{live.base_url}/ai/ui/chat", "mode": "workflow", "resume": True, "chatId": run_id},
+            {
+                "api": f"{live.base_url}/ai/ui/chat",
+                "mode": "workflow",
+                "resume": True,
+                "chatId": run_id,
+            },
         )
     assert out["thrown"] is None
     assert out["strictErrors"] == []

@@ -8,6 +8,7 @@ the middle of the stream resumes the same reply (``useChat({resume: true})``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from collections.abc import Iterator
@@ -43,7 +44,9 @@ POLL_MS: Final = 10
 
 
 @pytest.fixture(scope="module")
-def page_server(frontend_modules: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def page_server(
+    frontend_modules: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """The chat page, bundled with esbuild, on a loopback port."""
     out = tmp_path_factory.mktemp("page")
     (out / "index.html").write_bytes((HERE / "page" / "index.html").read_bytes())
@@ -108,7 +111,7 @@ def test_use_chat_shows_the_reply_token_by_token_and_a_reload_resumes_it(
     growing = [t for t in before if t]
     assert len(growing) >= 3  # several renders, each a longer prefix of the reply
     assert all(FULL.startswith(t) for t in growing)
-    assert all(a != b and b.startswith(a) for a, b in zip(growing, growing[1:], strict=False))
+    assert all(a != b and b.startswith(a) for a, b in itertools.pairwise(growing))
     assert message_id.startswith("s_")
     assert resumed_id == message_id  # the same run, resumed: not a new answer
     partial = [t for t in after if t and t != FULL]

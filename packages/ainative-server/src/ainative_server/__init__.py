@@ -13,6 +13,10 @@ from ainative_core import lazy_exports
 if TYPE_CHECKING:
     from ._actions import Action as Action
     from ._actions import ActionHandler as ActionHandler
+    from ._agui import AGUIEncoding as AGUIEncoding
+    from ._agui import AGUITransport as AGUITransport
+    from ._aisdk import UIMessageStreamEncoding as UIMessageStreamEncoding
+    from ._aisdk import UIMessageStreamTransport as UIMessageStreamTransport
     from ._config import ServerConfig as ServerConfig
     from ._encoding import Batch as Batch
     from ._encoding import Encoder as Encoder
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
     from ._hub import StreamHub as StreamHub
     from ._manager import EventSink as EventSink
     from ._manager import StreamManager as StreamManager
+    from ._parts import PartsEncoding as PartsEncoding
+    from ._parts import PartsResponse as PartsResponse
     from ._response import Refusal as Refusal
     from ._response import StreamResponse as StreamResponse
     from ._server import AINativeServer as AINativeServer
@@ -52,6 +58,8 @@ if TYPE_CHECKING:
     from ._ws import WebSocketTransport as WebSocketTransport
 
 __all__ = [
+    "AGUIEncoding",
+    "AGUITransport",
     "AINativeServer",
     "Action",
     "ActionHandler",
@@ -61,6 +69,8 @@ __all__ = [
     "EventSink",
     "EventStore",
     "InMemoryEventStore",
+    "PartsEncoding",
+    "PartsResponse",
     "ReadResult",
     "Refusal",
     "Run",
@@ -77,6 +87,8 @@ __all__ = [
     "Subscription",
     "Tool",
     "ToolRegistry",
+    "UIMessageStreamEncoding",
+    "UIMessageStreamTransport",
     "WebSocketEncoding",
     "WebSocketTransport",
     "cancel_on_disconnect",
