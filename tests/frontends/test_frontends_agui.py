@@ -276,7 +276,7 @@ async def test_cancel_reaches_the_provider_and_the_run_finishes_cancelled(serve:
     with serve(provider) as (server, live):
         async with httpx.AsyncClient(timeout=10) as client:
             body = b""
-            answers = []
+            answers: list[httpx.Response] = []
             with anyio.fail_after(15):
                 async with client.stream("POST", f"{live.base_url}/ai/agui", json=run_input()) as r:
                     async for chunk in r.aiter_raw():
