@@ -24,10 +24,10 @@ BODY = (
     ("after", "expected", "reached"),
     [
         (0, BODY, True),
-        (1, BODY[len(b"id: 1\ndata: {}\n\n") :], True),
-        (2, b": ping\n\nid: 3\ndata: {}\n\ndata: [DONE]\n\n", True),
+        (1, b'id: 2\ndata: {"t":"id: 9"}\n\nid: 3\ndata: {}\n\ndata: [DONE]\n\n', True),
+        (2, b"id: 3\ndata: {}\n\ndata: [DONE]\n\n", True),
         (3, b": ping\n\ndata: [DONE]\n\n", False),
-        (7, b": ping\n\ndata: [DONE]\n\n", False),
+        (8, b": ping\n\ndata: [DONE]\n\n", False),  # "id: 9" in a part's data is no id
     ],
 )
 def test_drop_parts_leaves_out_the_parts_up_to_n_and_keeps_the_rest(
@@ -116,3 +116,15 @@ def test_agui_messages_become_our_messages() -> None:
         {"role": "system", "content": "rules"},
         {"role": "tool", "tool_call_id": "c", "content": "failed"},
     ]
+
+
+@pytest.mark.parametrize("token", ['say "hi"\n', "émoji 🎉", "\\", "</script>"])
+def test_a_tokens_delta_is_its_logged_json_string(token: str) -> None:
+    import json
+
+    from ainative_server._parts import token_json
+
+    event = StoredEvent.encode(2, WireEvent.token(token))
+    assert json.loads(token_json(event)) == token
+    odd = StoredEvent(3, "token", '{"type": "token", "data": 7}')  # not as a server writes it
+    assert json.loads(token_json(odd)) == "7"

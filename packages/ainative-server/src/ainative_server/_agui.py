@@ -33,7 +33,7 @@ from ainative_core import InvalidRequestError, StreamNotFoundError, WireEvent
 from ._aliases import StreamAliases
 from ._conversation import RESPOND, conversation_request
 from ._http import read_json, validate
-from ._parts import Parts, PartsEncoding, PartsResponse
+from ._parts import Parts, PartsEncoding, PartsResponse, token_json
 from ._sse import parse_last_event_id
 from ._store import StoredEvent
 
@@ -56,6 +56,7 @@ class _AGUIEvents:
     __slots__ = (
         "blocks",
         "calls",
+        "delta",
         "finished",
         "model",
         "parent",
@@ -77,6 +78,8 @@ class _AGUIEvents:
         self.started = False
         self.finished = False
         self.text: str | None = None
+        self.delta = ""
+        """The open text message's ``TEXT_MESSAGE_CONTENT`` JSON up to its delta."""
         self.reasoning: str | None = None
         self.parent: str | None = None
         """The id of the last text message (the parent of the tool calls after it)."""
@@ -91,22 +94,15 @@ class _AGUIEvents:
         out: list[str] = []
         if kind == "token":
             self._start(out)
-            data = WireEvent.from_json(event.json).data
             self._close_reasoning(out)
             if self.text is None:
                 self.text = self.parent = self._block()
+                quoted = _quote(self.text)
                 out.append(
-                    '{"type":"TEXT_MESSAGE_START","messageId":'
-                    + _quote(self.text)
-                    + ',"role":"assistant"}'
+                    '{"type":"TEXT_MESSAGE_START","messageId":' + quoted + ',"role":"assistant"}'
                 )
-            out.append(
-                '{"type":"TEXT_MESSAGE_CONTENT","messageId":'
-                + _quote(self.text)
-                + ',"delta":'
-                + _quote(str(data))
-                + "}"
-            )
+                self.delta = '{"type":"TEXT_MESSAGE_CONTENT","messageId":' + quoted + ',"delta":'
+            out.append(self.delta + token_json(event) + "}")
             return out
         wire = WireEvent.from_json(event.json)
         data = wire.data

@@ -37,7 +37,7 @@ from ainative_core import InvalidRequestError, StreamNotFoundError, WireEvent
 from ._aliases import StreamAliases
 from ._conversation import RESPOND, conversation_request
 from ._http import read_json, validate
-from ._parts import Parts, PartsEncoding, PartsResponse, count_parts
+from ._parts import Parts, PartsEncoding, PartsResponse, count_parts, token_json
 from ._sse import parse_last_event_id
 from ._store import StoredEvent
 
@@ -68,7 +68,16 @@ _FINISH_STEP: Final = '{"type":"finish-step"}'
 class _UIParts:
     """The UI message parts of one stream's events (one assistant message, one step)."""
 
-    __slots__ = ("blocks", "calls", "finished", "reasoning", "started", "stream_id", "text")
+    __slots__ = (
+        "blocks",
+        "calls",
+        "delta",
+        "finished",
+        "reasoning",
+        "started",
+        "stream_id",
+        "text",
+    )
 
     def __init__(self, stream_id: str) -> None:
         self.stream_id = stream_id
@@ -76,6 +85,8 @@ class _UIParts:
         self.finished = False
         self.text: str | None = None
         """The id of the open text part."""
+        self.delta = ""
+        """The open text part's ``text-delta`` JSON up to its delta."""
         self.reasoning: str | None = None
         """The id of the open reasoning part."""
         self.blocks = 0
@@ -91,18 +102,12 @@ class _UIParts:
             out += [_dumps({"type": "start", "messageId": self.stream_id}), _START_STEP]
         kind = event.type
         if kind == "token":
-            data = WireEvent.from_json(event.json).data
             self._close_reasoning(out)
             if self.text is None:
                 self.text = self._block("text")
                 out.append('{"type":"text-start","id":' + _quote(self.text) + "}")
-            out.append(
-                '{"type":"text-delta","id":'
-                + _quote(self.text)
-                + ',"delta":'
-                + _quote(str(data))
-                + "}"
-            )
+                self.delta = '{"type":"text-delta","id":' + _quote(self.text) + ',"delta":'
+            out.append(self.delta + token_json(event) + "}")
             return out
         wire = WireEvent.from_json(event.json)
         if kind == "reasoning":

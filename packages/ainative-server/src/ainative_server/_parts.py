@@ -17,6 +17,7 @@ parts resumes in the middle of that event.
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final, final
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Final, final
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from ainative_core import ActionRequest, StreamNotFoundError, encode_sse_comment
+from ainative_core import ActionRequest, StreamNotFoundError, WireEvent, encode_sse_comment
 
 from ._encoding import Encoder, Encoding
 from ._http import error_response
@@ -34,10 +35,18 @@ from ._store import StoredEvent
 if TYPE_CHECKING:
     from ._server import AINativeServer
 
-__all__ = ["MEDIA_TYPE", "PartsEncoding", "PartsResponse", "count_parts", "drop_parts"]
+__all__ = [
+    "MEDIA_TYPE",
+    "PartsEncoding",
+    "PartsResponse",
+    "count_parts",
+    "drop_parts",
+    "token_json",
+]
 
 MEDIA_TYPE: Final = "text/event-stream; charset=utf-8"
 _ID: Final = b"id: "
+_quote = json.encoder.encode_basestring
 _BLOCK_END: Final = b"\n\n"
 
 Parts = Callable[[StoredEvent], list[str]]
@@ -66,8 +75,12 @@ class PartsEncoding(Encoding[bytes]):
 
         def encode(event: StoredEvent) -> bytes:
             nonlocal ordinal
+            parts = make(event)
+            if len(parts) == 1:  # the common case: one token, one delta
+                ordinal += 1
+                return f"id: {ordinal}\ndata: {parts[0]}\n\n".encode()
             blocks = []
-            for part in make(event):
+            for part in parts:
                 ordinal += 1
                 blocks.append(f"id: {ordinal}\ndata: {part}\n\n")
             return "".join(blocks).encode()
@@ -87,9 +100,16 @@ def drop_parts(body: bytes, after: int) -> tuple[bytes, bool]:
     """``body`` without its part blocks whose ordinal is at most ``after``; and whether a
     later part was reached (nothing more to drop after it).
 
-    Blocks without an id (keep-alives, ``[DONE]``) stay. ``body`` is whole SSE blocks, as
-    a `PartsEncoding` writes them.
+    Blocks without an id (keep-alives, ``[DONE]``) after the dropped parts stay. ``body``
+    is whole SSE blocks, as a `PartsEncoding` writes them.
     """
+    # Ordinals are consecutive: part ``after + 1`` starts what is kept, when it is here.
+    target = b"id: %d\n" % (after + 1)
+    if body.startswith(target):
+        return body, True
+    found = body.find(_BLOCK_END + target)
+    if found != -1:
+        return body[found + len(_BLOCK_END) :], True
     kept: list[bytes] = []
     pos = 0
     size = len(body)
@@ -193,3 +213,17 @@ class PartsResponse(Response):
             await send(message)
 
         await self._inner(scope, receive, send_parts)
+
+
+_TOKEN_PREFIX: Final = '{"type":"token","data":'
+
+
+def token_json(event: StoredEvent) -> str:
+    """The JSON string of a ``token`` event's text, as logged (no parsing, no re-quoting)."""
+    text = event.json
+    if text.startswith(_TOKEN_PREFIX) and text.endswith("}"):
+        value = text[len(_TOKEN_PREFIX) : -1]
+        if value.startswith('"'):
+            return value
+    data = WireEvent.from_json(text).data
+    return _quote(data if isinstance(data, str) else str(data))
