@@ -128,3 +128,11 @@ def bench(session: nox.Session) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("run with: nox -s <session>")
+
+
+@nox.session
+def screenshot(session: nox.Session) -> None:
+    """The chat page in Debian's Chromium; writes docs/images/chat.png."""
+    _sync(session)
+    session.run("bash", ".ci/install-browser", external=True)
+    session.run("python", "-m", "browser.screenshot", env={"PYTHONPATH": "tests"})

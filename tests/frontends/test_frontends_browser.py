@@ -1,9 +1,9 @@
 """A real page with ``useChat`` (``@ai-sdk/react``, bundled by esbuild) in headless Chromium.
 
 The page (``page/``) is served by this test on one loopback port, ``ainative serve`` runs on
-another with CORS allowing the page's origin; Playwright drives Debian's Chromium (the
-system executable, no browser download). The reply shows token by token, and a reload in
-the middle of the stream resumes the same reply (``useChat({resume: true})``).
+another with CORS allowing the page's origin; Playwright drives Debian's Chromium (launched
+as tests/browser does; no browser download). The reply shows token by token, and a reload
+in the middle of the stream resumes the same reply (``useChat({resume: true})``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 from starlette.applications import Starlette
 from starlette.staticfiles import StaticFiles
+from tests.browser.chromium import launch
 
 from ainative_testing import LiveServer, live_server, serve_process
 
@@ -26,17 +27,6 @@ from .conftest import HERE
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM: Final = "/usr/bin/chromium"
-CHROMIUM_ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TOKENS: Final = 60  # the page asks echo for 60 tokens, 50 ms apart
 FULL: Final = "t0" + "".join(f" t{i}" for i in range(1, TOKENS))
 POLLS: Final = 3000
@@ -96,7 +86,7 @@ def test_use_chat_shows_the_reply_token_by_token_and_a_reload_resumes_it(
 ) -> None:
     url = f"{page_server.base_url}/index.html?api={ainative}&chat=browser-chat"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page()
             page.goto(url)

@@ -56,11 +56,16 @@ def serve(parity_plugins: PluginSandbox, server_backend: str) -> Serve:
 
 @pytest.fixture
 def driver(transport: str) -> Callable[[str], AbstractContextManager[Any]]:
-    """``async with driver(base_url) as d:`` the raw driver of the transport under test."""
+    """``async with driver(base_url) as d:`` the raw driver of the transport under test.
+
+    ``resumable=True``: it declares that it resumes after a drop (else a drop cancels).
+    """
 
     @asynccontextmanager
-    async def make(base_url: str, headers: dict[str, str] | None = None) -> AsyncIterator[Driver]:
+    async def make(
+        base_url: str, headers: dict[str, str] | None = None, *, resumable: bool = False
+    ) -> AsyncIterator[Driver]:
         async with httpx.AsyncClient(headers=headers, timeout=10) as client:
-            yield DRIVERS[transport](base_url, client)
+            yield DRIVERS[transport](base_url, client, resumable=resumable)
 
     return make  # type: ignore[return-value]

@@ -88,6 +88,8 @@ from ._sse import SSEDecoder as SSEDecoder
 from ._sse import encode_sse as encode_sse
 from ._sse import encode_sse_comment as encode_sse_comment
 from ._wire import DONE_SENTINEL as DONE_SENTINEL
+from ._wire import RESUMABLE_HEADER as RESUMABLE_HEADER
+from ._wire import RESUMABLE_PARAM as RESUMABLE_PARAM
 from ._wire import WIRE_VERSION as WIRE_VERSION
 from ._wire import WireEvent as WireEvent
 from ._wire import error_fields as error_fields
@@ -98,6 +100,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DONE_SENTINEL",
     "ENTRY_POINT_GROUP",
+    "RESUMABLE_HEADER",
+    "RESUMABLE_PARAM",
     "SEED_EVENTS",
     "SSE_DONE",
     "WIRE_VERSION",

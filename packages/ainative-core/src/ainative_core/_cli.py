@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import logging
@@ -197,6 +198,12 @@ def doctor_command() -> None:
     names = sorted(k for k in os.environ if k.startswith("AINATIVE_"))
     keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_HOST") if k in os.environ]
     click.echo(f"config: {', '.join(names + keys) or 'none (defaults: echo provider)'}")
+    known = plugins.settings
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            click.echo(f"config: unknown {name}: no installed plugin reads it{hint}")
     if os.path.exists(".env"):
         click.echo("config: .env file in the current directory")
 

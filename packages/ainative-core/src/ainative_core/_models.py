@@ -96,7 +96,11 @@ class GenerateRequest(BaseModel):
 
 
 class ActionRequest(BaseModel):
-    """The body a client posts to start an action (the seed's shape, plus routing fields)."""
+    """The body a client posts to start an action (the seed's shape, plus routing fields).
+
+    ``null`` for ``params``, ``context`` or ``options`` is taken as ``{}`` (the seed's
+    ``context`` is optional).
+    """
 
     action: str = Field(default="chat", min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -104,6 +108,11 @@ class ActionRequest(BaseModel):
     provider: str | None = None
     model: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params", "context", "options", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 class Usage(BaseModel):

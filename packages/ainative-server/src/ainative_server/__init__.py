@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from ._encoding import Batch as Batch
     from ._encoding import Encoder as Encoder
     from ._encoding import Encoding as Encoding
+    from ._endpoints import ToolRequest as ToolRequest
     from ._http import cancel_on_disconnect as cancel_on_disconnect
+    from ._http import client_can_resume as client_can_resume
     from ._http import error_body as error_body
     from ._http import error_response as error_response
     from ._http import error_status as error_status
@@ -87,11 +89,13 @@ __all__ = [
     "Subscription",
     "Tool",
     "ToolRegistry",
+    "ToolRequest",
     "UIMessageStreamEncoding",
     "UIMessageStreamTransport",
     "WebSocketEncoding",
     "WebSocketTransport",
     "cancel_on_disconnect",
+    "client_can_resume",
     "create_app",
     "create_router",
     "create_server",
@@ -104,6 +108,7 @@ __all__ = [
     "stream_tokens",
     "tool",
 ]
+
 
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
     __getattr__, __dir__ = lazy_exports(__name__)

@@ -7,7 +7,8 @@ owner of a follower's life: it starts the run (or finds the stream to resume), r
 failure that came before the first event so the transport can refuse the request properly,
 holds the follower's slot while it reads and releases it on the way out. When the last
 follower of a running stream goes away, the producer keeps running for ``resume_grace``
-seconds (a client may resume); then it is cancelled. Finished logs stay readable for
+seconds if that follower was ``resumable`` (its client said it comes back); then it is
+cancelled. A follower that was not resumable cancels it at once. Finished logs stay readable for
 ``retention`` seconds.
 """
 

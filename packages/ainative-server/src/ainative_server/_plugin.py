@@ -24,6 +24,14 @@ def ainative_register_tools(register: Any) -> None:
 
 
 @hookimpl
+def ainative_register_settings(register: Any) -> None:
+    from ._config import ServerConfig
+
+    for field in ServerConfig.model_fields:
+        register(f"AINATIVE_{field.upper()}")
+
+
+@hookimpl
 def ainative_register_commands(cli: Any) -> None:
     from ._serve import serve_command
 

@@ -28,8 +28,27 @@ _WS_PING: Final = 20.0
     show_default=True,
     help="asyncio serves with uvicorn, trio with Hypercorn.",
 )
+@click.option(
+    "--page/--no-page",
+    default=True,
+    show_default=True,
+    help="Serve the chat page at / (AINATIVE_CHAT_PAGE is ignored here).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Allow this browser origin too (repeatable; loopback origins always are; '*': any).",
+)
 def serve_command(
-    provider: str | None, model: str | None, host: str | None, port: int | None, backend: str
+    provider: str | None,
+    model: str | None,
+    host: str | None,
+    port: int | None,
+    backend: str,
+    page: bool = True,
+    cors_origins: tuple[str, ...] = (),
 ) -> None:
     """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
     from ._config import ServerConfig
@@ -44,6 +63,9 @@ def serve_command(
         overrides["provider"] = provider
     if model:
         overrides["model"] = model
+    overrides["chat_page"] = page
+    if cors_origins:
+        overrides["cors_origins"] = [*ServerConfig().cors_origins, *cors_origins]
     config = ServerConfig(**overrides)  # type: ignore[arg-type]
     app = create_app(config)
     host, port = config.host, config.port
@@ -52,6 +74,8 @@ def serve_command(
         f"ainative serving on http://{host}:{port} "
         f"(provider {config.provider}, {server} on {backend})",
     )
+    if config.chat_page:
+        click.echo(f"chat page: http://{host}:{port}/")
     if backend == "asyncio":
         import uvicorn
 
