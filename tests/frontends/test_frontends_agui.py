@@ -25,6 +25,8 @@ from .conftest import Node, Serve
 pytestmark = pytest.mark.anyio
 
 EVENT: TypeAdapter[Any] = TypeAdapter(Event)
+RESUMABLE = {"X-AINative-Resumable": "1"}
+"""What a client sends that resumes after a dropped connection (its run then survives one)."""
 
 SCRIPT = [
     StreamEvent.reasoning_delta("Thinking"),
@@ -247,7 +249,7 @@ async def test_a_cut_stream_resumes_from_last_event_id_with_nothing_lost(
             with anyio.fail_after(10):
                 try:
                     async with client.stream(
-                        "POST", f"{proxy.url}/ai/agui", json=run_input()
+                        "POST", f"{proxy.url}/ai/agui", json=run_input(), headers=RESUMABLE
                     ) as response:
                         stream_id = response.headers["x-ainative-stream-id"]
                         async for chunk in response.aiter_raw():

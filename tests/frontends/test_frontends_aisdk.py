@@ -253,7 +253,9 @@ async def test_resume_by_chat_id_replays_the_running_stream_and_is_204_once_it_e
     with serve(provider) as (server, live):
         api = f"{live.base_url}/ai/ui/chat"
         async with TCPProxy(live.port, cut_after_bytes=900) as proxy:
-            cut = await node("ui_chat.mjs", chat(f"{proxy.url}/ai/ui/chat", chat_id="resumed"))
+            cut = await node(
+                "ui_chat.mjs", chat(f"{proxy.url}/ai/ui/chat", chat_id="resumed", resumable=True)
+            )
         assert proxy.cuts == 1
         assert cut["thrown"] is not None  # the connection was lost mid-stream
         resumed = await node("ui_chat.mjs", {"api": api, "mode": "resume", "chatId": "resumed"})
@@ -287,7 +289,8 @@ async def test_the_workflow_transport_resumes_a_cut_stream_by_index_with_nothing
 
             tg.start_soon(only_the_first_connection_is_cut)
             out = await node(
-                "ui_chat.mjs", chat(f"{proxy.url}/ai/ui/chat", mode="workflow", chat_id="wf")
+                "ui_chat.mjs",
+                chat(f"{proxy.url}/ai/ui/chat", mode="workflow", chat_id="wf", resumable=True),
             )
         assert proxy.cuts == 1
         run_id = out["requests"][0]["headers"]["x-workflow-run-id"]
@@ -309,6 +312,24 @@ async def test_the_workflow_transport_resumes_a_cut_stream_by_index_with_nothing
     assert out["chunks"] == replay["chunks"]  # every part once, in order
     assert out["message"] == replay["message"]
     assert out["message"]["parts"][1]["text"] == "".join(f"w{i} " for i in range(40))
+
+
+async def test_a_client_that_did_not_declare_it_resumes_cancels_its_run_by_leaving(
+    serve: Serve, node: Node
+) -> None:
+    provider = FakeProvider([f"t{i} " for i in range(100)], delay=0.04)
+    with serve(provider) as (server, live):
+        async with TCPProxy(live.port, cut_after_bytes=900) as proxy:
+            cut = await node("ui_chat.mjs", chat(f"{proxy.url}/ai/ui/chat", chat_id="gone"))
+        assert proxy.cuts == 1
+        await wait_until(provider.cancelled.is_set)
+        resumed = await node(
+            "ui_chat.mjs",
+            {"api": f"{live.base_url}/ai/ui/chat", "mode": "resume", "chatId": "gone"},
+        )
+        run = server.hub.get(cut["requests"][0]["headers"]["x-ainative-stream-id"])
+    assert run.finish_reason == "cancelled"
+    assert resumed["requests"][0]["status"] == 204  # nothing running to resume
 
 
 @pytest.mark.parametrize("start_index", [0, 1, 3, 12, 13, 20])

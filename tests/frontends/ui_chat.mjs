@@ -1,7 +1,8 @@
 // Drives an ainative server with the AI SDK's own clients, as useChat does, and prints JSON.
 //
 // Input (argv[2], JSON): {api, mode: "send" | "resume" | "workflow", chatId, messages,
-// body?, startIndex?}. The response body is read by the transport of the current `ai`
+// body?, startIndex?, resumable?}; `resumable` sends `X-AINative-Resumable: 1` (the client
+// comes back after a dropped connection, so its run survives one). The response body is read by the transport of the current `ai`
 // release (its parser, schema and message assembly through readUIMessageStream) and, on a
 // copy, validated against the strict chunk schemas of the last release that had them
 // (`ai-strict`): a key a schema does not declare fails there.
@@ -34,11 +35,17 @@ async function recordingFetch(url, init) {
   return new Response(forClient, { status: response.status, headers: response.headers });
 }
 
+const headers = input.resumable ? { 'X-AINative-Resumable': '1' } : {};
 let stream = null;
 let thrown = null;
 try {
 if (input.mode === 'workflow') {
-  const transport = new WorkflowChatTransport({ api: input.api, fetch: recordingFetch });
+  const transport = new WorkflowChatTransport({
+    api: input.api,
+    fetch: recordingFetch,
+    prepareSendMessagesRequest: ({ id, messages }) => ({ body: { id, messages }, headers }),
+    prepareReconnectToStreamRequest: () => ({ headers }),
+  });
   stream = input.resume
     ? await transport.reconnectToStream({ chatId: input.chatId, startIndex: input.startIndex })
     : await transport.sendMessages({
@@ -48,7 +55,12 @@ if (input.mode === 'workflow') {
         messageId: undefined,
       });
 } else {
-  const transport = new DefaultChatTransport({ api: input.api, fetch: recordingFetch, body: input.body });
+  const transport = new DefaultChatTransport({
+    api: input.api,
+    fetch: recordingFetch,
+    body: input.body,
+    headers,
+  });
   stream =
     input.mode === 'resume'
       ? await transport.reconnectToStream({ chatId: input.chatId })

@@ -126,8 +126,11 @@ async def opened(
             yield Read(response.headers["x-ainative-stream-id"], chunks, is_end)
 
 
-def start(client: httpx.AsyncClient, protocol: Protocol, base: str, body: Any) -> Any:
-    return opened(client, protocol, "POST", base + protocol.start_path, json=body)
+def start(
+    client: httpx.AsyncClient, protocol: Protocol, base: str, body: Any, *, resumable: bool = False
+) -> Any:
+    headers = {"X-AINative-Resumable": "1"} if resumable else {}
+    return opened(client, protocol, "POST", base + protocol.start_path, json=body, headers=headers)
 
 
 def resume(client: httpx.AsyncClient, protocol: Protocol, base: str, sid: str, after: int) -> Any:
@@ -212,7 +215,7 @@ async def test_a_live_stream_cut_mid_way_resumes_with_nothing_lost_or_repeated(
         async with httpx.AsyncClient(timeout=10) as client:
             async with (
                 TCPProxy(live.port) as proxy,
-                start(client, protocol, proxy.url, protocol.body("fake")) as stream,
+                start(client, protocol, proxy.url, protocol.body("fake"), resumable=True) as stream,
             ):
                 await stream.read(5)
                 proxy.cut()
@@ -293,12 +296,29 @@ async def test_a_dropped_client_leaves_the_run_for_the_grace_period_then_it_is_c
     with serve(resume_grace=0.5) as (server, live), anyio.fail_after(10):
         async with (
             httpx.AsyncClient(timeout=10) as client,
-            start(client, protocol, live.base_url, protocol.body("fake")) as stream,
+            start(client, protocol, live.base_url, protocol.body("fake"), resumable=True) as stream,
         ):
             await stream.read(4)
         run = server.hub.get(stream.stream_id)
         await wait_until(lambda: run.followers == 0)
         assert not run.done  # still producing during the grace period
         await wait_until(lambda: run.done)
+    assert run.finish_reason == "cancelled"
+    assert fake.cancelled.is_set()
+
+
+async def test_a_client_that_did_not_declare_it_resumes_cancels_its_run_by_leaving(
+    serve: Serve, parity_plugins: PluginSandbox, protocol: Protocol
+) -> None:
+    fake = FakeProvider([f"t{i} " for i in range(1000)], delay=0.02)
+    parity_plugins.add_provider("fake", fake)
+    with serve(resume_grace=30) as (server, live), anyio.fail_after(10):
+        async with (
+            httpx.AsyncClient(timeout=10) as client,
+            start(client, protocol, live.base_url, protocol.body("fake")) as stream,
+        ):
+            await stream.read(4)
+        run = server.hub.get(stream.stream_id)
+        await wait_until(lambda: run.done)  # at once, not after the 30 s grace
     assert run.finish_reason == "cancelled"
     assert fake.cancelled.is_set()

@@ -13,7 +13,12 @@ const chatId = query.get('chat');
 
 function Chat() {
   const [transport] = useState(
-    () => new DefaultChatTransport({ api, body: { options: { tokens: 60, delay: 0.05 } } }),
+    () =>
+      new DefaultChatTransport({
+        api,
+        headers: { 'X-AINative-Resumable': '1' }, // a reload resumes: keep the run meanwhile
+        body: { options: { tokens: 60, delay: 0.05 } },
+      }),
   );
   const { messages, sendMessage, status, stop } = useChat({ id: chatId, transport, resume: true });
   const reply = messages.filter(m => m.role === 'assistant').at(-1);

@@ -14,7 +14,9 @@ Routes (under the server's prefix, ``/ai`` by default):
   ``GET /ai/agui/{id}`` with ``Last-Event-ID: N`` (or ``?last_event_id=N``) resumes with
   exactly the events after N; ``id`` is the stream id (``X-AINative-Stream-Id``) or the
   input's ``runId``. ``DELETE /ai/agui/{id}`` cancels the run: the provider call is
-  cancelled and the stream ends with ``RUN_FINISHED`` (outcome ``cancelled``).
+  cancelled and the stream ends with ``RUN_FINISHED`` (outcome ``cancelled``). A dropped
+  connection cancels the run as well, unless the client declared it resumes
+  (``X-AINative-Resumable: 1``): then the run goes on for ``resume_grace``.
 """
 
 from __future__ import annotations

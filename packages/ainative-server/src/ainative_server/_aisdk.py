@@ -16,7 +16,9 @@ Routes (under the server's prefix, ``/ai`` by default):
   means the same as ``startIndex=N``.
 - ``DELETE /ai/ui/chat/{id}/stream``: stop the run (a chat's latest, or a stream): the
   provider call is cancelled and followers end with ``abort`` then ``finish``. The AI SDK's
-  ``stop()`` only closes the connection, which a resumable run survives.
+  ``stop()`` only closes the connection: that cancels the run too, unless the client
+  declared it resumes (``X-AINative-Resumable: 1``), whose run survives a dropped
+  connection for ``resume_grace``.
 
 Parts carry only the keys of the AI SDK's chunk schemas; our ids travel in ``id:`` lines and
 headers.

@@ -157,7 +157,10 @@ class PartsResponse(Response):
 
     It is a `StreamResponse` that starts at the stream's first event and leaves out the
     parts up to ``after``; ``on_start(stream_id)`` adds headers once the stream is known
-    (e.g. a protocol's own name for the stream id) and may record the stream.
+    (e.g. a protocol's own name for the stream id) and may record the stream. As for
+    `StreamResponse`, ``resumable`` defaults to what the client declared
+    (``X-AINative-Resumable: 1``): only such a client's dropped connection leaves the run
+    going for ``resume_grace``.
     """
 
     def __init__(
@@ -168,7 +171,7 @@ class PartsResponse(Response):
         request: ActionRequest | None = None,
         stream_id: str | None = None,
         after: int = 0,
-        resumable: bool = True,
+        resumable: bool | None = None,
         headers: Mapping[str, str] | None = None,
         on_start: StartHook | None = None,
         refuse: Refusal = error_response,
