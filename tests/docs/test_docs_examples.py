@@ -1112,3 +1112,45 @@ async def test_seed_render_twins(serve: Serve) -> None:
     assert "[0] Hello" in rendered
     assert "[3] world" in rendered
     assert rendered.count("[0] Hello") == 1  # never rendered twice
+
+
+# -- frontends.md ------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_frontends_cors_resume_and_stop(serve: Serve) -> None:
+    app = create_app(ServerConfig(cors_origins=["http://localhost:3000"]))
+    origin = {"Origin": "http://localhost:3000"}
+    chat = {
+        "id": "chat-1",
+        "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Hello"}]}],
+        "trigger": "submit-message",
+    }
+    with serve(app) as live:
+        async with httpx.AsyncClient(base_url=live.base_url, headers=origin) as http:
+            response = await http.post("/ai/ui/chat", json=chat)
+            exposed = response.headers["access-control-expose-headers"].lower()
+            run_id = response.headers["x-workflow-run-id"]
+            no_active_stream = await http.get("/ai/ui/chat/chat-1/stream")
+            tail = await http.get(f"/ai/ui/chat/{run_id}/stream", params={"startIndex": -1})
+            stopped = await http.delete("/ai/ui/chat/chat-1/stream")
+            run = await http.post(
+                "/ai/agui",
+                json={
+                    "threadId": "t",
+                    "runId": "r",
+                    "messages": [{"id": "u", "role": "user", "content": "Hello"}],
+                },
+            )
+            replay = await http.get("/ai/agui/r", headers={"Last-Event-ID": "1"})
+    assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    for header in ("x-ainative-stream-id", "x-workflow-run-id", "x-workflow-stream-tail-index"):
+        assert header in exposed
+    assert '"type":"start","messageId":"' + run_id in response.text
+    assert response.text.endswith("data: [DONE]\n\n")
+    assert no_active_stream.status_code == 204
+    assert tail.text == 'id: 7\ndata: {"type":"finish","finishReason":"stop"}\n\ndata: [DONE]\n\n'
+    assert tail.headers["x-workflow-stream-tail-index"] == "6"
+    assert stopped.json() == {"stream_id": run_id, "cancelled": False}
+    assert run.text.startswith('id: 1\ndata: {"type":"RUN_STARTED","threadId":"t","runId":"r"}')
+    assert replay.text == run.text.split("\n\n", 1)[1]

@@ -86,7 +86,7 @@ async def test_unknown_names_are_404_listing_what_exists(serve: Serve) -> None:
     assert "did you mean 'echo'" in error_of(provider)["message"]
     assert action.status_code == 404
     assert error_of(action)["code"] == "unknown_action"
-    assert "installed: chat, prompt" in error_of(action)["message"]
+    assert "installed: chat, chat.completions, prompt, respond" in error_of(action)["message"]
     assert tool.status_code == 404
     assert tool.json()["success"] is False
     assert tool.json()["code"] == "unknown_tool"

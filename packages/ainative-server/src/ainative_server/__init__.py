@@ -14,6 +14,10 @@ from ainative_core import lazy_exports
 if TYPE_CHECKING:
     from ._actions import Action as Action
     from ._actions import ActionHandler as ActionHandler
+    from ._agui import AGUIEncoding as AGUIEncoding
+    from ._agui import AGUITransport as AGUITransport
+    from ._aisdk import UIMessageStreamEncoding as UIMessageStreamEncoding
+    from ._aisdk import UIMessageStreamTransport as UIMessageStreamTransport
     from ._config import ServerConfig as ServerConfig
     from ._encoding import Batch as Batch
     from ._encoding import Encoder as Encoder
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
     from ._manager import StreamManager as StreamManager
     from ._openai_api import OpenAIAPI as OpenAIAPI
     from ._openai_encoding import OpenAIEncoding as OpenAIEncoding
+    from ._parts import PartsEncoding as PartsEncoding
+    from ._parts import PartsResponse as PartsResponse
     from ._redis import RedisEventStore as RedisEventStore
     from ._response import Refusal as Refusal
     from ._response import StreamResponse as StreamResponse
@@ -58,6 +64,8 @@ if TYPE_CHECKING:
     from ._ws import WebSocketTransport as WebSocketTransport
 
 __all__ = [
+    "AGUIEncoding",
+    "AGUITransport",
     "AINativeServer",
     "Action",
     "ActionHandler",
@@ -69,6 +77,8 @@ __all__ = [
     "InMemoryEventStore",
     "OpenAIAPI",
     "OpenAIEncoding",
+    "PartsEncoding",
+    "PartsResponse",
     "ReadResult",
     "RedisEventStore",
     "Refusal",
@@ -87,6 +97,8 @@ __all__ = [
     "Tool",
     "ToolRegistry",
     "ToolRequest",
+    "UIMessageStreamEncoding",
+    "UIMessageStreamTransport",
     "WebSocketEncoding",
     "WebSocketTransport",
     "cancel_on_disconnect",

@@ -11,8 +11,9 @@ stream in ``X-AINative-Stream-Id`` and gives each chunk an SSE ``id:``;
 ``GET /v1/chat/completions/{stream_id}`` with ``Last-Event-ID`` resumes it (asking for JSON
 only, it answers the whole ``chat.completion``, as the SDK's ``retrieve`` expects) and
 ``DELETE /v1/chat/completions/{stream_id}`` cancels its provider call. A client that goes
-away cancels the provider call at once, unless it declared it resumes (``X-AINative-Resumable: 1``, as on every route):
-then the run goes on for ``resume_grace`` seconds, waiting for the client to resume.
+away cancels the provider call at once, unless it declared that it resumes
+(``X-AINative-Resumable: 1``, as on every route): then the run goes on for
+``resume_grace`` seconds, waiting for the client to resume.
 """
 
 from __future__ import annotations

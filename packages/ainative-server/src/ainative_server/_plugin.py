@@ -12,6 +12,8 @@ def ainative_register_transports(register: Any) -> None:
     register("sse", server="ainative_server._sse:SSETransport")
     register("ws", server="ainative_server._ws:WebSocketTransport")
     register("openai", server="ainative_server._openai_api:OpenAIAPI")
+    register("ai-sdk", server="ainative_server._aisdk:UIMessageStreamTransport")
+    register("ag-ui", server="ainative_server._agui:AGUITransport")
 
 
 @hookimpl

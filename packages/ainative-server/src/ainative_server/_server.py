@@ -366,7 +366,12 @@ class AINativeServer:
                     allow_credentials=False,
                     allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                     allow_headers=["*"],
-                    expose_headers=["X-AINative-Stream-Id"],
+                    expose_headers=[
+                        "X-AINative-Stream-Id",
+                        "x-vercel-ai-ui-message-stream",
+                        "x-workflow-run-id",
+                        "x-workflow-stream-tail-index",
+                    ],
                 )
             app.state.ainative_server = self
             self._app = app
