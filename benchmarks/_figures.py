@@ -17,12 +17,14 @@ from ._procs import ServerProcess
 from ._results import Figure, quantile
 from ._targets import ASYNCIO, TRIO, Servers, Target, stream_once
 
-__all__ = ["FULL", "SMOKE", "Bench", "Sizes"]
+__all__ = ["AINATIVE_OPENAI", "AINATIVE_SSE", "FULL", "SMOKE", "Bench", "Sizes"]
 
 T = TypeVar("T")
 
 AINATIVE_SSE = Target("ainative SSE", "ainative")
 AINATIVE_WS = Target("ainative WS", "ainative", transport="ws")
+AINATIVE_OPENAI = Target("ainative OpenAI API", "ainative", transport="openai")
+"""The same server's ``POST /v1/chat/completions`` (streamed), beside its ``/ai/stream``."""
 NAIVE = Target("naive", "naive")
 SSE_STARLETTE = Target("sse-starlette", "sse-starlette")
 RAW1 = Target("raw1", "raw1")
@@ -70,7 +72,7 @@ SMOKE = Sizes(
     paced_delay=0.005,
     ttft_requests=3,
     resume_events=100,
-    idle_counts=(10,),
+    idle_counts=(100,),
     client_tokens=500,
     trio_single_tokens=500,
 )
@@ -147,12 +149,13 @@ class Bench:
         title: str = "",
     ) -> Figure:
         tokens = tokens or self.sizes.single_tokens
-        targets = targets or self._targets(AINATIVE_SSE, AINATIVE_WS, peers=PEERS)
+        targets = targets or self._targets(AINATIVE_SSE, AINATIVE_WS, AINATIVE_OPENAI, peers=PEERS)
         figure = Figure(
             key,
             title or "Single-stream throughput",
             f"One stream of {tokens:,} tokens from an instant producer, read by the raw byte "
-            "reader.",
+            "reader. 'ainative OpenAI API' is the same server streaming the same echo tokens "
+            "as chat.completion.chunk objects (POST /v1/chat/completions, stream: true).",
             ["tokens/s", "server CPU µs/token", "vs naive (tokens/s)"],
             {"tokens/s": ",.0f", "server CPU µs/token": ".2f", "vs naive (tokens/s)": ".2f"},
         )
@@ -203,14 +206,16 @@ class Bench:
         self, targets: list[Target] | None = None, key: str = "figure2", title: str = ""
     ) -> Figure:
         sizes = self.sizes
-        targets = targets or self._targets(AINATIVE_SSE, AINATIVE_WS, peers=PEERS)
+        targets = targets or self._targets(AINATIVE_SSE, AINATIVE_WS, AINATIVE_OPENAI, peers=PEERS)
         figure = Figure(
             key,
             title or "Paced load",
             f"{sizes.paced_streams} concurrent streams of {sizes.paced_tokens} tokens at "
             f"{sizes.paced_delay * 1e3:g} ms per token, one connection each, all started at once "
             "by tasks of the load process (which shares the machine's cores with the server). "
-            "Extra delay = gap between two tokens seen by the client minus the pacing.",
+            "Extra delay = gap between two tokens seen by the client minus the pacing. "
+            "'ainative OpenAI API': the same streams as chat.completion.chunk objects "
+            "(POST /v1/chat/completions).",
             ["server CPU µs/token", "p50 extra delay ms", "p99 extra delay ms", "vs raw1 (CPU)"],
             {
                 "server CPU µs/token": ".1f",
@@ -495,7 +500,10 @@ async def _server_first_token(target: Target, port: int, count: int) -> list[flo
 
 async def _start_and_drop(port: int, events: int) -> str:
     async with HttpConnection(port) as conn:
-        head = await conn.send_request("POST", "/ai/stream", action_body(events))
+        # A client that resumes says so: its drop then leaves the run to finish.
+        head = await conn.send_request(
+            "POST", "/ai/stream", action_body(events), {"x-ainative-resumable": "1"}
+        )
     return head.headers["x-ainative-stream-id"]
 
 

@@ -1,9 +1,10 @@
 """The load client: a raw HTTP/1.1 byte reader over asyncio sockets, and a WebSocket reader.
 
-The byte reader does not decode SSE: it counts the ``"token"`` type marker in the bytes as
-they arrive (every server under test writes whole events per send, so only a TCP read can
-split a marker, which the carried-over tail handles) and ends at ``data: [DONE]`` followed by
-the last chunk. That keeps the client's own cost per token far below any server's, so the
+The byte reader does not decode SSE: it counts a token marker in the bytes as they arrive
+(the ``"token"`` type of wire protocol v1, or ``{"content":`` of an OpenAI content delta;
+every server under test writes whole events per send, so only a TCP read can split a
+marker, which the carried-over tail handles) and ends at ``data: [DONE]`` followed by the
+last chunk. That keeps the client's own cost per token far below any server's, so the
 figures measure the servers. Timestamps are ``time.perf_counter()`` seconds.
 """
 
@@ -17,15 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any, Final, final
 
 __all__ = [
+    "OPENAI_TOKEN_MARK",
     "TOKEN_MARK",
     "HttpConnection",
     "StreamResult",
     "action_body",
+    "openai_body",
     "ws_read",
     "ws_stream",
 ]
 
 TOKEN_MARK: Final = b'"token"'
+OPENAI_TOKEN_MARK: Final = b'{"content":'
+"""A content delta of a ``chat.completion.chunk`` (the role chunk's delta starts with
+``{"role":``, so it is not counted)."""
 _DONE: Final = b"data: [DONE]"
 _LAST_CHUNK: Final = b"\r\n0\r\n\r\n"
 _WS_DONE: Final = b'"type":"done"'
@@ -37,6 +43,16 @@ def action_body(tokens: int, delay: float = 0.0, message: str = "x") -> dict[str
         "action": "chat",
         "params": {"message": message},
         "options": {"tokens": tokens, "delay": delay},
+    }
+
+
+def openai_body(action: dict[str, Any]) -> dict[str, Any]:
+    """The Chat Completions request asking for what the ``ActionRequest`` ``action`` does."""
+    return {
+        "model": "echo",
+        "messages": [{"role": "user", "content": action["params"]["message"]}],
+        "stream": True,
+        "options": action["options"],
     }
 
 

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from ._figures import ECHO_IN_PROCESS, FULL, SMOKE, Bench
+from ._figures import AINATIVE_OPENAI, AINATIVE_SSE, ECHO_IN_PROCESS, FULL, SMOKE, Bench
 from ._pipeline import PIPELINE_FULL, PIPELINE_SMOKE, Pipeline, pipeline_goals
 from ._procs import STARTED, raise_fd_limit
+from ._redis import redis_figures
 from ._report import busy_seconds, machine, render, versions
 from ._results import Figure, Goal
 from ._targets import ainative_missing_reason
@@ -32,6 +33,7 @@ FIGURES = [
     "figure5",
     "figure6",
     "figure7",
+    "figure8",
     "pipeline",
 ]
 FD_LIMIT = 20_000
@@ -142,6 +144,16 @@ def goals_for(
         ),
         _goal(
             figures,
+            "Paced load server CPU/token of the OpenAI API ≤ 1.2x /ai/stream",
+            "/v1/chat/completions ÷ /ai/stream (SSE)",
+            1.2,
+            "max",
+            "figure2",
+            "server CPU µs/token",
+            AINATIVE_OPENAI.label,
+        ),
+        _goal(
+            figures,
             "Resume replay no slower than fresh (SSE)",
             "replay time ÷ fresh time",
             1.0,
@@ -187,10 +199,70 @@ def goals_for(
             "ainative client stream_text (fast)",
         )
     )
+    goals += [
+        _goal(
+            figures,
+            "Paced load server CPU/token with the Redis store ≤ 1.5x in-memory (SSE)",
+            "Redis store ÷ memory store",
+            1.5,
+            "max",
+            "figure8a",
+            "paced CPU ÷ memory",
+            "ainative SSE, Redis store",
+        ),
+        _goal(
+            figures,
+            "Redis round trips per token ≤ 1 under paced load",
+            "round trips ÷ tokens",
+            1.0,
+            "max",
+            "figure8a",
+            "Redis round trips/token (paced)",
+            "ainative SSE, Redis store",
+        ),
+        _goal(
+            figures,
+            "Resume from another replica no slower than fresh (SSE)",
+            "replay from B ÷ fresh on A (time)",
+            1.0,
+            "max",
+            "figure8b",
+            "replay ÷ fresh (time)",
+            "replay from B (SSE)",
+        ),
+        _goal(
+            figures,
+            "Resume from another replica no slower than fresh (WS)",
+            "replay from B ÷ fresh on A (time)",
+            1.0,
+            "max",
+            "figure8b",
+            "replay ÷ fresh (time)",
+            "replay from B (WS)",
+        ),
+        _goal(
+            figures,
+            "Cancel across replicas ≤ 100 ms at p99",
+            "p99 ms ÷ 100 ms",
+            1.0,
+            "max",
+            "figure8b",
+            "p99 ms",
+            "DELETE on B → A's stream ended",
+        ),
+    ]
+    cancel = figures.get("figure8b")
+    if cancel is not None:
+        row = cancel.find("DELETE on B → A's stream ended")
+        goals[-1].ratios = [v / 100 for v in row.values.get("p99 ms", [])] if row else []
     paced = figures.get("figure2")
     if paced is not None:
         # Over WebSocket the ceiling is raw1's WebSocket endpoint, not its SSE one.
         goals[3].ratios = paced.ratios("server CPU µs/token", "ainative WS", "raw1 WS")
+        # The compatibility layer against the native protocol of the same server.
+        goals[4].ratios = paced.ratios(
+            "server CPU µs/token", AINATIVE_OPENAI.label, AINATIVE_SSE.label
+        )
     _add_notes(figures, goals)
     goals.extend(pipeline_goals(figures, litellm_missing))
     return goals
@@ -243,6 +315,8 @@ def _method(bench: Bench, missing: str | None) -> list[str]:
         "Server CPU is the process's CPU-time clock (all threads, nanoseconds: "
         "clock_getcpuclockid + clock_gettime), read before and after each measurement; RSS is "
         "VmRSS from /proc/<pid>/status.",
+        "Figure 8 runs its own redis-server (Debian's, persistence off, on a free loopback "
+        "port) and stops it by its pid; its version is in the figure's method.",
         "Figures run one after the other; within a figure each run measures every server once, "
         "in the same order, so the ratios of a run are side by side.",
     ]
@@ -297,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         "figure5": lambda: [bench.memory()],
         "figure6": lambda: [bench.client()],
         "figure7": lambda: list(bench.trio()),
+        "figure8": lambda: redis_figures(bench),
         "pipeline": lambda: list(pipeline.figures()),
     }
     try:

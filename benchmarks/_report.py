@@ -13,6 +13,7 @@ __all__ = ["busy_seconds", "machine", "render", "versions"]
 
 _PACKAGES = [
     "uvicorn",
+    "coredis",
     "hypercorn",
     "starlette",
     "fastapi",

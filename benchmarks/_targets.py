@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, final
 
-from ._load import HttpConnection, StreamResult, ws_stream
+from ._load import OPENAI_TOKEN_MARK, HttpConnection, StreamResult, openai_body, ws_stream
 from ._procs import ServerProcess
 
 __all__ = [
@@ -27,12 +27,15 @@ TRIO = "hypercorn-trio"
 @final
 @dataclass(frozen=True)
 class Target:
-    """A row of a figure: ``app`` served by ``server``, read over ``transport``."""
+    """A row of a figure: ``app`` served by ``server``, read over ``transport``.
+
+    ``openai`` is ainative's OpenAI-compatible ``POST /v1/chat/completions`` (streamed).
+    """
 
     label: str
     app: str
     server: str = ASYNCIO
-    transport: Literal["sse", "ws"] = "sse"
+    transport: Literal["sse", "ws", "openai"] = "sse"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -113,4 +116,12 @@ async def stream_once(
     if target.transport == "ws":
         return await ws_stream(port, body, record_gaps=record_gaps)
     async with HttpConnection(port) as conn:
+        if target.transport == "openai":
+            return await conn.stream(
+                "POST",
+                "/v1/chat/completions",
+                openai_body(body),
+                record_gaps=record_gaps,
+                mark=OPENAI_TOKEN_MARK,
+            )
         return await conn.stream("POST", "/ai/stream", body, record_gaps=record_gaps)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from ainative_testing import RedisServer, redis_server
+
 # Tests never load installed plugins implicitly; they build what they need in fixtures
 # (see ainative_testing's `ainative_plugins`), or ask for autoload explicitly.
 os.environ["AINATIVE_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -33,3 +35,13 @@ def _restore_structlog() -> Iterator[None]:
     config = structlog.get_config()
     yield
     structlog.configure(**config)
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[RedisServer]:
+    """One ``redis-server`` for the session (persistence off), stopped by its pid at the end.
+
+    Tests share it: stream ids and process names are random, so they never collide.
+    """
+    with redis_server() as server:
+        yield server

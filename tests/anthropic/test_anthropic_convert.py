@@ -110,3 +110,23 @@ def test_stream_event_that_is_not_a_json_object_is_a_value_error(data: str) -> N
 def test_stream_event_of_the_wrong_shape_is_a_response_error(raw: dict[str, Any]) -> None:
     with pytest.raises(ProviderResponseError, match="Anthropic stream event"):
         StreamTranslator().feed(raw)
+
+
+@pytest.mark.parametrize(
+    ("choice", "sent"),
+    [
+        ("auto", {"type": "auto"}),
+        ("none", {"type": "none"}),
+        ("required", {"type": "any"}),
+        ("get_weather", {"type": "tool", "name": "get_weather"}),
+    ],
+)
+def test_tool_choice_and_user_take_the_messages_api_shape(choice: str, sent: object) -> None:
+    from ainative_anthropic._convert import build_params
+    from ainative_core import build_request
+
+    request = build_request(prompt="hi", tool_choice=choice, user="u-1")
+    params = build_params(request, model="claude", max_tokens=10)
+    assert params["tool_choice"] == sent
+    assert params["metadata"] == {"user_id": "u-1"}
+    assert "tool_choice" not in build_params(build_request(prompt="hi"), model="c", max_tokens=1)

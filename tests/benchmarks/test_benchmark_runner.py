@@ -23,6 +23,8 @@ FIGURES = [
     "figure6",
     "figure7a",
     "figure7b",
+    "figure8a",
+    "figure8b",
     "pipeline-instant",
     "pipeline-paced",
     "pipeline-start",
@@ -65,16 +67,18 @@ def test_every_figure_has_a_row_per_server_with_finite_values(
                 assert values
                 assert all(math.isfinite(v) for v in values), (key, row["label"])
     labels = {row["label"] for row in figures["figure1"]["rows"]}
-    expected = {"ainative SSE", "ainative WS", "naive", "sse-starlette", "raw1", "raw-batched"}
+    expected = {"ainative SSE", "ainative WS", "ainative OpenAI API", "naive", "sse-starlette"}
+    expected |= {"raw1", "raw-batched"}
     expected.add("raw1 WS")
     assert expected <= labels
+    assert "ainative OpenAI API" in {row["label"] for row in figures["figure2"]["rows"]}
     tokens = {row["label"]: row["values"]["tokens/s"] for row in figures["figure1"]["rows"]}
     assert all(value[0] > 0 for value in tokens.values())
 
 
 def test_every_goal_is_measured_and_judged(smoke_run: tuple[str, dict[str, Any]]) -> None:
     text, raw = smoke_run
-    assert len(raw["goals"]) == 19
+    assert len(raw["goals"]) == 25
     for goal in raw["goals"]:
         if goal["text"] == LITELLM_GOAL:
             continue  # the optional peer is not installed by a smoke run

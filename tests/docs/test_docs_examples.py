@@ -249,9 +249,27 @@ async def test_custom_action_with_the_provider(serve: Serve) -> None:
             }
             assert late[3]["data"]["finish_reason"] == "error"
 
-            unknown = await http.post("/ai/stream", json={"action": "nope", "params": {}})
-            assert unknown.status_code == 404
-            assert unknown.json()["error"]["code"] == "unknown_action"
+            # Any other name: the fallback action, `prompt`.
+            other = await http.post(
+                "/ai/stream", json={"action": "summarize", "params": {"text": "..."}}
+            )
+            assert tokens_of(other.text) == (
+                'Action: summarize\nParameters: {"text": "..."}\nContext: {}'
+            )
+
+
+@pytest.mark.anyio
+async def test_the_fallback_action(serve: Serve) -> None:
+    server = create_server()  # fallback_action="prompt"
+    strict = create_server(ServerConfig(fallback_action=None))
+    body = {"action": "summarize", "params": {"text": "..."}}
+    with serve(server.get_app()) as live, serve(strict.get_app()) as strict_live:
+        async with httpx.AsyncClient() as http:
+            answered = await http.post(f"{live.base_url}/ai/stream", json=body)
+            refused = await http.post(f"{strict_live.base_url}/ai/stream", json=body)
+    assert tokens_of(answered.text) == 'Action: summarize\nParameters: {"text": "..."}\nContext: {}'
+    assert refused.status_code == 404
+    assert refused.json()["error"]["code"] == "unknown_action"
 
 
 @pytest.mark.anyio
@@ -334,8 +352,9 @@ async def test_resume_and_cancel_over_http(serve: Serve) -> None:
         "params": {"message": "count"},
         "options": {"tokens": 20, "delay": 0.02},
     }
+    resumable = {"X-AINative-Resumable": "1"}  # we come back: keep the run going when we leave
     with serve(app) as live, anyio.fail_after(20):
-        async with httpx.AsyncClient(base_url=live.base_url) as http:
+        async with httpx.AsyncClient(base_url=live.base_url, headers=resumable) as http:
             # Start a stream and leave at once, with only its id.
             async with http.stream("POST", "/ai/stream", json=body) as response:
                 stream_id = response.headers["X-AINative-Stream-Id"]
@@ -395,8 +414,9 @@ async def test_resume_grace_and_retention(serve: Serve) -> None:
         "params": {"message": "x"},
         "options": {"tokens": 1000, "delay": 0.01},
     }
+    resumable = {"X-AINative-Resumable": "1"}
     with serve(server.get_app()) as live, anyio.fail_after(20):
-        async with httpx.AsyncClient(base_url=live.base_url) as http:
+        async with httpx.AsyncClient(base_url=live.base_url, headers=resumable) as http:
             async with http.stream("POST", "/ai/stream", json=body) as response:
                 stream_id = response.headers["X-AINative-Stream-Id"]
             # Nobody follows: after resume_grace the producer is cancelled ...
@@ -511,19 +531,87 @@ async def test_error_statuses(serve: Serve) -> None:
 
 @pytest.mark.anyio
 async def test_cors(serve: Serve) -> None:
-    app = create_app(ServerConfig(cors_origins=["http://localhost:3000"]))
-    with serve(app) as live:
-        async with httpx.AsyncClient(base_url=live.base_url) as http:
-            preflight = await http.options(
+    async def preflight(base_url: str, origin: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            return await http.options(
                 "/ai/stream",
                 headers={
-                    "Origin": "http://localhost:3000",
+                    "Origin": origin,
                     "Access-Control-Request-Method": "POST",
                     "Access-Control-Request-Headers": "content-type",
                 },
             )
-    assert preflight.status_code == 200
-    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+    app = create_app(ServerConfig(cors_origins=["https://app.example.com"]))
+    with serve(create_app()) as default, serve(app) as listed:
+        local = await preflight(default.base_url, "http://localhost:5173")
+        other = await preflight(default.base_url, "https://app.example.com")
+        allowed = await preflight(listed.base_url, "https://app.example.com")
+    assert local.status_code == 200
+    assert local.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert "access-control-allow-credentials" not in local.headers
+    assert other.status_code == 400
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
+@pytest.mark.anyio
+async def test_seed_python_paths(serve: Serve) -> None:
+    from ainative import BaseProvider
+    from ainative.server import ServerConfig, create_server
+
+    server = create_server(ServerConfig(providers={"echo": {"delay": 0.01}}))
+    app = server.app  # the FastAPI app, as server.get_app()
+    echo = server.providers["echo"]
+    assert isinstance(echo, BaseProvider)  # as every ainative provider: the seed's generate()
+    tokens = [token async for token in echo.generate(prompt="Hello world", stream=True)]
+    assert tokens == ["Hello", " world"]
+    assert server.providers.get("nope") is None
+
+    assert app is server.get_app()
+    import ainative.server
+    import ainative.streaming
+    import ainative.tools
+    import ainative_server
+
+    for name in ainative.server.__all__:
+        if name != "ActionRequest":
+            assert getattr(ainative.server, name) is getattr(ainative_server, name)
+    assert ainative.server.ActionRequest is ActionRequest
+    assert ainative.tools.Tool is ainative_server.Tool
+    assert ainative.tools.ToolRegistry is ToolRegistry
+    assert ainative.streaming.stream_tokens is stream_tokens
+
+
+def test_unknown_settings_are_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"unknown setting 'openai_api_kee' \(did you mean"):
+        ServerConfig(openai_api_kee="sk-...")  # type: ignore[call-arg]
+
+
+@pytest.mark.anyio
+async def test_json_schema_tools_and_the_seed_registry() -> None:
+    from ainative import Tool, ToolRegistry
+
+    async def whoami(args, context=None):  # type: ignore[no-untyped-def]
+        return {"user": context["userId"], "greeting": args.get("greeting", "hi")}
+
+    registry = ToolRegistry()
+    registry.register(
+        Tool(
+            name="whoami",
+            description="Who is calling",
+            parameters={"type": "object", "properties": {"greeting": {"type": "string"}}},
+            handler=whoami,
+        )
+    )
+    result = await registry.execute("whoami", {"greeting": "hello"}, {"userId": "123"})
+    assert result == {"success": True, "result": {"user": "123", "greeting": "hello"}}
+    failed = await registry.execute("whoami", {"greeting": 3}, {"userId": "123"})
+    assert failed["success"] is False  # "greeting: 3 is not of type 'string'"
+    assert registry.get("nope") is None
+    assert [tool["name"] for tool in registry.get_schema()] == ["whoami"]
+    assert "greeting: 3 is not of type 'string'" in failed["error"]
 
 
 # -- client.md ---------------------------------------------------------------------------------
@@ -891,7 +979,12 @@ def test_serve_options() -> None:
         "port": 8080,
         "backend": "asyncio",
         "page": True,
+        "cors_origins": (),
+        "store": None,
+        "workers": 1,
+        "openai_api": None,
     }
+    assert serve_command.make_context("serve", ["--no-openai-api"]).params["openai_api"] is False
 
 
 def test_chat_command_failure_is_one_line() -> None:
@@ -1019,3 +1112,45 @@ async def test_seed_render_twins(serve: Serve) -> None:
     assert "[0] Hello" in rendered
     assert "[3] world" in rendered
     assert rendered.count("[0] Hello") == 1  # never rendered twice
+
+
+# -- frontends.md ------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_frontends_cors_resume_and_stop(serve: Serve) -> None:
+    app = create_app(ServerConfig(cors_origins=["http://localhost:3000"]))
+    origin = {"Origin": "http://localhost:3000"}
+    chat = {
+        "id": "chat-1",
+        "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Hello"}]}],
+        "trigger": "submit-message",
+    }
+    with serve(app) as live:
+        async with httpx.AsyncClient(base_url=live.base_url, headers=origin) as http:
+            response = await http.post("/ai/ui/chat", json=chat)
+            exposed = response.headers["access-control-expose-headers"].lower()
+            run_id = response.headers["x-workflow-run-id"]
+            no_active_stream = await http.get("/ai/ui/chat/chat-1/stream")
+            tail = await http.get(f"/ai/ui/chat/{run_id}/stream", params={"startIndex": -1})
+            stopped = await http.delete("/ai/ui/chat/chat-1/stream")
+            run = await http.post(
+                "/ai/agui",
+                json={
+                    "threadId": "t",
+                    "runId": "r",
+                    "messages": [{"id": "u", "role": "user", "content": "Hello"}],
+                },
+            )
+            replay = await http.get("/ai/agui/r", headers={"Last-Event-ID": "1"})
+    assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    for header in ("x-ainative-stream-id", "x-workflow-run-id", "x-workflow-stream-tail-index"):
+        assert header in exposed
+    assert '"type":"start","messageId":"' + run_id in response.text
+    assert response.text.endswith("data: [DONE]\n\n")
+    assert no_active_stream.status_code == 204
+    assert tail.text == 'id: 7\ndata: {"type":"finish","finishReason":"stop"}\n\ndata: [DONE]\n\n'
+    assert tail.headers["x-workflow-stream-tail-index"] == "6"
+    assert stopped.json() == {"stream_id": run_id, "cancelled": False}
+    assert run.text.startswith('id: 1\ndata: {"type":"RUN_STARTED","threadId":"t","runId":"r"}')
+    assert replay.text == run.text.split("\n\n", 1)[1]

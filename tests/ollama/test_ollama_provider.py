@@ -464,3 +464,17 @@ async def test_a_finished_stream_leaves_its_connection_in_the_pool(
             assert kinds[-1] == "finish"
     assert proxy.connections == 1
     assert fake.completed == 3
+
+
+def test_tool_choice_none_offers_no_tools() -> None:
+    from ainative_ollama._convert import build_body
+
+    tools = [ToolSpec(name="get_weather")]
+    offered = build_body(
+        build_request(prompt="hi", tools=tools, tool_choice="required"), model="m", stream=True
+    )
+    withheld = build_body(
+        build_request(prompt="hi", tools=tools, tool_choice="none"), model="m", stream=True
+    )
+    assert [t["function"]["name"] for t in offered["tools"]] == ["get_weather"]
+    assert "tools" not in withheld

@@ -440,3 +440,25 @@ async def test_a_finished_stream_leaves_its_connection_in_the_pool(
             assert kinds[-1] == "finish"
     assert proxy.connections == 1
     assert fake.completed == 3
+
+
+@pytest.mark.parametrize(
+    ("choice", "sent"),
+    [
+        ("auto", "auto"),
+        ("none", "none"),
+        ("required", "required"),
+        ("get_weather", {"type": "function", "function": {"name": "get_weather"}}),
+    ],
+)
+def test_tool_choice_and_user_are_sent_in_openais_shape(choice: str, sent: object) -> None:
+    from ainative_core import build_request
+    from ainative_openai._convert import request_params
+
+    params = request_params(
+        build_request(prompt="hi", tool_choice=choice, user="u-1"), default_model="m"
+    )
+    assert (params["tool_choice"], params["user"]) == (sent, "u-1")
+    plain = request_params(build_request(prompt="hi"), default_model="m")
+    assert "tool_choice" not in plain
+    assert "user" not in plain

@@ -31,9 +31,28 @@ def parity_plugins(ainative_plugins: PluginSandbox) -> PluginSandbox:
     return ainative_plugins
 
 
-@pytest.fixture(params=sorted(DRIVERS))
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+_STORED = ("sse", "ws")
+"""The transports the matrix also runs on the Redis store (several processes' store)."""
+
+
+@pytest.fixture(
+    params=[
+        *((name, "memory") for name in sorted(DRIVERS)),
+        *((name, "redis") for name in _STORED),
+    ],
+    ids=lambda param: param[0] if param[1] == "memory" else f"{param[0]}-{param[1]}",
+)
+def transport_store(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """A transport and the store its server keeps streams in."""
+    name, store = request.param
+    if store == "redis":
+        store = request.getfixturevalue("redis_service").url
+    return str(name), str(store)
+
+
+@pytest.fixture
+def transport(transport_store: tuple[str, str]) -> str:
+    return transport_store[0]
 
 
 @pytest.fixture(params=["uvicorn", "hypercorn"])
@@ -42,11 +61,14 @@ def server_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def serve(parity_plugins: PluginSandbox, server_backend: str) -> Serve:
+def serve(
+    parity_plugins: PluginSandbox, server_backend: str, transport_store: tuple[str, str]
+) -> Serve:
     """``with serve(ping_interval=0.2) as (server, live):`` a server on a loopback port."""
 
     @contextmanager
     def start(**settings: Any) -> Iterator[tuple[AINativeServer, LiveServer]]:
+        settings.setdefault("store", transport_store[1])
         server = create_server(ServerConfig(**settings), plugins=parity_plugins.plugins)
         with live_server(server.get_app(), backend=server_backend) as live:  # type: ignore[arg-type]
             yield server, live
@@ -56,11 +78,16 @@ def serve(parity_plugins: PluginSandbox, server_backend: str) -> Serve:
 
 @pytest.fixture
 def driver(transport: str) -> Callable[[str], AbstractContextManager[Any]]:
-    """``async with driver(base_url) as d:`` the raw driver of the transport under test."""
+    """``async with driver(base_url) as d:`` the raw driver of the transport under test.
+
+    ``resumable=True``: it declares that it resumes after a drop (else a drop cancels).
+    """
 
     @asynccontextmanager
-    async def make(base_url: str, headers: dict[str, str] | None = None) -> AsyncIterator[Driver]:
+    async def make(
+        base_url: str, headers: dict[str, str] | None = None, *, resumable: bool = False
+    ) -> AsyncIterator[Driver]:
         async with httpx.AsyncClient(headers=headers, timeout=10) as client:
-            yield DRIVERS[transport](base_url, client)
+            yield DRIVERS[transport](base_url, client, resumable=resumable)
 
     return make  # type: ignore[return-value]

@@ -16,7 +16,7 @@ from typing import Any, Final, Protocol
 import httpx
 from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError, aconnect_ws
 
-from ainative_core import ResponseBody, SSEDecoder
+from ainative_core import RESUMABLE_HEADER, RESUMABLE_PARAM, ResponseBody, SSEDecoder
 
 ERROR_CODE_HEADER: Final = "x-ainative-error-code"
 _MAX_READS: Final = 100_000
@@ -109,14 +109,18 @@ def _refusal_of(status: int, body: bytes, headers: httpx.Headers) -> Refused:
 
 
 class _HTTPDriver:
-    """Shared by the SSE and NDJSON drivers: POST to start, GET to resume, DELETE to cancel."""
+    """Shared by the SSE and NDJSON drivers: POST to start, GET to resume, DELETE to cancel.
+
+    ``resumable``: the requests declare that the client resumes after a drop (the header).
+    """
 
     name: str
     path: str
 
-    def __init__(self, base_url: str, client: httpx.AsyncClient) -> None:
+    def __init__(self, base_url: str, client: httpx.AsyncClient, *, resumable: bool) -> None:
         self.base_url = base_url
         self.client = client
+        self.stream_headers = {RESUMABLE_HEADER: "1"} if resumable else {}
 
     def start(self, body: dict[str, Any]) -> AbstractAsyncContextManager[Stream]:
         return self._open("POST", f"{self.base_url}{self.path}", body=body)
@@ -135,6 +139,7 @@ class _HTTPDriver:
     async def _open(
         self, method: str, url: str, headers: dict[str, str] | None = None, body: Any = None
     ) -> AsyncIterator[Stream]:
+        headers = {**self.stream_headers, **(headers or {})}
         async with self.client.stream(method, url, json=body, headers=headers) as response:
             if response.status_code != 200:
                 raise _refusal_of(response.status_code, await response.aread(), response.headers)
@@ -201,11 +206,15 @@ class NDJSONDriver(_HTTPDriver):
 
 
 class WSDriver:
-    name = "ws"
+    """Frames on one socket per stream; ``resumable`` declares it with ``?resumable=1``."""
 
-    def __init__(self, base_url: str, client: httpx.AsyncClient) -> None:
+    name = "ws"
+    path = "/ai/ws"
+
+    def __init__(self, base_url: str, client: httpx.AsyncClient, *, resumable: bool) -> None:
         self.base_url = base_url
         self.client = client
+        self.query = f"?{RESUMABLE_PARAM}=1" if resumable else ""
 
     def start(self, body: dict[str, Any]) -> AbstractAsyncContextManager[Stream]:
         return self._open(body)
@@ -221,7 +230,9 @@ class WSDriver:
     async def _connect(self) -> AsyncIterator[AsyncWebSocketSession]:
         try:
             async with aconnect_ws(
-                f"{self.base_url}/ai/ws", self.client, session_class=AsyncWebSocketSession
+                f"{self.base_url}{self.path}{self.query}",
+                self.client,
+                session_class=AsyncWebSocketSession,
             ) as ws:
                 yield ws
         except WebSocketUpgradeError as exc:
@@ -264,6 +275,12 @@ class WSDriver:
                 yield Stream(first["stream_id"], next_item, ws.close)
         if refused is not None:
             raise refused
+
+
+class StreamPathWSDriver(WSDriver):
+    """The same WebSocket session at the stream path, where the seed's client connects."""
+
+    path = "/ai/stream"
 
 
 DRIVERS: Final[dict[str, type[SSEDriver] | type[NDJSONDriver] | type[WSDriver]]] = {

@@ -70,7 +70,7 @@ class NDJSONServer:
 
         async def cancel(request: Request) -> Response:
             stream_id = request.path_params["stream_id"]
-            return JSONResponse({"cancelled": server.cancel(stream_id)})
+            return JSONResponse({"cancelled": await server.cancel(stream_id)})
 
         return [
             Route("/ndjson/stream", server.endpoint(start), methods=["POST"]),

@@ -1,9 +1,11 @@
 """The same behaviours over every transport: SSE, WebSocket and a third-party NDJSON plugin.
 
 Each test runs per transport, on uvicorn and Hypercorn, from asyncio and trio: refusals
-before the first event, errors inside a stream, cancel, resume from any id (finished and
-live), bounds, keep-alive while idle, and a dropped client's grace period. The client half
-of every transport maps a refusal to the same exception with the same fields.
+before the first event (the WebSocket at the stream path too), errors inside a stream,
+cancel, resume from any id (finished and live), bounds, keep-alive while idle, a dropped
+client's grace period when it declared it resumes, and an immediate cancel when it did not.
+The client half of every transport maps a refusal to the same exception with the same
+fields.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from ainative_client import AINativeClient
@@ -26,7 +29,7 @@ from ainative_core import (
 from ainative_testing import FakeProvider, PluginSandbox, TCPProxy
 
 from .conftest import Serve
-from .drivers import Driver, Event, Refused
+from .drivers import Driver, Event, Refused, StreamPathWSDriver
 
 pytestmark = pytest.mark.anyio
 
@@ -103,7 +106,8 @@ async def test_a_failure_before_the_first_event_is_refused_with_the_same_fields(
 ) -> None:
     request, failure, status, code, retryable, retry_after = EARLY[case]
     parity_plugins.add_provider("fake", FakeProvider(fail_before=failure))
-    with serve() as (server, live), anyio.fail_after(10):
+    # No fallback action: an unknown action name is refused (else `prompt` answers it).
+    with serve(fallback_action=None) as (server, live), anyio.fail_after(10):
         async with driver(live.base_url) as d:
             with pytest.raises(Refused) as refused:
                 async with d.start(request):
@@ -120,6 +124,29 @@ async def test_a_failure_before_the_first_event_is_refused_with_the_same_fields(
         retry_after,
     )
     assert got.message
+
+
+@pytest.mark.parametrize("case", sorted(EARLY))
+async def test_the_websocket_at_the_stream_path_refuses_with_the_same_frames(
+    serve: Serve, parity_plugins: PluginSandbox, case: str
+) -> None:
+    request, failure, status, code, retryable, retry_after = EARLY[case]
+    parity_plugins.add_provider("fake", FakeProvider(fail_before=failure))
+    with serve(fallback_action=None) as (_, live), anyio.fail_after(10):
+        async with httpx.AsyncClient(timeout=10) as client:
+            d = StreamPathWSDriver(live.base_url, client, resumable=False)
+            with pytest.raises(Refused) as refused:
+                async with d.start(request):
+                    raise AssertionError("not reached: the request is refused")
+            async with d.start(body()) as stream:
+                assert text_of(await stream.read()) == "hello world"
+    got = refused.value
+    assert (got.status, got.code, got.retryable, got.retry_after) == (
+        status,
+        code,
+        retryable,
+        retry_after,
+    )
 
 
 async def test_a_missing_key_is_refused_with_401_by_every_transport(
@@ -215,7 +242,10 @@ async def test_a_live_stream_cut_mid_way_resumes_with_nothing_lost_or_repeated(
     parity_plugins.add_provider("fake", FakeProvider(tokens, delay=0.01))
     with serve() as (_, live), anyio.fail_after(20):
         async with TCPProxy(live.port) as proxy:
-            async with driver(proxy.url) as cut, cut.start(body(provider="fake")) as stream:
+            async with (
+                driver(proxy.url, resumable=True) as cut,
+                cut.start(body(provider="fake")) as stream,
+            ):
                 first = await stream.read(5)
                 proxy.cut()
                 first = await stream.read()  # what arrived before the cut
@@ -266,7 +296,10 @@ async def test_a_dropped_client_leaves_the_run_for_the_grace_period_then_it_is_c
     fake = FakeProvider([f"t{i} " for i in range(1000)], delay=0.02)
     parity_plugins.add_provider("fake", fake)
     with serve(resume_grace=0.5) as (server, live), anyio.fail_after(10):
-        async with driver(live.base_url) as d, d.start(body(provider="fake")) as stream:
+        async with (
+            driver(live.base_url, resumable=True) as d,
+            d.start(body(provider="fake")) as stream,
+        ):
             await stream.read(3)
         run = server.hub.get(stream.stream_id)
         await wait_until(lambda: run.followers == 0)
@@ -274,6 +307,22 @@ async def test_a_dropped_client_leaves_the_run_for_the_grace_period_then_it_is_c
         await wait_until(lambda: run.done)
     assert run.finish_reason == "cancelled"
     assert fake.cancelled.is_set()
+
+
+async def test_a_dropped_client_that_did_not_declare_resume_cancels_the_run_at_once(
+    serve: Serve, driver: MakeDriver, parity_plugins: PluginSandbox
+) -> None:
+    fake = FakeProvider([f"t{i} " for i in range(1000)], delay=0.02)
+    parity_plugins.add_provider("fake", fake)
+    # The grace period is longer than the test may take: the run must end without it.
+    with serve(resume_grace=60) as (server, live), anyio.fail_after(10):
+        async with driver(live.base_url) as d, d.start(body(provider="fake")) as stream:
+            await stream.read(3)
+        run = server.hub.get(stream.stream_id)
+        await wait_until(lambda: run.done)
+        await wait_until(fake.cancelled.is_set)
+    assert run.finish_reason == "cancelled"
+    assert run.tokens < 1000
 
 
 # -- the client half of each transport --------------------------------------------------------
@@ -299,7 +348,7 @@ async def test_the_client_raises_the_same_exception_for_a_refusal_on_every_trans
     parity_plugins.add_provider("fake", FakeProvider(fail_before=failure))
     options = {k: v for k, v in request.items() if k in ("provider", "action")}
     message = request["params"].get("message")
-    with serve() as (_, live), anyio.fail_after(10):
+    with serve(fallback_action=None) as (_, live), anyio.fail_after(10):
         async with AINativeClient(live.base_url, transport=CLIENT_TRANSPORTS[transport]) as client:
             with pytest.raises(AINativeError) as raised:
                 await client.complete_text(message or "", **options)

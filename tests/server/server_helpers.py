@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import final
 
@@ -49,6 +49,20 @@ class EventReader:
             self.events.extend((e.id, e.data) for e in self._decoder.feed(chunk))
         return self.events
 
+    async def leave(self, response: httpx.Response) -> None:
+        """Close the response before its end, as a client going away does.
+
+        The body's generators are then run to their end on the closed socket, so none is
+        left to the garbage collector (trio warns about those).
+        """
+        await response.aclose()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+            for _ in range(10_000):
+                try:
+                    await anext(self._chunks)
+                except (StopAsyncIteration, httpx.HTTPError):
+                    return
+
 
 def tokens_of(events: list[tuple[str, str]]) -> str:
     """The text of the ``token`` events."""
@@ -66,6 +80,16 @@ async def wait_until(condition: Callable[[], bool]) -> None:
     with anyio.fail_after(10):
         for _ in range(2000):
             if condition():
+                return
+            await anyio.sleep(0.005)
+    raise AssertionError("condition never held")
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]]) -> None:
+    """Poll the async ``check`` until it is true, bounded by count and time."""
+    with anyio.fail_after(10):
+        for _ in range(2000):
+            if await check():
                 return
             await anyio.sleep(0.005)
     raise AssertionError("condition never held")

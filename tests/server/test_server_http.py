@@ -1,12 +1,16 @@
-"""Request errors over a real server: 422 naming the field, 404 listing names, 413, 401."""
+"""Requests over a real server: 422 naming the field, 404 listing names, 413, 401; the tool
+endpoint's context; ``/health``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+
+from ainative_server import AINativeServer, Tool
 
 from .server_helpers import Serve
 
@@ -65,7 +69,7 @@ async def test_bodies_that_are_not_json_are_422(serve: Serve) -> None:
 
 
 async def test_unknown_names_are_404_listing_what_exists(serve: Serve) -> None:
-    with serve() as (_, live):
+    with serve(fallback_action=None) as (_, live):
         async with httpx.AsyncClient(base_url=live.base_url) as client:
             with anyio.fail_after(10):
                 provider = await client.post(
@@ -82,7 +86,7 @@ async def test_unknown_names_are_404_listing_what_exists(serve: Serve) -> None:
     assert "did you mean 'echo'" in error_of(provider)["message"]
     assert action.status_code == 404
     assert error_of(action)["code"] == "unknown_action"
-    assert "installed: chat" in error_of(action)["message"]
+    assert "installed: chat, chat.completions, prompt, respond" in error_of(action)["message"]
     assert tool.status_code == 404
     assert tool.json()["success"] is False
     assert tool.json()["code"] == "unknown_tool"
@@ -140,3 +144,44 @@ async def test_without_api_keys_no_token_is_needed(serve: Serve) -> None:
             with anyio.fail_after(10):
                 response = await client.post("/ai/stream", json={"params": {"message": "hi"}})
     assert response.status_code == 200
+
+
+async def test_the_tool_endpoint_hands_the_context_to_the_handler(serve: Serve) -> None:
+    def setup(server: AINativeServer) -> None:
+        async def get_user_data(args: dict[str, Any], context: Any = None) -> dict[str, Any]:
+            return {"user": (context or {}).get("userId"), "field": args["field"]}
+
+        server.register_tool(
+            Tool(
+                get_user_data,
+                description="Context-aware: reads the caller's user id.",
+                parameters={"type": "object", "properties": {"field": {"type": "string"}}},
+            )
+        )
+
+    with serve(setup) as (_, live):
+        async with httpx.AsyncClient(base_url=live.base_url) as client:
+            with anyio.fail_after(10):
+                seed = await client.post(
+                    "/ai/tool",
+                    json={
+                        "tool": "get_user_data",
+                        "args": {"field": "name"},
+                        "context": {"userId": "123"},
+                    },
+                )
+                null = await client.post(
+                    "/ai/tool",
+                    json={"tool": "get_user_data", "args": {"field": "x"}, "context": None},
+                )
+    assert seed.json() == {"success": True, "result": {"user": "123", "field": "name"}}
+    assert null.json() == {"success": True, "result": {"user": None, "field": "x"}}
+
+
+async def test_health_has_the_seed_timestamp(serve: Serve) -> None:
+    with serve() as (_, live):
+        async with httpx.AsyncClient(base_url=live.base_url) as client:
+            with anyio.fail_after(10):
+                health = (await client.get("/health")).json()
+    assert health["status"] == "ok"
+    assert datetime.fromisoformat(health["timestamp"]).tzinfo is not None

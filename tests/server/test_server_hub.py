@@ -519,8 +519,9 @@ async def test_a_dropped_client_leaves_the_run_for_the_grace_period_then_it_is_c
     fake = FakeProvider([f"t{i} " for i in range(1000)], delay=0.02)
     server_plugins.add_provider("fake", fake)
     body = {"action": "chat", "params": {"message": "x"}, "provider": "fake"}
+    resumable = {"X-AINative-Resumable": "1"}  # only then is there a grace period
     with serve(resume_grace=1.0) as (server, live):
-        async with TCPProxy(live.port) as proxy, httpx.AsyncClient() as client:
+        async with TCPProxy(live.port) as proxy, httpx.AsyncClient(headers=resumable) as client:
             with anyio.fail_after(10):
                 async with client.stream("POST", f"{proxy.url}/ai/stream", json=body) as response:
                     run = server.hub.get(response.headers["x-ainative-stream-id"])

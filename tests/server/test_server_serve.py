@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+
+from ainative_testing import PluginSandbox, RedisServer, serve_process
 
 SCRIPT = Path(sys.executable).parent / "ainative"
 
@@ -105,3 +108,62 @@ def test_serve_with_an_unknown_provider_ends_with_one_line() -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("Error: cannot serve: unknown provider 'opena1'; installed: ")
+
+
+@pytest.mark.slow
+def test_serve_with_workers_shares_the_redis_store(redis_service: RedisServer) -> None:
+    with serve_process("--workers", "2", "--store", redis_service.url) as base:
+        for _ in range(4):  # whichever worker answers
+            body = {"action": "chat", "params": {"message": "two workers"}}
+            response = httpx.post(base + "/ai/stream", json=body, timeout=15)
+            assert (
+                "".join(
+                    json.loads(line[6:])["data"]
+                    for line in response.text.splitlines()
+                    if line.startswith('data: {"type":"token"')
+                )
+                == "two workers"
+            )
+            sid = response.headers["x-ainative-stream-id"]
+            replay = httpx.get(f"{base}/ai/stream/{sid}", timeout=15)  # any worker has it
+            assert replay.status_code == 200
+            assert replay.text.endswith("data: [DONE]\n\n")
+
+
+def test_serve_refuses_workers_without_a_shared_store() -> None:
+    with (
+        pytest.raises(RuntimeError, match=r"exited with 2:(.|\n)*--workers needs a store"),
+        serve_process("--workers", "2"),
+    ):
+        pass
+
+
+def test_serve_with_an_unreachable_store_exits_with_one_line() -> None:
+    port = free_port()  # nothing listens there
+    result = subprocess.run(
+        [str(SCRIPT), "serve", "--store", f"redis://127.0.0.1:{port}/0"],
+        env={k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        f"Error: cannot reach the store redis://127.0.0.1:{port}/0: "
+        f"Unable to establish a connection to 127.0.0.1:{port}"
+    ]
+
+
+def test_doctor_reports_the_store(
+    server_plugins: PluginSandbox, redis_service: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ainative_core._cli import cli
+
+    assert "store: memory" in CliRunner().invoke(cli, ["doctor"]).output
+    monkeypatch.setenv("AINATIVE_STORE", redis_service.url)
+    output = CliRunner().invoke(cli, ["doctor"]).output
+    assert f"store: redis {redis_service.url} (Redis " in output
+    assert "maxmemory-policy" in output
+    monkeypatch.setenv("AINATIVE_STORE", "redis://127.0.0.1:1/0")
+    output = CliRunner().invoke(cli, ["doctor"]).output
+    assert "store: redis://127.0.0.1:1/0 UNAVAILABLE cannot reach the store" in output

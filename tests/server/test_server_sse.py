@@ -83,7 +83,9 @@ async def test_resume_after_a_dropped_connection_loses_and_repeats_nothing(
     with serve() as (_, live):
         async with (
             TCPProxy(live.port) as proxy,
-            httpx.AsyncClient(base_url=live.base_url) as client,
+            httpx.AsyncClient(
+                base_url=live.base_url, headers={"X-AINative-Resumable": "1"}
+            ) as client,
         ):
             with anyio.fail_after(15):
                 async with client.stream("POST", f"{proxy.url}/ai/stream", json=body) as response:

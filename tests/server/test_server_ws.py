@@ -124,7 +124,9 @@ async def test_resume_after_a_dropped_socket_loses_and_repeats_nothing(serve: Se
         async with httpx.AsyncClient() as client:
             with anyio.fail_after(15):
                 async with aconnect_ws(
-                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                    f"{live.base_url}/ai/ws?resumable=1",  # else the drop cancels the stream
+                    client,
+                    session_class=AsyncWebSocketSession,
                 ) as ws:
                     await ws.send_text(json.dumps(body))
                     first = [await receive(ws) for _ in range(drop_after)]
@@ -157,7 +159,7 @@ async def test_resume_after_a_dropped_socket_loses_and_repeats_nothing(serve: Se
         ),
         ('{"type": "resume", "stream_id": "s_nope"}', "stream_not_found", "s_nope"),
         ('{"type": "cancel", "stream_id": "s_nope"}', "stream_not_found", "s_nope"),
-        ('{"action": "nope", "params": {}}', "unknown_action", "chat"),
+        ('{"type": "hello", "resumable": "yes"}', "invalid_request", "resumable"),
         (
             '{"action": "chat", "provider": "nope", "params": {"message": "x"}}',
             "unknown_provider",

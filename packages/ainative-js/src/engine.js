@@ -387,7 +387,7 @@ export class StreamingEngine {
   #transport(run, name) {
     let transport = run.transports.get(name);
     if (!transport) {
-      const options = { headers: run.config.headers, ...this.#options };
+      const options = { headers: run.config.headers, resumable: run.config.reconnect, ...this.#options };
       if (name === 'SSE') transport = new SSETransport(run.urls, options);
       else if (name === 'WS') transport = new WSTransport(run.urls, options);
       else throw new StreamingError(`unknown stream method ${JSON.stringify(name)}; use 'SSE', 'WS' or 'AUTO'`);

@@ -111,10 +111,15 @@ class SSEConnection {
 export class SSETransport {
   name = 'SSE';
 
-  /** `urls` from `endpoints()`; `headers` go with every request. */
-  constructor(urls, { headers = {}, fetch } = {}) {
+  /**
+   * `urls` from `endpoints()`; `headers` go with every request. `resumable`: the client
+   * declares it resumes after a drop (`X-AINative-Resumable: 1`), so the server keeps the
+   * run going for its grace period; without it a drop cancels the run.
+   */
+  constructor(urls, { headers = {}, fetch, resumable = true } = {}) {
     this.urls = urls;
     this.headers = headers;
+    this.resumable = resumable;
     this.fetch = fetch ?? ((...args) => globalThis.fetch(...args));
   }
 
@@ -140,6 +145,7 @@ export class SSETransport {
   async #connect(method, url, extra, body) {
     const controller = new AbortController();
     const headers = { Accept: 'text/event-stream', ...extra, ...this.headers };
+    if (this.resumable) headers['X-AINative-Resumable'] = '1';
     let response;
     try {
       response = await this.fetch(url, { method, headers, body, signal: controller.signal, cache: 'no-store' });

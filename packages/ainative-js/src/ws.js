@@ -117,10 +117,14 @@ class WSConnection {
 export class WSTransport {
   name = 'WS';
 
-  /** `urls` from `endpoints()`; an `Authorization: Bearer` header becomes `?access_token=`. */
-  constructor(urls, { headers = {}, WebSocket } = {}) {
+  /**
+   * `urls` from `endpoints()`; an `Authorization: Bearer` header becomes `?access_token=`.
+   * `resumable`: the client declares it resumes after a drop (`?resumable=1`).
+   */
+  constructor(urls, { headers = {}, WebSocket, resumable = true } = {}) {
     this.urls = urls;
     this.headers = headers;
+    this.resumable = resumable;
     this.WebSocket = WebSocket ?? globalThis.WebSocket;
     this.current = null;
   }
@@ -149,9 +153,11 @@ export class WSTransport {
     if (typeof Socket !== 'function') {
       return Promise.reject(new ConnectionError('WebSocket is not available in this environment'));
     }
-    let url = this.urls.ws;
+    const query = [];
     const token = bearerToken(this.headers);
-    if (token) url += `?access_token=${encodeURIComponent(token)}`;
+    if (token) query.push(`access_token=${encodeURIComponent(token)}`);
+    if (this.resumable) query.push('resumable=1');
+    const url = query.length ? `${this.urls.ws}?${query.join('&')}` : this.urls.ws;
     return new Promise((resolve, reject) => {
       let socket;
       try {

@@ -204,8 +204,27 @@ for (const method of ['SSE', 'WS']) {
       );
       assert.equal(result.reason, 'complete');
       if (method === 'WS') {
-        assert.ok(server.log.some((entry) => entry.method === 'WS' && entry.query === 'access_token=sekret'));
+        assert.ok(
+          server.log.some((entry) => entry.method === 'WS' && entry.query === 'access_token=sekret&resumable=1'),
+        );
       }
+    });
+
+    test('a client that reconnects declares it resumes; one that does not, does not', async (t) => {
+      const server = await fakeServer();
+      t.after(() => server.close());
+      const engine = new StreamingEngine();
+      await engine.start({ url: server.url, method }, chat('hi'));
+      await engine.start({ url: server.url, method, reconnect: false }, chat('hi'));
+      const opens = server.log.filter((entry) =>
+        method === 'WS' ? entry.method === 'WS' : entry.method === 'POST',
+      );
+      const declared = opens.map((entry) =>
+        method === 'WS'
+          ? new URLSearchParams(entry.query).get('resumable')
+          : (entry.headers['x-ainative-resumable'] ?? null),
+      );
+      assert.deepEqual(declared, ['1', null]);
     });
   });
 }

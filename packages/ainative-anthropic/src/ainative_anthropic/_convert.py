@@ -33,6 +33,7 @@ __all__ = [
     "completion_from_message",
     "convert_messages",
     "parse_event",
+    "tool_choice",
 ]
 
 #: Anthropic ``stop_reason`` -> ainative finish reason (anything else: ``stop``).
@@ -133,6 +134,10 @@ def build_params(request: GenerateRequest, *, model: str, max_tokens: int) -> di
             {"name": t.name, "description": t.description, "input_schema": t.parameters}
             for t in request.tools
         ]
+    if request.tool_choice is not None:
+        params["tool_choice"] = tool_choice(request.tool_choice)
+    if request.user is not None:
+        params["metadata"] = {"user_id": request.user}
     body: dict[str, Any] = {}
     if request.temperature is not None:
         body["temperature"] = request.temperature
@@ -147,6 +152,15 @@ def build_params(request: GenerateRequest, *, model: str, max_tokens: int) -> di
 def _get(data: Any, name: str) -> Any:
     """A field of a raw event's object (a dict) or of an SDK model (non-streamed replies)."""
     return data.get(name) if type(data) is dict else getattr(data, name, None)
+
+
+def tool_choice(choice: str) -> dict[str, Any]:
+    """``GenerateRequest.tool_choice`` in the Messages API shape (``required`` is ``any``)."""
+    if choice in ("auto", "none"):
+        return {"type": choice}
+    if choice == "required":
+        return {"type": "any"}
+    return {"type": "tool", "name": choice}
 
 
 def _usage(data: Any, base: Usage | None = None) -> Usage:

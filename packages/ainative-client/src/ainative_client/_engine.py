@@ -35,6 +35,7 @@ import httpx
 import structlog
 
 from ainative_core import (
+    RESUMABLE_HEADER,
     ActionRequest,
     AINativeError,
     ConnectError,
@@ -70,6 +71,17 @@ def _backoff(config: StreamConfig, attempt: int) -> float:
     delay = min(config.max_reconnect_delay, config.reconnect_delay * 2 ** (attempt - 1))
     jittered: float = delay * random.uniform(0.5, 1.0)
     return jittered
+
+
+def _stream_headers(config: StreamConfig) -> Mapping[str, str]:
+    """The config's headers, plus ``X-AINative-Resumable: 1`` when the engine reconnects.
+
+    The declaration keeps the stream running on the server for its ``resume_grace`` after
+    a drop; without it (``reconnect=False``) a dropped connection cancels it there at once.
+    """
+    if not config.reconnect:
+        return config.headers
+    return {**config.headers, RESUMABLE_HEADER: "1"}
 
 
 def _can_fall_back(exc: AINativeError) -> bool:
@@ -347,7 +359,7 @@ class StreamingEngine:
                                 config.url,
                                 run.stream_id,
                                 run.last_event_id,
-                                headers=config.headers,
+                                headers=_stream_headers(config),
                             )
                         )
                     source = (
@@ -433,7 +445,7 @@ class StreamingEngine:
             transport = transports.get(name)
             try:
                 events = await stack.enter_async_context(
-                    transport.open(config.url, request, headers=config.headers)
+                    transport.open(config.url, request, headers=_stream_headers(config))
                 )
             except AINativeError as exc:
                 if index + 1 < len(order) and _can_fall_back(exc):

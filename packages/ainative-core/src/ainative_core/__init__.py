@@ -6,6 +6,10 @@ from ._accumulator import CompletionAccumulator as CompletionAccumulator
 from ._accumulator import accumulate as accumulate
 from ._accumulator import accumulate_async as accumulate_async
 from ._body import ResponseBody as ResponseBody
+from ._catalogue import ModelEntry as ModelEntry
+from ._catalogue import ModelKind as ModelKind
+from ._catalogue import model_catalogue as model_catalogue
+from ._catalogue import resolve_model as resolve_model
 from ._echo import EchoProvider as EchoProvider
 from ._echo import echo_tokens as echo_tokens
 from ._eventbus import SEED_EVENTS as SEED_EVENTS
@@ -21,6 +25,7 @@ from ._exceptions import InvalidRequestError as InvalidRequestError
 from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from ._exceptions import PluginError as PluginError
+from ._exceptions import ProducerLost as ProducerLost
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import ProviderAuthError as ProviderAuthError
 from ._exceptions import ProviderBadRequest as ProviderBadRequest
@@ -30,6 +35,7 @@ from ._exceptions import ProviderResponseError as ProviderResponseError
 from ._exceptions import ProviderTimeout as ProviderTimeout
 from ._exceptions import ProviderUnavailable as ProviderUnavailable
 from ._exceptions import RequestError as RequestError
+from ._exceptions import StoreUnavailable as StoreUnavailable
 from ._exceptions import StreamCancelled as StreamCancelled
 from ._exceptions import StreamError as StreamError
 from ._exceptions import StreamingError as StreamingError
@@ -41,6 +47,7 @@ from ._exceptions import ToolError as ToolError
 from ._exceptions import ToolExecutionError as ToolExecutionError
 from ._exceptions import TransportError as TransportError
 from ._exceptions import UnknownActionError as UnknownActionError
+from ._exceptions import UnknownModelError as UnknownModelError
 from ._exceptions import UnknownProviderError as UnknownProviderError
 from ._exceptions import UnknownToolError as UnknownToolError
 from ._exceptions import UnknownTransportError as UnknownTransportError
@@ -88,6 +95,8 @@ from ._sse import SSEDecoder as SSEDecoder
 from ._sse import encode_sse as encode_sse
 from ._sse import encode_sse_comment as encode_sse_comment
 from ._wire import DONE_SENTINEL as DONE_SENTINEL
+from ._wire import RESUMABLE_HEADER as RESUMABLE_HEADER
+from ._wire import RESUMABLE_PARAM as RESUMABLE_PARAM
 from ._wire import WIRE_VERSION as WIRE_VERSION
 from ._wire import WireEvent as WireEvent
 from ._wire import error_fields as error_fields
@@ -98,6 +107,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DONE_SENTINEL",
     "ENTRY_POINT_GROUP",
+    "RESUMABLE_HEADER",
+    "RESUMABLE_PARAM",
     "SEED_EVENTS",
     "SSE_DONE",
     "WIRE_VERSION",
@@ -121,12 +132,15 @@ __all__ = [
     "InvalidRequestError",
     "Listener",
     "Message",
+    "ModelEntry",
+    "ModelKind",
     "NameClash",
     "NotFoundError",
     "PayloadTooLargeError",
     "PluginError",
     "PluginInfo",
     "Plugins",
+    "ProducerLost",
     "ProtocolError",
     "Provider",
     "ProviderAuthError",
@@ -144,6 +158,7 @@ __all__ = [
     "Role",
     "SSEDecoder",
     "ServerSentEvent",
+    "StoreUnavailable",
     "StreamCancelled",
     "StreamError",
     "StreamEvent",
@@ -159,6 +174,7 @@ __all__ = [
     "TransportError",
     "TransportInfo",
     "UnknownActionError",
+    "UnknownModelError",
     "UnknownProviderError",
     "UnknownToolError",
     "UnknownTransportError",
@@ -178,10 +194,12 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "lazy_exports",
+    "model_catalogue",
     "not_found",
     "open_stream",
     "parse_options",
     "parse_retry_after",
+    "resolve_model",
     "resolve_ref",
     "retry_call",
     "retry_stream",

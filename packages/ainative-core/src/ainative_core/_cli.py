@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import logging
@@ -16,6 +17,7 @@ import anyio
 import click
 import structlog
 
+from ._catalogue import model_catalogue
 from ._exceptions import AINativeError
 from ._models import Message
 from ._options import parse_options
@@ -62,9 +64,11 @@ def plugins_command(as_json: bool) -> None:
     infos = plugins.plugin_infos()
     broken = plugins.broken
     clashes = plugins.clashes
+    models = model_catalogue(plugins)
     if as_json:
         report = {
             "plugins": [asdict(i) for i in infos],
+            "models": [asdict(m) for m in models],
             "broken": [asdict(b) for b in broken],
             "clashes": [asdict(c) for c in clashes],
         }
@@ -79,11 +83,31 @@ def plugins_command(as_json: bool) -> None:
             names = getattr(info, label)
             if names:
                 click.echo(f"  {label}: {', '.join(names)}")
+        owned = [m.id for m in models if m.plugin == info.name]
+        if owned:
+            click.echo(f"  models: {', '.join(owned)}")
     for bad in broken:
         dist = f" [{bad.distribution} {bad.version}]" if bad.distribution else ""
         click.echo(f"BROKEN {bad.name}{dist}: {bad.error}")
     for clash in clashes:
         click.echo(_clash_line(clash))
+
+
+@cli.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models_command(as_json: bool) -> None:
+    """List the model names a server answers to (its /v1/models) and what each reaches.
+
+    Any model of a provider is also reachable as ``provider/model``.
+    """
+    models = model_catalogue(get_plugins())
+    if as_json:
+        click.echo(json.dumps([asdict(m) for m in models], indent=2))
+        return
+    width = max((len(m.id) for m in models), default=0)
+    for entry in models:
+        target = entry.provider + (f" / {entry.model}" if entry.model else " (its default model)")
+        click.echo(f"{entry.id:<{width}}  {entry.kind:<8}  {target}")
 
 
 def _clash_line(clash: NameClash) -> str:
@@ -190,6 +214,8 @@ def doctor_command() -> None:
             f"plugin {info.name}: {info.distribution or 'in code'} "
             f"providers={','.join(info.providers) or '-'}"
         )
+    for line in plugins.doctor_lines():
+        click.echo(line)
     for bad in plugins.broken:
         click.echo(f"plugin {bad.name}: BROKEN {bad.error}")
     for clash in plugins.clashes:
@@ -197,6 +223,12 @@ def doctor_command() -> None:
     names = sorted(k for k in os.environ if k.startswith("AINATIVE_"))
     keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_HOST") if k in os.environ]
     click.echo(f"config: {', '.join(names + keys) or 'none (defaults: echo provider)'}")
+    known = plugins.settings
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            click.echo(f"config: unknown {name}: no installed plugin reads it{hint}")
     if os.path.exists(".env"):
         click.echo("config: .env file in the current directory")
 

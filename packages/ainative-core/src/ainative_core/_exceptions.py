@@ -14,6 +14,7 @@ retrying the same request may succeed (``retryable``)::
     │   ├── PayloadTooLargeError             413
     │   └── NotFoundError                    404
     │       ├── UnknownProviderError
+    │       ├── UnknownModelError            a model name no provider answers to
     │       ├── UnknownTransportError
     │       ├── UnknownToolError
     │       ├── UnknownActionError
@@ -36,7 +37,9 @@ retrying the same request may succeed (``retryable``)::
         ├── StreamingError                   misuse, e.g. start while a stream is active
         ├── StreamCancelled                  the stream was stopped
         ├── StreamLimitExceeded              a run outgrew ``max_events`` / ``max_bytes``
-        └── StreamInterrupted                ended without ``done`` and could not resume
+        ├── StreamInterrupted                ended without ``done`` and could not resume
+        ├── ProducerLost                     503  the process producing a run stopped
+        └── StoreUnavailable                 503  the shared event store cannot be reached
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PluginError",
+    "ProducerLost",
     "ProtocolError",
     "ProviderAuthError",
     "ProviderBadRequest",
@@ -60,6 +64,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "RequestError",
+    "StoreUnavailable",
     "StreamCancelled",
     "StreamError",
     "StreamInterrupted",
@@ -71,6 +76,7 @@ __all__ = [
     "ToolExecutionError",
     "TransportError",
     "UnknownActionError",
+    "UnknownModelError",
     "UnknownProviderError",
     "UnknownToolError",
     "UnknownTransportError",
@@ -137,6 +143,10 @@ class NotFoundError(RequestError, LookupError):
 
 class UnknownProviderError(NotFoundError):
     code = "unknown_provider"
+
+
+class UnknownModelError(NotFoundError):
+    code = "unknown_model"
 
 
 class UnknownTransportError(NotFoundError):
@@ -283,6 +293,26 @@ class StreamLimitExceeded(StreamError):
 
 class StreamInterrupted(StreamError):
     code = "stream_interrupted"
+    retryable = True
+
+
+class ProducerLost(StreamError):
+    """The server process producing a run stopped (its lease ran out) before the run ended.
+
+    Another process of the same deployment ends the run with this error; retrying the
+    request starts a new run.
+    """
+
+    status = 503
+    code = "producer_lost"
+    retryable = True
+
+
+class StoreUnavailable(StreamError):
+    """The event store shared by a deployment's processes (Redis) cannot be reached."""
+
+    status = 503
+    code = "store_unavailable"
     retryable = True
 
 

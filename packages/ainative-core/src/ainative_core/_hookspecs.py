@@ -40,5 +40,19 @@ def ainative_register_tools(register: Any) -> None:
 
 
 @hookspec
+def ainative_register_settings(register: Any) -> None:
+    """Declare the ``AINATIVE_*`` environment variables the plugin reads: ``register(name)``.
+
+    ``ainative doctor`` reports a variable that no installed plugin declared (a typo, or a
+    setting of a plugin that is not installed).
+    """
+
+
+@hookspec
 def ainative_register_commands(cli: Any) -> None:
     """Add click commands to the ``ainative`` command group ``cli``."""
+
+
+@hookspec
+def ainative_doctor(report: Any) -> None:
+    """Add lines to ``ainative doctor``: ``report(line)`` (e.g. whether a service answers)."""

@@ -87,6 +87,11 @@ class GenerateRequest(BaseModel):
     top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     stop: list[str] | None = None
     tools: list[ToolSpec] = Field(default_factory=list)
+    tool_choice: str | None = Field(default=None, min_length=1)
+    """Which tool the model may call: ``"auto"``, ``"none"``, ``"required"`` (some tool), or
+    the name of the one tool it must call. None: the vendor's default (auto)."""
+    user: str | None = None
+    """An id of the end user, passed to vendors that take one (abuse monitoring)."""
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("stop", mode="before")
@@ -96,7 +101,11 @@ class GenerateRequest(BaseModel):
 
 
 class ActionRequest(BaseModel):
-    """The body a client posts to start an action (the seed's shape, plus routing fields)."""
+    """The body a client posts to start an action (the seed's shape, plus routing fields).
+
+    ``null`` for ``params``, ``context`` or ``options`` is taken as ``{}`` (the seed's
+    ``context`` is optional).
+    """
 
     action: str = Field(default="chat", min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -104,6 +113,11 @@ class ActionRequest(BaseModel):
     provider: str | None = None
     model: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params", "context", "options", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 class Usage(BaseModel):

@@ -71,6 +71,9 @@ _KNOWN_EXTRAS: Final = {"openai": "openai", "anthropic": "anthropic", "ollama": 
 # The owner named as the winner of a clash with a command the CLI already had.
 _CLI_OWNER: Final = "ainative"
 
+# The environment variables the plugin manager itself reads (see the module docstring).
+CORE_SETTINGS: Final = ("AINATIVE_DISABLE_PLUGIN_AUTOLOAD", "AINATIVE_PLUGINS")
+
 _log = structlog.get_logger("ainative.plugins")
 
 
@@ -203,6 +206,7 @@ class Plugins:
         self._aliases: dict[str, str] = {}
         self._transports: dict[str, TransportInfo] | None = None
         self._tools: dict[str, Any] | None = None
+        self._settings: dict[str, str] | None = None
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -263,6 +267,7 @@ class Plugins:
         self._providers = None
         self._transports = None
         self._tools = None
+        self._settings = None
 
     def _precedence(self, plugin_name: str) -> tuple[int, int, str]:
         """Sort key of the hook-call order: by hand (latest first), then entry points by name.
@@ -490,6 +495,33 @@ class Plugins:
                 self._tools = tools
             return self._tools
 
+    # -- settings --------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """Environment variables the plugins declared they read, each with the first plugin
+        that declared it; the plugin manager's own are ``ainative-core``'s."""
+        self.load()
+        with self._lock:
+            if self._settings is None:
+                settings = dict.fromkeys(CORE_SETTINGS, "ainative-core")
+
+                def make(plugin: str, pending: list[Callable[[], None]]) -> Callable[..., None]:
+                    def register(name: str, **_future: Any) -> None:
+                        if not name:
+                            raise PluginError(f"setting {name!r} is not a variable name")
+
+                        def commit() -> None:
+                            settings.setdefault(name, plugin)
+
+                        pending.append(commit)
+
+                    return register
+
+                self._call_each("ainative_register_settings", "register", _deferred(make))
+                self._settings = settings
+            return self._settings
+
     # -- commands --------------------------------------------------------------------------
 
     def add_commands(self, cli: Any) -> None:
@@ -531,6 +563,21 @@ class Plugins:
             self._clashes.setdefault("commands", []).extend(found)
 
     # -- reporting -------------------------------------------------------------------------
+
+    def doctor_lines(self) -> list[str]:
+        """The lines plugins add to ``ainative doctor`` (a plugin that raises is broken)."""
+        self.load()
+        with self._lock:
+            lines: list[str] = []
+
+            def begin(plugin: str) -> _Call:
+                mine: list[str] = []
+                return _Call(
+                    lambda line: mine.append(str(line)), lambda: lines.extend(mine), mine.clear
+                )
+
+            self._call_each("ainative_doctor", "report", begin)
+            return lines
 
     def plugin_infos(self) -> list[PluginInfo]:
         """Every loaded plugin with what it registered (hooks are called to fill this in)."""

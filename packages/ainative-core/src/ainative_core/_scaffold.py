@@ -66,7 +66,7 @@ requires-python = ">=3.11"
 dependencies = ["ainative-core"]
 
 [project.optional-dependencies]
-test = ["ainative-testing", "pytest>=8", "anyio>=4.4", "trio>=0.27"]
+test = ["ainative-testing", "pytest>=8", "anyio>=4.10", "trio>=0.31"]
 
 # ainative finds the plugin through this entry point group.
 [project.entry-points.ainative]

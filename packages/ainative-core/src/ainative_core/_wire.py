@@ -20,6 +20,8 @@ from ._models import StreamEvent, Usage
 
 __all__ = [
     "DONE_SENTINEL",
+    "RESUMABLE_HEADER",
+    "RESUMABLE_PARAM",
     "WIRE_VERSION",
     "WireEvent",
     "error_fields",
@@ -28,6 +30,12 @@ __all__ = [
 
 WIRE_VERSION: Final = 1
 DONE_SENTINEL: Final = "[DONE]"
+RESUMABLE_HEADER: Final = "X-AINative-Resumable"
+"""Request header (``1``) by which a client says it resumes a stream after a dropped
+connection: only then does the server keep the stream running for ``resume_grace``."""
+RESUMABLE_PARAM: Final = "resumable"
+"""The same declaration as a query parameter (``?resumable=1``), for clients that cannot
+set headers (a browser's ``WebSocket`` and ``EventSource``)."""
 INTERNAL_ERROR_MESSAGE: Final = "internal server error"
 
 # json.encoder.encode_basestring is the C ``c_encode_basestring`` when available: it quotes

@@ -93,7 +93,8 @@ def build_body(request: GenerateRequest, *, model: str, stream: bool) -> dict[st
             options[key] = value
     if options:
         body["options"] = options
-    if request.tools:
+    # Ollama has no tool choice: "none" offers no tools, any other choice offers them all.
+    if request.tools and request.tool_choice != "none":
         body["tools"] = [
             {
                 "type": "function",

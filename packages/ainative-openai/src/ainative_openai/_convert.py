@@ -17,7 +17,7 @@ from ainative_core import (
 
 from ._errors import stream_error
 
-__all__ = ["FINISH_REASONS", "ChunkMapper", "parse_chunk", "request_params"]
+__all__ = ["FINISH_REASONS", "ChunkMapper", "parse_chunk", "request_params", "tool_choice"]
 
 #: OpenAI ``finish_reason`` -> ainative finish reason.
 FINISH_REASONS: Final[dict[str, FinishReason]] = {
@@ -80,12 +80,23 @@ def request_params(
             }
             for tool in request.tools
         ]
+    if request.tool_choice is not None:
+        params["tool_choice"] = tool_choice(request.tool_choice)
+    if request.user is not None:
+        params["user"] = request.user
     params.update(request.extra)
     return params
 
 
 def _malformed(data: str) -> ProviderResponseError:
     return ProviderResponseError(f"openai: malformed chunk: {data[:200]!r}")
+
+
+def tool_choice(choice: str) -> Any:
+    """``GenerateRequest.tool_choice`` in OpenAI's shape (a tool's name names a function)."""
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
 
 
 def parse_chunk(data: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""ainative server: stream hub, SSE/WebSocket transports, tools and the ``serve`` command.
+"""ainative server: stream hub, SSE/WebSocket transports, the OpenAI-compatible API, tools
+and the ``serve`` command.
 
 Names are imported on first access: loading the plugin (``ainative_server._plugin``)
 imports this package, and must not import FastAPI, Starlette or the server stack.
@@ -13,11 +14,17 @@ from ainative_core import lazy_exports
 if TYPE_CHECKING:
     from ._actions import Action as Action
     from ._actions import ActionHandler as ActionHandler
+    from ._agui import AGUIEncoding as AGUIEncoding
+    from ._agui import AGUITransport as AGUITransport
+    from ._aisdk import UIMessageStreamEncoding as UIMessageStreamEncoding
+    from ._aisdk import UIMessageStreamTransport as UIMessageStreamTransport
     from ._config import ServerConfig as ServerConfig
     from ._encoding import Batch as Batch
     from ._encoding import Encoder as Encoder
     from ._encoding import Encoding as Encoding
+    from ._endpoints import ToolRequest as ToolRequest
     from ._http import cancel_on_disconnect as cancel_on_disconnect
+    from ._http import client_can_resume as client_can_resume
     from ._http import error_body as error_body
     from ._http import error_response as error_response
     from ._http import error_status as error_status
@@ -28,6 +35,11 @@ if TYPE_CHECKING:
     from ._hub import StreamHub as StreamHub
     from ._manager import EventSink as EventSink
     from ._manager import StreamManager as StreamManager
+    from ._openai_api import OpenAIAPI as OpenAIAPI
+    from ._openai_encoding import OpenAIEncoding as OpenAIEncoding
+    from ._parts import PartsEncoding as PartsEncoding
+    from ._parts import PartsResponse as PartsResponse
+    from ._redis import RedisEventStore as RedisEventStore
     from ._response import Refusal as Refusal
     from ._response import StreamResponse as StreamResponse
     from ._server import AINativeServer as AINativeServer
@@ -52,6 +64,8 @@ if TYPE_CHECKING:
     from ._ws import WebSocketTransport as WebSocketTransport
 
 __all__ = [
+    "AGUIEncoding",
+    "AGUITransport",
     "AINativeServer",
     "Action",
     "ActionHandler",
@@ -61,7 +75,12 @@ __all__ = [
     "EventSink",
     "EventStore",
     "InMemoryEventStore",
+    "OpenAIAPI",
+    "OpenAIEncoding",
+    "PartsEncoding",
+    "PartsResponse",
     "ReadResult",
+    "RedisEventStore",
     "Refusal",
     "Run",
     "RunSpec",
@@ -77,9 +96,13 @@ __all__ = [
     "Subscription",
     "Tool",
     "ToolRegistry",
+    "ToolRequest",
+    "UIMessageStreamEncoding",
+    "UIMessageStreamTransport",
     "WebSocketEncoding",
     "WebSocketTransport",
     "cancel_on_disconnect",
+    "client_can_resume",
     "create_app",
     "create_router",
     "create_server",
@@ -92,6 +115,7 @@ __all__ = [
     "stream_tokens",
     "tool",
 ]
+
 
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
     __getattr__, __dir__ = lazy_exports(__name__)

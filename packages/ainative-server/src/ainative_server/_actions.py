@@ -1,12 +1,19 @@
-"""Actions: what a stream does. ``chat`` is built in; others come from ``@server.action``."""
+"""Actions: what a stream does. ``chat`` and ``prompt`` are built in; others come from
+``@server.action``.
+
+``prompt`` is the server's fallback by default (``ServerConfig.fallback_action``): it
+answers an action name nothing registered, as the seed's servers answer any name, with one
+chat turn whose prompt carries the action's name, its params and its context.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias, final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from ainative_core import (
     ActionRequest,
@@ -19,18 +26,31 @@ from ainative_core import (
 from ._manager import StreamManager
 from ._tools import validation_message
 
-__all__ = ["Action", "ActionHandler", "chat", "generate_request_for"]
+__all__ = [
+    "CHAT",
+    "PROMPT",
+    "Action",
+    "ActionHandler",
+    "action_prompt",
+    "chat",
+    "generate_request_for",
+    "prompt",
+]
 
 ActionHandler: TypeAlias = Callable[[StreamManager, ActionRequest], Awaitable[None]]
 
 # Option names that would collide with the request's own fields.
 _RESERVED_OPTIONS: Final = frozenset({"messages", "prompt", "extra"})
+# Where a chat turn's text may be: ``params.message`` (ours, the seed's client) or
+# ``params.prompt`` (the seed's Node server accepts it too).
+_MESSAGE_KEYS: Final = ("message", "prompt")
 
 
 @final
 @dataclass(frozen=True, slots=True)
 class Action:
-    """A named stream producer. ``needs_message``: ``params.message`` is required."""
+    """A named stream producer. ``needs_message``: ``params.message`` (or
+    ``params.prompt``) is required."""
 
     name: str
     handler: ActionHandler
@@ -40,7 +60,7 @@ class Action:
 class _ChatParams(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    message: str = Field(min_length=1)
+    message: str = Field(min_length=1, validation_alias=AliasChoices(*_MESSAGE_KEYS))
 
 
 class _ChatContext(BaseModel):
@@ -54,16 +74,40 @@ def generate_request_for(
 ) -> GenerateRequest | None:
     """The `GenerateRequest` of an action request: ``context.messages`` + ``params.message``.
 
-    ``model`` and ``options`` become its fields (unknown options go to ``extra``). Invalid
-    input raises `InvalidRequestError` naming the field; without a message and not
-    ``require_message``, None.
+    ``params.prompt`` stands for ``params.message`` when that is absent. ``model`` and
+    ``options`` become its fields (unknown options go to ``extra``). Invalid input raises
+    `InvalidRequestError` naming the field; without a message and not ``require_message``,
+    None.
     """
-    if not require_message and "message" not in request.params:
+    if not require_message and not any(key in request.params for key in _MESSAGE_KEYS):
         return None
     try:
         params = _ChatParams.model_validate(request.params)
     except ValidationError as exc:
         raise InvalidRequestError(validation_message(exc, "params")) from None
+    return _turn(request, params.message, model)
+
+
+def action_prompt(request: ActionRequest, *, model: str | None) -> GenerateRequest:
+    """The chat turn the ``prompt`` action sends for ``request``.
+
+    Its user message is ``Action: <name>``, ``Parameters: <params as JSON>`` and ``Context:
+    <context as JSON>`` on three lines; ``context.messages`` is not repeated there, it goes
+    before the turn as the conversation, as for ``chat``.
+    """
+    context = {k: v for k, v in request.context.items() if k != "messages"}
+    text = (
+        f"Action: {request.action}\nParameters: {_json(request.params)}\nContext: {_json(context)}"
+    )
+    return _turn(request, text, model)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _turn(request: ActionRequest, text: str, model: str | None) -> GenerateRequest:
+    """``context.messages`` then a user turn ``text``, with the request's model and options."""
     try:
         context = _ChatContext.model_validate(request.context)
     except ValidationError as exc:
@@ -74,7 +118,7 @@ def generate_request_for(
     options: dict[str, Any] = dict(request.options)
     options["model"] = request.model or options.get("model") or model
     try:
-        return build_request(prompt=params.message, messages=context.messages, **options)
+        return build_request(prompt=text, messages=context.messages, **options)
     except ValidationError as exc:
         raise InvalidRequestError(validation_message(exc, "options")) from None
 
@@ -84,4 +128,10 @@ async def chat(stream: StreamManager, request: ActionRequest) -> None:
     await stream.stream()
 
 
+async def prompt(stream: StreamManager, request: ActionRequest) -> None:
+    """The built-in ``prompt`` action: one chat turn about the action (`action_prompt`)."""
+    await stream.stream(action_prompt(request, model=stream.model))
+
+
 CHAT: Final = Action("chat", chat, needs_message=True)
+PROMPT: Final = Action("prompt", prompt)

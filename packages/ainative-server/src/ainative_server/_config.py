@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+from typing import Any, Final
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServerConfig"]
+__all__ = ["LOOPBACK_ORIGINS", "SEED_SETTINGS", "ServerConfig"]
+
+LOOPBACK_ORIGINS: Final = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"
+"""The origins CORS allows by default: pages served from this machine, on any port."""
+
+SEED_SETTINGS: Final[dict[str, tuple[str, ...]]] = {
+    "default_provider": ("provider",),
+    "openai_api_key": ("providers", "openai", "api_key"),
+    "openai_model": ("providers", "openai", "model"),
+    "ollama_base_url": ("providers", "ollama", "base_url"),
+    "ollama_model": ("providers", "ollama", "model"),
+    "register_built_in_tools": ("builtin_tools",),
+}
+"""The seed's ``ServerConfig`` arguments, and the setting each one sets here."""
 
 
 class ServerConfig(BaseSettings):
@@ -15,9 +29,17 @@ class ServerConfig(BaseSettings):
 
     Complex fields are JSON in the environment, e.g.
     ``AINATIVE_PROVIDERS='{"openai": {"api_key": "..."}}'`` or ``AINATIVE_API_KEYS='["k1"]'``.
+    The seed's arguments are accepted too (`SEED_SETTINGS`): ``openai_api_key="sk-..."``
+    sets ``providers["openai"]["api_key"]`` (a value given in ``providers`` wins), and makes
+    ``openai`` the default provider unless ``provider`` (or ``default_provider``) names one,
+    as the seed's default was ``openai``. Any other name is refused with a
+    ``ValidationError`` that names it: a misspelt setting never passes silently.
     """
 
-    model_config = SettingsConfigDict(env_prefix="AINATIVE_", extra="ignore")
+    # Inputs stay out of error messages: they hold API keys.
+    model_config = SettingsConfigDict(
+        env_prefix="AINATIVE_", extra="forbid", hide_input_in_errors=True
+    )
 
     provider: str = "echo"
     """Provider used when a request names none."""
@@ -25,10 +47,12 @@ class ServerConfig(BaseSettings):
     """Per-provider settings, passed to the provider's factory as keyword arguments."""
     model: str | None = None
     """Model used when a request names none (None: the provider's default)."""
+    cors: bool = True
+    """Answer CORS for loopback origins on any port and ``cors_origins`` (False: no CORS)."""
     cors_origins: list[str] = Field(default_factory=list)
-    """Origins allowed by CORS; CORS is off when empty."""
+    """Origins allowed by CORS besides loopback ones; ``"*"`` allows any (no credentials)."""
     api_keys: list[str] = Field(default_factory=list)
-    """Bearer tokens accepted on ``/ai/*``; no authentication when empty."""
+    """Bearer tokens accepted on ``/ai/*`` and ``/v1/*``; no authentication when empty."""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     """Largest request body accepted (413 above)."""
     max_events: int = Field(default=200_000, ge=2)
@@ -43,9 +67,59 @@ class ServerConfig(BaseSettings):
     """Seconds between ``: ping`` comments on an idle SSE response."""
     coalesce: bool = True
     """Send every pending event in one write (off: one write per event; for measurement)."""
+    fallback_action: str | None = "prompt"
+    """Action that answers an action name nothing registered (None or empty: a 404)."""
+    builtin_tools: bool = True
+    """Offer the built-in tools (``get_time``, ``calculate``) on ``/ai/tool``."""
+    store: str = "memory"
+    """Where stream logs live: ``memory`` (this process), or a Redis URL such as
+    ``redis://127.0.0.1:6379/0`` shared by every process of a deployment (any of them then
+    resumes and cancels any stream)."""
+    lease_timeout: float = Field(default=3.0, gt=0)
+    """With a shared store: seconds without a heartbeat from the process producing a stream
+    after which another process ends it with ``producer_lost`` (detected within about
+    4/3 of this)."""
     prefix: str = "/ai"
     """Path prefix of the ainative endpoints."""
     chat_page: bool = False
     """Serve the chat page at ``/`` (``ainative serve`` turns it on)."""
+    openai_api: bool = True
+    """Serve the OpenAI-compatible API (``/v1/chat/completions``, ``/v1/models``)."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_settings(cls, data: Any) -> Any:
+        """Map the seed's arguments onto ours; refuse names that are neither."""
+        if not isinstance(data, dict):
+            return data
+        unknown = sorted(k for k in data if k not in cls.model_fields and k not in SEED_SETTINGS)
+        if unknown:
+            known = sorted({*cls.model_fields, *SEED_SETTINGS})
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, known, n=1)
+                hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ValueError(f"unknown setting {', '.join(hints)}; settings: {', '.join(known)}")
+        seed = {k: data[k] for k in SEED_SETTINGS if k in data}
+        if not seed:
+            return data
+        data = {k: v for k, v in data.items() if k not in SEED_SETTINGS}
+        if "openai_api_key" in seed and "provider" not in data:
+            data["provider"] = "openai"  # the seed's default provider
+        providers = {name: dict(values) for name, values in (data.get("providers") or {}).items()}
+        for name, value in seed.items():
+            target = SEED_SETTINGS[name]
+            if target[0] == "providers":
+                providers.setdefault(target[1], {}).setdefault(target[2], value)
+            else:
+                data[target[0]] = value
+        if providers:
+            data["providers"] = providers
+        return data
+
+    @field_validator("fallback_action")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None

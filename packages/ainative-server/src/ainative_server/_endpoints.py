@@ -3,9 +3,10 @@ and ``/health``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -23,13 +24,21 @@ __all__ = ["ToolRequest", "endpoint_routes"]
 class ToolRequest(BaseModel):
     """``POST /ai/tool``: ``{"tool": "calculate", "arguments": {"expression": "1+2"}}``.
 
-    ``name`` and ``params`` are accepted as the seed's spellings.
+    The seed's spellings are accepted: ``args`` (or ``params``) for ``arguments``, ``name``
+    for ``tool``. ``context`` is handed to the tool's handler (see `Tool`); ``null`` is
+    taken as ``{}``.
     """
 
     tool: str = Field(min_length=1, validation_alias=AliasChoices("tool", "name"))
     arguments: dict[str, Any] = Field(
         default_factory=dict, validation_alias=AliasChoices("arguments", "params", "args")
     )
+    context: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("arguments", "context", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
@@ -50,7 +59,7 @@ def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
         """Call a tool: ``{"success": true, "result": ...}`` or ``{"success": false, ...}``."""
         body = await read_model(request, ToolRequest, limit)
         try:
-            result = await server.tool_registry.call(body.tool, body.arguments)
+            result = await server.tool_registry.call(body.tool, body.arguments, body.context)
         except AINativeError as exc:  # the seed's shape for tool failures, with the status
             return JSONResponse(
                 {"success": False, "error": exc.message, "code": exc.code},
@@ -83,6 +92,7 @@ def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
         return JSONResponse(
             {
                 "status": "ok",
+                "timestamp": datetime.now(UTC).isoformat(),
                 "version": __version__,
                 "provider": server.config.provider,
                 "active_streams": server.hub.active,

@@ -19,11 +19,13 @@ from typing import Any, Final, TypeVar
 import anyio
 import structlog
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive
 
 from ainative_core import (
+    RESUMABLE_HEADER,
+    RESUMABLE_PARAM,
     AINativeError,
     InvalidRequestError,
     PayloadTooLargeError,
@@ -34,6 +36,7 @@ from ._tools import validation_message
 
 __all__ = [
     "cancel_on_disconnect",
+    "client_can_resume",
     "error_body",
     "error_headers",
     "error_response",
@@ -48,6 +51,7 @@ M = TypeVar("M", bound=BaseModel)
 
 ERROR_CODE_HEADER: Final = "X-AINative-Error-Code"
 
+_YES: Final = frozenset({"1", "true", "yes", "on"})
 _DRAIN_BYTES: Final = 1_048_576
 _DRAIN_SECONDS: Final = 1.0
 
@@ -86,6 +90,18 @@ def log_unexpected(exc: BaseException, event: str = "request.failed") -> None:
 def error_response(exc: BaseException) -> JSONResponse:
     """The JSON error response for ``exc`` (an exception that is not ours: 500)."""
     return JSONResponse(error_body(exc), status_code=error_status(exc), headers=error_headers(exc))
+
+
+def client_can_resume(conn: HTTPConnection) -> bool:
+    """Whether the client declared it resumes after a dropped connection.
+
+    It says so with the ``X-AINative-Resumable: 1`` header or the ``?resumable=1`` query
+    parameter (for browsers' ``WebSocket`` and ``EventSource``, which cannot set headers).
+    Only such a client's disconnect leaves its stream running for ``resume_grace``; any
+    other client's disconnect cancels the stream at once.
+    """
+    value = conn.headers.get(RESUMABLE_HEADER) or conn.query_params.get(RESUMABLE_PARAM) or ""
+    return value.strip().lower() in _YES
 
 
 async def read_json(request: Request, limit: int) -> Any:

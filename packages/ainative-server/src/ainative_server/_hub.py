@@ -7,8 +7,14 @@ owner of a follower's life: it starts the run (or finds the stream to resume), r
 failure that came before the first event so the transport can refuse the request properly,
 holds the follower's slot while it reads and releases it on the way out. When the last
 follower of a running stream goes away, the producer keeps running for ``resume_grace``
-seconds (a client may resume); then it is cancelled. Finished logs stay readable for
+seconds if that follower was ``resumable`` (its client said it comes back); then it is
+cancelled. A follower that was not resumable cancels it at once. Finished logs stay readable for
 ``retention`` seconds.
+
+With a store shared by several processes (``EventStore.shared``), a stream may be produced
+by one process and followed, resumed or cancelled through any other: the grace countdown
+then starts in the process whose follower was the last one anywhere, and a cancel for a
+stream produced elsewhere goes to its producer through the store.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import structlog
 from ainative_core import (
     AINativeError,
     ConfigurationError,
+    StoreUnavailable,
     StreamLimitExceeded,
     StreamNotFoundError,
     WireEvent,
@@ -35,7 +42,7 @@ from ainative_core import (
 from ._config import ServerConfig
 from ._encoding import Encoding
 from ._manager import EventSink, StreamManager
-from ._store import EventStore, InMemoryEventStore, StoredEvent
+from ._store import EventStore, StoredEvent, store_for
 from ._subscription import TICKS_PER_PING, Feed, Subscription
 
 __all__ = ["ProducerFactory", "Run", "RunSpec", "StreamHub"]
@@ -130,10 +137,12 @@ class StreamHub:
 
     def __init__(self, config: ServerConfig | None = None, store: EventStore | None = None):
         self.config = config or ServerConfig()
-        self.store: EventStore = store or InMemoryEventStore()
+        self.store: EventStore = store or store_for(self.config)
         self.coalesce = self.config.coalesce
         self._runs: dict[str, Run] = {}
         self._feeds: dict[str, Feed] = {}
+        self._idle: dict[str, int] = {}
+        """Per stream followed here, a count of local idle spells (shared stores)."""
         self._tg: anyio.abc.TaskGroup | None = None
         self.wake_tick: float | None = None
         """Seconds between the hub's wake-ups of every waiting follower (None: no ticker)."""
@@ -142,8 +151,9 @@ class StreamHub:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[StreamHub]:
-        """Run the hub's task group; on exit every producer is cancelled."""
-        async with anyio.create_task_group() as tg:
+        """Run the hub's task group (and open its store); on exit every producer is
+        cancelled, and ends before the store closes."""
+        async with self.store.opened(self._cancel_here), anyio.create_task_group() as tg:
             self._tg = tg
             if self.store.wake_all():
                 self.wake_tick = self.config.ping_interval / TICKS_PER_PING
@@ -228,16 +238,25 @@ class StreamHub:
         feed = self._feeds.get(sid)
         if feed is None:
             feed = self._feeds[sid] = Feed(sid)
+            self.store.follow(sid)
         feed.users += 1
         subscription = Subscription(self, feed, encoding, after=after, run=run)
         try:
             yield subscription
         finally:
             feed.users -= 1
-            if feed.users == 0 and self._feeds.get(sid) is feed:
+            last = feed.users == 0 and self._feeds.get(sid) is feed
+            if last:
                 del self._feeds[sid]
-            if run is not None:
-                self._detach(run, abandon=not resumable and not subscription.ended)
+                self.store.unfollow(sid)
+            abandon = not resumable and not subscription.ended
+            if self.store.shared:
+                if run is not None:
+                    run._followers -= 1
+                if last:
+                    self._release_shared(sid, run, abandon=abandon)
+            elif run is not None:
+                self._detach(run, abandon=abandon)
 
     def _detach(self, run: Run, *, abandon: bool) -> None:
         run._followers -= 1
@@ -255,6 +274,38 @@ class StreamHub:
         if run._followers <= 0 and run._idle_generation == generation and not run.done:
             _logger.info("stream.abandoned", stream_id=run.stream_id, provider=run.provider)
             self._cancel(run)
+
+    def _release_shared(self, stream_id: str, run: Run | None, *, abandon: bool) -> None:
+        """This process's last follower of ``stream_id`` left: count down for the stream
+        in case no process follows it any more."""
+        if (run is not None and run.done) or self._tg is None:
+            return
+        spell = self._idle[stream_id] = self._idle.get(stream_id, 0) + 1
+        grace = 0.0 if abandon else self.config.resume_grace
+        self._tg.start_soon(self._cancel_if_idle, stream_id, run, spell, grace)
+
+    async def _cancel_if_idle(
+        self, stream_id: str, run: Run | None, spell: int, grace: float
+    ) -> None:
+        try:
+            token = await self.store.idle(stream_id)
+            if token is None:
+                return  # followed elsewhere: that process counts down when it is left
+            await anyio.sleep(grace)
+            if self._idle.get(stream_id) != spell or stream_id in self._feeds:
+                return  # followed here again
+            if (run is not None and run.done) or not await self.store.still_idle(stream_id, token):
+                return
+            _logger.info("stream.abandoned", stream_id=stream_id)
+            if run is not None:
+                self._cancel(run)
+            else:
+                await self.store.request_cancel(stream_id)
+        except (StreamNotFoundError, StoreUnavailable):
+            pass  # gone, or the store is away: its lease and retention end the stream
+        finally:
+            if self._idle.get(stream_id) == spell:
+                del self._idle[stream_id]
 
     # -- producing -------------------------------------------------------------------------
 
@@ -402,15 +453,25 @@ class StreamHub:
 
     # -- control ---------------------------------------------------------------------------
 
-    def cancel(self, stream_id: str) -> Run:
-        """Cancel a running stream's producer (no-op on a finished one).
+    async def cancel(self, stream_id: str) -> bool:
+        """Cancel a running stream's producer, in this process or (shared store) another;
+        True if it was running (a finished stream is left as it is).
 
         Its followers end with ``done`` / ``finish_reason: "cancelled"``.
         `StreamNotFoundError` if the stream is unknown or expired.
         """
-        run = self.get(stream_id)
+        run = self._runs.get(stream_id)
+        if run is None:
+            return await self.store.request_cancel(stream_id)
+        running = not run.done
         self._cancel(run)
-        return run
+        return running
+
+    def _cancel_here(self, stream_id: str) -> None:
+        """Another process asked the store to cancel ``stream_id``."""
+        run = self._runs.get(stream_id)
+        if run is not None:
+            self._cancel(run)
 
     def _cancel(self, run: Run) -> None:
         if not run.done:

@@ -11,6 +11,9 @@ from ainative_core import hookimpl
 def ainative_register_transports(register: Any) -> None:
     register("sse", server="ainative_server._sse:SSETransport")
     register("ws", server="ainative_server._ws:WebSocketTransport")
+    register("openai", server="ainative_server._openai_api:OpenAIAPI")
+    register("ai-sdk", server="ainative_server._aisdk:UIMessageStreamTransport")
+    register("ag-ui", server="ainative_server._agui:AGUITransport")
 
 
 @hookimpl
@@ -22,7 +25,22 @@ def ainative_register_tools(register: Any) -> None:
 
 
 @hookimpl
+def ainative_register_settings(register: Any) -> None:
+    from ._config import ServerConfig
+
+    for field in ServerConfig.model_fields:
+        register(f"AINATIVE_{field.upper()}")
+
+
+@hookimpl
 def ainative_register_commands(cli: Any) -> None:
     from ._serve import serve_command
 
     cli.add_command(serve_command)
+
+
+@hookimpl
+def ainative_doctor(report: Any) -> None:
+    from ._serve import store_line
+
+    report(store_line())

@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, final
 
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ainative_core import ActionRequest
 
 from ._encoding import Encoding
-from ._http import cancel_on_disconnect, error_response, log_unexpected
+from ._http import cancel_on_disconnect, client_can_resume, error_response, log_unexpected
 
 if TYPE_CHECKING:
     from ._server import AINativeServer
@@ -44,8 +45,10 @@ class StreamResponse(Response):
     (invalid request, unknown provider, the provider's refusal, unknown stream on resume) is
     answered with ``refuse(exc)`` instead (default: ainative's JSON error with its status).
     Every response names the stream in ``X-AINative-Stream-Id``. A client that goes away
-    ends only this follower; ``resumable=False`` says the client cannot come back, so its
-    leaving cancels the run (see `StreamHub.subscribe`).
+    ends only this follower, and its run keeps going for ``resume_grace`` if ``resumable``;
+    otherwise its leaving cancels the run at once (see `StreamHub.subscribe`). By default
+    (None) ``resumable`` is what the client declared (`client_can_resume`: the
+    ``X-AINative-Resumable: 1`` header or ``?resumable=1``).
     """
 
     def __init__(
@@ -57,7 +60,7 @@ class StreamResponse(Response):
         request: ActionRequest | None = None,
         stream_id: str | None = None,
         after: int = 0,
-        resumable: bool = True,
+        resumable: bool | None = None,
         headers: Mapping[str, str] | None = None,
         refuse: Refusal = error_response,
     ) -> None:
@@ -71,8 +74,8 @@ class StreamResponse(Response):
             request,
             stream_id=stream_id,
             after=after,
-            resumable=resumable,
         )
+        self.resumable = resumable
         extra = headers or {}
         self.raw_headers = [
             (b"content-type", media_type.encode("latin-1")),
@@ -82,8 +85,14 @@ class StreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
+        resumable = self.resumable
+        if resumable is None:
+            resumable = client_can_resume(HTTPConnection(scope))
         try:
-            async with cancel_on_disconnect(receive), self._subscribe() as subscription:
+            async with (
+                cancel_on_disconnect(receive),
+                self._subscribe(resumable=resumable) as subscription,
+            ):
                 headers = [
                     *self.raw_headers,
                     (b"x-ainative-stream-id", subscription.stream_id.encode()),

@@ -1,15 +1,61 @@
-"""The ``ainative serve`` command: uvicorn on asyncio, or Hypercorn on trio."""
+"""The ``ainative serve`` command: uvicorn on asyncio, or Hypercorn on trio.
+
+``--workers N`` runs N server processes on one port; they share one stream store (Redis),
+which they read their settings from the environment to open (`worker_app`).
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from functools import partial
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import click
 
-__all__ = ["serve_command"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ._config import ServerConfig
+
+__all__ = ["check_store", "serve_command", "store_line", "worker_app"]
 
 _WS_PING: Final = 20.0
+_WORKER_APP: Final = "ainative_server._serve:worker_app"
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``--workers`` process: its settings come from ``AINATIVE_*``."""
+    from ainative_core._cli import configure_cli_logging  # the CLI's, in a worker of it
+
+    from ._server import create_app
+
+    configure_cli_logging()
+    return create_app()
+
+
+def check_store(config: ServerConfig) -> str:
+    """Open the configured store once (a shared store must answer before serving); its
+    description. Raises `ConfigurationError` or `StoreUnavailable`."""
+    import anyio
+
+    from ._store import probe_store
+
+    return anyio.run(probe_store, config)
+
+
+def store_line() -> str:
+    """``store: ...`` for ``ainative doctor``: the configured store and whether it answers."""
+    from ainative_core import AINativeError
+
+    from ._config import ServerConfig
+    from ._store import redact_url
+
+    try:
+        config = ServerConfig()
+        return f"store: {check_store(config)}"
+    except AINativeError as exc:
+        return f"store: {redact_url(os.environ.get('AINATIVE_STORE', 'memory'))} UNAVAILABLE {exc}"
 
 
 @click.command("serve")
@@ -34,15 +80,45 @@ _WS_PING: Final = 20.0
     show_default=True,
     help="Serve the chat page at / (AINATIVE_CHAT_PAGE is ignored here).",
 )
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Allow this browser origin too (repeatable; loopback origins always are; '*': any).",
+)
+@click.option(
+    "--store",
+    default=None,
+    help="Stream store: memory, or redis://host:port/db shared by processes "
+    "(else AINATIVE_STORE or memory).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Server processes on the port (more than one needs a shared --store).",
+)
+@click.option(
+    "--openai-api/--no-openai-api",
+    default=None,
+    help="Serve the OpenAI-compatible /v1 API (else AINATIVE_OPENAI_API, on by default).",
+)
 def serve_command(
     provider: str | None,
     model: str | None,
     host: str | None,
     port: int | None,
     backend: str,
-    page: bool,
+    page: bool = True,
+    cors_origins: tuple[str, ...] = (),
+    store: str | None = None,
+    workers: int = 1,
+    openai_api: bool | None = None,
 ) -> None:
-    """Serve the ainative API (SSE, WebSocket, tools); echo provider unless configured."""
+    """Serve the ainative API (SSE, WebSocket, OpenAI-compatible /v1, tools); echo unless
+    configured."""
     import anyio
 
     from ainative_core import AINativeError
@@ -51,6 +127,8 @@ def serve_command(
     from ._server import create_server
 
     overrides: dict[str, object] = {}
+    if store:
+        overrides["store"] = store
     if host:
         overrides["host"] = host
     if port is not None:
@@ -60,7 +138,21 @@ def serve_command(
     if model:
         overrides["model"] = model
     overrides["chat_page"] = page
+    if cors_origins:
+        overrides["cors_origins"] = [*ServerConfig().cors_origins, *cors_origins]
+    if openai_api is not None:
+        overrides["openai_api"] = openai_api
     config = ServerConfig(**overrides)  # type: ignore[arg-type]
+    shared = config.store.strip() not in ("", "memory")
+    if workers > 1 and not shared:
+        raise click.UsageError(
+            "--workers needs a store the processes share (--store redis://host:port/db): "
+            "with memory each process would see only its own streams"
+        )
+    try:
+        stored = f", store {check_store(config)}" if shared else ""
+    except AINativeError as exc:
+        raise click.ClickException(str(exc)) from None
     ainative = create_server(config)
     try:
         # What the app does when it starts, done first here: a default provider that cannot
@@ -68,20 +160,32 @@ def serve_command(
         anyio.run(ainative.load_default_provider, backend=backend)
     except AINativeError as exc:
         raise click.ClickException(f"cannot serve: {exc.message}") from None
-    app = ainative.get_app()
     host, port = config.host, config.port
     server = "uvicorn" if backend == "asyncio" else "hypercorn"
+    processes = f", {workers} processes" if workers > 1 else ""
     click.echo(
         f"ainative serving on http://{host}:{port} "
-        f"(provider {config.provider}, {server} on {backend})",
+        f"(provider {config.provider}, {server} on {backend}{processes}{stored})",
     )
+    if workers > 1:
+        # The worker processes build their app from the environment.
+        for name in ("provider", "model", "store"):
+            value = overrides.get(name)
+            if isinstance(value, str):
+                os.environ[f"AINATIVE_{name.upper()}"] = value
+        os.environ["AINATIVE_CHAT_PAGE"] = "true" if config.chat_page else "false"
+        if cors_origins:
+            os.environ["AINATIVE_CORS_ORIGINS"] = json.dumps(config.cors_origins)
+    app = ainative.get_app() if workers == 1 else None
     if config.chat_page:
         click.echo(f"chat page: http://{host}:{port}/")
     if backend == "asyncio":
         import uvicorn
 
         uvicorn.run(
-            app,
+            app if app is not None else _WORKER_APP,
+            factory=app is None,
+            workers=workers if app is None else None,
             host=host,
             port=port,
             log_level="warning",
@@ -101,4 +205,11 @@ def serve_command(
         hconfig.websocket_max_message_size = config.max_body_bytes
         hconfig.graceful_timeout = 2.0
         hconfig.loglevel = "WARNING"
+        if app is None:
+            from hypercorn.run import run
+
+            hconfig.application_path = f"{_WORKER_APP}()"
+            hconfig.worker_class = "trio"
+            hconfig.workers = workers
+            raise SystemExit(run(hconfig))
         trio.run(partial(serve, app, hconfig))  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, TypeVar, final
 from urllib.parse import parse_qs
@@ -31,8 +31,9 @@ from ainative_core import (
     resolve_ref,
 )
 
-from ._actions import CHAT, Action, ActionHandler, generate_request_for
-from ._config import ServerConfig
+from ._actions import CHAT, PROMPT, Action, ActionHandler, generate_request_for
+from ._builtin_tools import builtin_tools
+from ._config import LOOPBACK_ORIGINS, ServerConfig
 from ._encoding import Encoder, Encoding
 from ._http import error_response, log_unexpected
 from ._hub import RunSpec, StreamHub
@@ -85,7 +86,7 @@ class AINativeServer:
         self._plugins = plugins
         self.hub = StreamHub(self.config, store)
         self.tool_registry = ToolRegistry()
-        self.actions: dict[str, Action] = {CHAT.name: CHAT}
+        self.actions: dict[str, Action] = {CHAT.name: CHAT, PROMPT.name: PROMPT}
         self._providers: dict[str, Provider] = {}
         self._app: FastAPI | None = None
         self._plugin_tools_loaded = False
@@ -116,11 +117,17 @@ class AINativeServer:
         return self.tool_registry.register(item, name=name, description=description)
 
     def load_plugin_tools(self) -> None:
-        """Add tools plugins register (the server's own tools of the same name win)."""
+        """Add tools plugins register (the server's own tools of the same name win).
+
+        The built-in ones (``get_time``, ``calculate``) only with ``config.builtin_tools``.
+        """
         if self._plugin_tools_loaded:
             return
         self._plugin_tools_loaded = True
+        skip = () if self.config.builtin_tools else tuple(builtin_tools())
         for plugin_tool in self.plugins.tools.values():
+            if any(plugin_tool is builtin for builtin in skip):
+                continue
             if isinstance(plugin_tool, Tool):
                 self.tool_registry.register(plugin_tool, replace=False)
             elif callable(plugin_tool):
@@ -129,6 +136,12 @@ class AINativeServer:
                 )
 
     # -- providers and actions -------------------------------------------------------------
+
+    @property
+    def providers(self) -> Mapping[str, Provider]:
+        """The installed providers by name (or alias), each created on first access with
+        ``config.providers[name]`` as its settings (the seed's ``server.providers``)."""
+        return _Providers(self)
 
     def get_provider(self, name: str | None = None) -> tuple[str, Provider]:
         """``(canonical name, provider)``; one instance per name, created on first use."""
@@ -163,7 +176,19 @@ class AINativeServer:
         return canonical, provider
 
     def get_action(self, name: str) -> Action:
+        """The action ``name``, else the fallback action (``config.fallback_action``).
+
+        `UnknownActionError` when neither is registered (the fallback is off when None).
+        """
         action = self.actions.get(name)
+        fallback = self.config.fallback_action
+        if action is None and fallback is not None:
+            action = self.actions.get(fallback)
+            if action is None:
+                raise UnknownActionError(
+                    f"unknown action {name!r}, and the fallback action {fallback!r} "
+                    f"is not registered; registered: {', '.join(sorted(self.actions))}"
+                )
         if action is None:
             raise UnknownActionError(not_found("action", name, self.actions).message)
         return action
@@ -195,7 +220,7 @@ class AINativeServer:
         async def handler(manager: StreamManager) -> None:
             await action.handler(manager, request)
 
-        return RunSpec(handler, make_manager, provider_name, model, action.name)
+        return RunSpec(handler, make_manager, provider_name, model, request.action)
 
     def subscribe(
         self,
@@ -227,12 +252,10 @@ class AINativeServer:
         async with self.hub.subscribe(encoding, start=spec, resumable=resumable) as subscription:
             yield subscription
 
-    def cancel(self, stream_id: str) -> bool:
-        """Cancel a stream's producer; True if it was running. `StreamNotFoundError` if
-        the stream is unknown or expired."""
-        was_running = not self.hub.get(stream_id).done
-        self.hub.cancel(stream_id)
-        return was_running
+    async def cancel(self, stream_id: str) -> bool:
+        """Cancel a stream's producer (in whichever process of a shared store runs it);
+        True if it was running. `StreamNotFoundError` if the stream is unknown or expired."""
+        return await self.hub.cancel(stream_id)
 
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
         """Run an action to the end without streaming (``POST /ai/action``).
@@ -354,21 +377,78 @@ class AINativeServer:
         return router
 
     def get_app(self) -> FastAPI:
-        """The FastAPI app (built once): the router, CORS when ``cors_origins`` is set."""
+        """The FastAPI app (built once): the router, and CORS unless ``config.cors`` is off.
+
+        CORS allows loopback origins on any port (a dev server on ``localhost:5173``
+        reaching a local ainative) and ``config.cors_origins``; never credentials, so
+        ``"*"`` there is only ever a plain ``*``: requests authenticate with a bearer token
+        header, which needs none.
+        """
         if self._app is None:
             app = FastAPI(title="ainative", lifespan=self.lifespan)
             app.router.routes.extend(self.router().routes)
-            if self.config.cors_origins:
+            if self.config.cors:
                 app.add_middleware(
                     CORSMiddleware,
                     allow_origins=self.config.cors_origins,
+                    allow_origin_regex=LOOPBACK_ORIGINS,
+                    allow_credentials=False,
                     allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                     allow_headers=["*"],
-                    expose_headers=["X-AINative-Stream-Id"],
+                    expose_headers=[
+                        "X-AINative-Stream-Id",
+                        "x-vercel-ai-ui-message-stream",
+                        "x-workflow-run-id",
+                        "x-workflow-stream-tail-index",
+                    ],
                 )
             app.state.ainative_server = self
             self._app = app
         return self._app
+
+    @property
+    def app(self) -> FastAPI:
+        """The FastAPI app, as the seed's ``server.app`` (`get_app`)."""
+        return self.get_app()
+
+
+class _MissingProvider(KeyError):
+    """A ``KeyError`` whose message reads as the `UnknownProviderError`'s (no quoting)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@final
+class _Providers(Mapping[str, Provider]):
+    """`AINativeServer.providers`: a view of the installed providers that creates each on
+    first access; a name that is not installed is a ``KeyError``."""
+
+    __slots__ = ("_server",)
+
+    def __init__(self, server: AINativeServer) -> None:
+        self._server = server
+
+    def __getitem__(self, name: str) -> Provider:
+        try:
+            return self._server.get_provider(name)[1]
+        except UnknownProviderError as exc:
+            raise _MissingProvider(exc.message) from None
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self._server.plugins.provider_info(name)
+        except UnknownProviderError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._server.plugins.provider_names())
+
+    def __len__(self) -> int:
+        return len(self._server.plugins.providers)
 
 
 def create_server(

@@ -5,24 +5,42 @@ id of the last event they have). Each event is stored as its wire JSON, encoded 
 appended; each wire protocol's frames are derived from it once per event (see
 `ainative_server.Encoding`), however many clients follow it.
 
-The interface is what a Redis Streams store needs to serve several replicas: ``append``
-(``XADD`` + a counter for the sequence id), ``read`` after a cursor (``XRANGE``), ``wait``
-for new events (``XREAD BLOCK``), ``finish`` (a marker), ``expire`` (``EXPIRE``) and ``delete``.
+A store may be shared by several server processes (`RedisEventStore`): then any process
+reads, resumes and cancels any stream. The few calls that coordinate processes (``follow``
+and ``unfollow``, ``idle``/``still_idle`` for the resume-grace countdown, ``request_cancel``
+and the ``opened`` context that runs heartbeats) are part of the interface; a store used by
+one process implements them trivially (this process's counts are the whole picture).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import final
+from typing import ClassVar, final
 
 import anyio
 
-from ainative_core import StreamNotFoundError, WireEvent
+from ainative_core import ConfigurationError, StreamNotFoundError, WireEvent
 
-__all__ = ["EventStore", "InMemoryEventStore", "ReadResult", "StoredEvent", "StreamStats"]
+from ._config import ServerConfig
+
+__all__ = [
+    "EventStore",
+    "InMemoryEventStore",
+    "ReadResult",
+    "StoredEvent",
+    "StreamStats",
+    "probe_store",
+    "redact_url",
+    "store_for",
+]
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 @final
@@ -78,8 +96,12 @@ class StreamStats:
 class EventStore(ABC):
     """Where stream logs live. Ids are sequence numbers starting at 1.
 
-    Methods raise `StreamNotFoundError` for an unknown (or expired) stream id.
+    Methods raise `StreamNotFoundError` for an unknown (or expired) stream id, and a store
+    that lives elsewhere raises `StoreUnavailable` when it cannot be reached. ``shared`` is
+    True when other server processes use the same logs.
     """
+
+    shared: ClassVar[bool] = False
 
     @abstractmethod
     async def create(self, stream_id: str) -> None:
@@ -124,6 +146,49 @@ class EventStore(ABC):
     @abstractmethod
     async def stats(self, stream_id: str) -> StreamStats:
         """Event count, encoded bytes and whether the stream has finished."""
+
+    async def describe(self) -> str:
+        """One line on what this store is (``ainative doctor``; inside `opened`)."""
+        return type(self).__name__
+
+    # -- coordination of the processes that share the store ---------------------------------
+
+    def opened(self, on_cancel: Callable[[str], None]) -> AbstractAsyncContextManager[object]:
+        """Connect for the life of a hub (``async with store.opened(on_cancel):``).
+
+        ``on_cancel(stream_id)`` is called when another process asks to cancel a stream this
+        process produces. A store of one process has nothing to open.
+        """
+        return contextlib.nullcontext()
+
+    def follow(self, stream_id: str) -> None:  # noqa: B027  (a no-op unless shared)
+        """This process has started following ``stream_id`` (its first local follower).
+
+        A shared store then keeps the stream's events here as they come, for every local
+        follower, and counts this process among the stream's followers.
+        """
+
+    def unfollow(self, stream_id: str) -> None:  # noqa: B027  (a no-op unless shared)
+        """The last local follower of ``stream_id`` has left (undoes `follow`)."""
+
+    @abstractmethod
+    async def idle(self, stream_id: str) -> int | None:
+        """None while some process follows ``stream_id``; else a token for `still_idle`.
+
+        Called after `unfollow`, it sees this process's own leaving.
+        """
+
+    @abstractmethod
+    async def still_idle(self, stream_id: str, token: int) -> bool:
+        """True if no process has followed ``stream_id`` since `idle` returned ``token``."""
+
+    @abstractmethod
+    async def request_cancel(self, stream_id: str) -> bool:
+        """Ask the process that produces ``stream_id`` to cancel it; True if it was running.
+
+        `StreamNotFoundError` for an unknown stream. A store of one process has no other
+        producer to ask: it returns False.
+        """
 
 
 @final
@@ -222,3 +287,66 @@ class InMemoryEventStore(EventStore):
     async def stats(self, stream_id: str) -> StreamStats:
         log = self._get(stream_id)
         return StreamStats(len(log.events), log.bytes, log.finished)
+
+    async def describe(self) -> str:
+        return "memory (the logs of this process only: no resume through another process)"
+
+    async def idle(self, stream_id: str) -> int | None:
+        return 0
+
+    async def still_idle(self, stream_id: str, token: int) -> bool:
+        return True
+
+    async def request_cancel(self, stream_id: str) -> bool:
+        self._get(stream_id)
+        return False
+
+
+def store_for(config: ServerConfig) -> EventStore:
+    """The store ``config.store`` names: ``memory`` (one process) or a Redis URL
+    (``redis://host:port/db``, ``rediss://``, ``unix://``), shared by every process given it.
+
+    `ConfigurationError` for anything else, or for Redis without the ``redis`` extra.
+    """
+    url = config.store.strip()
+    if url in ("", "memory"):
+        return InMemoryEventStore()
+    scheme = url.partition("://")[0].lower()
+    if scheme not in _REDIS_SCHEMES or "://" not in url:
+        raise ConfigurationError(
+            f"unknown store {redact_url(url)!r}; expected memory or redis://host:port/db"
+        )
+    try:
+        from ._redis import RedisEventStore
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ConfigurationError(
+            f'the Redis store needs coredis: pip install "ainative-server[redis]" ({exc})'
+        ) from None
+    return RedisEventStore(
+        url,
+        lease_timeout=config.lease_timeout,
+        max_events=config.max_events,
+        max_bytes=config.max_bytes,
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user part replaced by ``***`` (for messages)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+async def probe_store(config: ServerConfig) -> str:
+    """Open the store ``config.store`` names once and describe it in one line.
+
+    Raises `ConfigurationError` (a store that cannot be built) or `StoreUnavailable`.
+    """
+    store = store_for(config)
+    async with store.opened(lambda stream_id: None):
+        return await store.describe()

@@ -1,27 +1,37 @@
 """Tools the server offers: `Tool`, the `tool` decorator and `ToolRegistry`.
 
-The decorator reads the handler's signature and type hints into a pydantic model: that gives
-the JSON schema the model sees and validates the arguments of every call.
+A tool is described one of two ways. A typed function (``@tool``): its signature and type
+hints become a pydantic model, which gives the JSON schema the model sees and validates
+(and converts) the arguments, passed as keyword arguments. Or, as the seed writes it, a JSON
+schema (``Tool(name=..., description=..., parameters={...}, handler=...)``): the arguments
+are validated against the schema with ``jsonschema`` (pydantic makes schemas from types, it
+cannot validate against a schema) and the handler is called as ``handler(args, context)``.
 """
 
 from __future__ import annotations
 
+import builtins
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from functools import partial
-from typing import Any, final, get_type_hints, overload
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, final, get_type_hints, overload
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ainative_core import (
     AINativeError,
+    ConfigurationError,
     ToolArgumentsError,
     ToolExecutionError,
     ToolSpec,
     UnknownToolError,
     not_found,
 )
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 __all__ = ["Tool", "ToolRegistry", "tool"]
 
@@ -39,8 +49,12 @@ def validation_message(error: ValidationError, prefix: str = "") -> str:
 class Tool:
     """A named function the server (or a model) can call with JSON arguments.
 
-    ``parameters`` is the JSON schema of the arguments; `call` validates them against it and
-    runs the handler (a sync handler runs in a worker thread).
+    Without ``parameters``, the handler's signature is the schema (see the module) and it
+    is called with the arguments as keyword arguments. With ``parameters`` (a JSON schema
+    of the arguments object), the arguments are checked against it and the handler is
+    called as ``handler(args, context)`` (or ``handler(args)`` if it takes one argument),
+    ``context`` being the caller's (``POST /ai/tool``'s ``context``). `call` raises
+    `ToolArgumentsError` for invalid arguments; a sync handler runs in a worker thread.
     """
 
     def __init__(
@@ -49,15 +63,25 @@ class Tool:
         *,
         name: str | None = None,
         description: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> None:
         self.handler = handler
         self.name = name or handler.__name__
         doc = inspect.getdoc(handler) or ""
         self.description = description if description is not None else doc.split("\n\n")[0]
         self.is_async = inspect.iscoroutinefunction(handler)
-        self.arguments_model = _arguments_model(handler, self.name)
-        schema = self.arguments_model.model_json_schema()
-        schema.pop("title", None)
+        self.arguments_model: type[BaseModel] | None = None
+        """The pydantic model of a typed tool's arguments (None for a JSON-schema tool)."""
+        self._schema_validator: Validator | None = None
+        self._takes_context = False
+        if parameters is None:
+            self.arguments_model = _arguments_model(handler, self.name)
+            schema = self.arguments_model.model_json_schema()
+            schema.pop("title", None)
+        else:
+            schema = dict(parameters)
+            self._schema_validator = _schema_validator(schema, self.name)
+            self._takes_context = _positional_count(handler) >= 2
         self.parameters: dict[str, Any] = schema
 
     def spec(self) -> ToolSpec:
@@ -67,22 +91,46 @@ class Tool:
         return self.spec().model_dump()
 
     def validate(self, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Checked and converted arguments; `ToolArgumentsError` names the bad fields."""
+        """Checked (and, for typed tools, converted) arguments; `ToolArgumentsError` names
+        the bad fields."""
+        given = dict(arguments or {})
+        if self._schema_validator is not None:
+            problems = [
+                (".".join(str(p) for p in error.absolute_path), error.message)
+                for error in self._schema_validator.iter_errors(given)
+            ]
+            if problems:
+                text = "; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in sorted(problems))
+                raise ToolArgumentsError(f"invalid arguments for tool {self.name!r}: {text}")
+            return given
+        assert self.arguments_model is not None
         try:
-            model = self.arguments_model.model_validate(dict(arguments or {}))
+            model = self.arguments_model.model_validate(given)
         except ValidationError as exc:
             raise ToolArgumentsError(
                 f"invalid arguments for tool {self.name!r}: {validation_message(exc)}"
             ) from None
         return {k: getattr(model, k) for k in type(model).model_fields}
 
-    async def call(self, arguments: Mapping[str, Any] | None = None) -> Any:
-        """Validate ``arguments`` and run the tool; failures are `ToolError`s."""
-        kwargs = self.validate(arguments)
+    async def call(self, arguments: Mapping[str, Any] | None = None, context: Any = None) -> Any:
+        """Validate ``arguments`` and run the tool; failures are `ToolError`s.
+
+        ``context`` reaches handlers of JSON-schema tools that take it (typed tools are
+        called with their arguments only).
+        """
+        checked = self.validate(arguments)
+        run: Callable[[], Any]
+        if self._schema_validator is None:
+            run = partial(self.handler, **checked)
+        elif self._takes_context:
+            run = partial(self.handler, checked, context)
+        else:
+            run = partial(self.handler, checked)
         try:
             if self.is_async:
-                return await self.handler(**kwargs)
-            return await anyio.to_thread.run_sync(partial(self.handler, **kwargs))
+                result: Awaitable[Any] = run()
+                return await result
+            return await anyio.to_thread.run_sync(run)
         except AINativeError:
             raise
         except Exception as exc:
@@ -105,6 +153,33 @@ def _arguments_model(handler: Callable[..., Any], name: str) -> type[BaseModel]:
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (annotation, default)
     return create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _schema_validator(schema: dict[str, Any], name: str) -> Validator:
+    """A validator for ``schema`` (its ``$schema`` draft, else the latest one)."""
+    from jsonschema import SchemaError  # imported on first use: it takes a while
+    from jsonschema.validators import validator_for
+
+    cls = validator_for(schema)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        raise ConfigurationError(
+            f"tool {name!r}: parameters is not a valid JSON schema: {exc.message}"
+        ) from None
+    validator: Validator = cls(schema)
+    return validator
+
+
+def _positional_count(handler: Callable[..., Any]) -> int:
+    """How many positional arguments ``handler`` takes (2 for ``*args``)."""
+    count = 0
+    for param in inspect.signature(handler).parameters.values():
+        if param.kind == param.VAR_POSITIONAL:
+            return 2
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
 
 
 @overload
@@ -136,7 +211,12 @@ def tool(
 
 @final
 class ToolRegistry:
-    """Tools by name. ``register`` accepts a `Tool` or a plain function."""
+    """Tools by name. ``register`` accepts a `Tool` or a plain function.
+
+    The seed's API is here too: `get` (None when missing), `list`, `tools`, `get_schema`
+    and `execute`, which answers ``{"success": True, "result": ...}`` or ``{"success":
+    False, "error": ...}`` instead of raising.
+    """
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
@@ -157,26 +237,58 @@ class ToolRegistry:
     def unregister(self, name: str) -> None:
         self._tools.pop(name, None)
 
-    def get(self, name: str) -> Tool:
+    def get(self, name: str) -> Tool | None:
+        """The tool ``name``, or None."""
+        return self._tools.get(name)
+
+    def require(self, name: str) -> Tool:
+        """The tool ``name``; `UnknownToolError` (listing the tools) if there is none."""
         found = self._tools.get(name)
         if found is None:
             raise UnknownToolError(not_found("tool", name, self._tools).message)
         return found
 
-    async def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
-        return await self.get(name).call(arguments)
+    async def call(
+        self, name: str, arguments: Mapping[str, Any] | None = None, context: Any = None
+    ) -> Any:
+        """Run the tool ``name``; raises `UnknownToolError` or the tool's `ToolError`."""
+        return await self.require(name).call(arguments, context)
 
-    def names(self) -> list[str]:
+    async def execute(
+        self, tool_name: str, args: Mapping[str, Any] | None = None, context: Any = None
+    ) -> dict[str, Any]:
+        """Run a tool the seed's way: ``{"success": True, "result": ...}``, or ``{"success":
+        False, "error": "<message>", "code": "<error code>"}`` for any ainative error."""
+        try:
+            result = await self.call(tool_name, args, context)
+        except AINativeError as exc:
+            return {"success": False, "error": exc.message, "code": exc.code}
+        return {"success": True, "result": result}
+
+    @property
+    def tools(self) -> Mapping[str, Tool]:
+        """Every tool by name (read-only; `register` and `unregister` change it)."""
+        return MappingProxyType(self._tools)
+
+    def list(self) -> builtins.list[Tool]:
+        """Every tool, by name."""
+        return [self._tools[n] for n in self.names()]
+
+    def get_schema(self) -> builtins.list[dict[str, Any]]:
+        """``[{"name", "description", "parameters"}, ...]``, what ``GET /ai/tools`` lists."""
+        return [t.to_dict() for t in self.list()]
+
+    def names(self) -> builtins.list[str]:
         return sorted(self._tools)
 
-    def specs(self) -> list[ToolSpec]:
+    def specs(self) -> builtins.list[ToolSpec]:
         return [self._tools[n].spec() for n in self.names()]
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 
     def __iter__(self) -> Iterator[Tool]:
-        return iter([self._tools[n] for n in self.names()])
+        return iter(self.list())
 
     def __len__(self) -> int:
         return len(self._tools)

@@ -22,7 +22,7 @@ class ServerTransport(Protocol):
     ``routes(server)`` when it builds its router and mounts what it returns. Routes use
     public API only: ``server.subscribe(encoding, request)`` (or ``stream_id=``, ``after=``)
     follows a new or existing stream and raises a request's early failure before anything is
-    written; `StreamResponse` does all of that for an HTTP response; ``server.cancel``
+    written; `StreamResponse` does all of that for an HTTP response; ``await server.cancel``
     stops a stream; ``server.endpoint(handler)`` wraps an HTTP handler with the server's
     authentication and JSON errors, ``server.check_auth`` checks a WebSocket's;
     ``server.config`` has the prefix and bounds.

@@ -1,17 +1,23 @@
 """The WebSocket transport (wire protocol v1): ``/ai/ws``, several streams per socket.
 
-Client frames: an `ActionRequest` object starts a stream (what the seed's client sends on
-open); ``{"type": "cancel", "stream_id": ...}``; ``{"type": "resume", "stream_id": ...,
-"last_event_id": N}``. Server frames are the SSE events' JSON objects with ``id`` and
-``stream_id`` added, one event per frame. A request refused before its stream starts
-(invalid frame or params, unknown provider, action or stream, the provider's own refusal
-before its first token) gets an ``error`` frame without ``id`` carrying the error's
-``code``, ``retryable``, HTTP-like ``status`` and ``retry_after`` (the fields of an HTTP
-error body), then a ``done`` frame without ``id`` (``finish_reason: "error"``), which is
-what the seed's client waits for to end a stream; the socket stays open. Failures of the
-provider after its first event happen inside the stream: its ``error`` event, then
-``done``. Keep-alive is the server's WebSocket ping/pong (uvicorn ``ws_ping_interval``,
-Hypercorn ``websocket_ping_interval``).
+The same session is served at the stream path, ``/ai/stream``, where the seed's client
+opens its socket (it swaps ``http`` for ``ws`` in the stream URL). Client frames: an
+`ActionRequest` object starts a stream (what the seed's client sends on open);
+``{"type": "cancel", "stream_id": ...}``; ``{"type": "resume", "stream_id": ...,
+"last_event_id": N}``; ``{"type": "hello", "resumable": true}``. A socket's streams keep
+running for ``resume_grace`` after it drops only if the client declared it resumes: the
+``X-AINative-Resumable: 1`` header or ``?resumable=1`` on the upgrade, or a ``hello`` frame
+(for the streams started after it); otherwise a dropped socket cancels its streams at once.
+
+Server frames are the SSE events' JSON objects with ``id`` and ``stream_id`` added, one
+event per frame. A request refused before its stream starts (invalid frame or params,
+unknown provider, action or stream, the provider's own refusal before its first token) gets
+an ``error`` frame without ``id`` carrying the error's ``code``, ``retryable``, HTTP-like
+``status`` and ``retry_after`` (the fields of an HTTP error body), then a ``done`` frame
+without ``id`` (``finish_reason: "error"``), which is what the seed's client waits for to
+end a stream; the socket stays open. Failures of the provider after its first event happen
+inside the stream: its ``error`` event, then ``done``. Keep-alive is the server's WebSocket
+ping/pong (uvicorn ``ws_ping_interval``, Hypercorn ``websocket_ping_interval``).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from ainative_core import (
 )
 
 from ._encoding import Encoder, Encoding
-from ._http import error_response, error_status, log_unexpected, validate
+from ._http import client_can_resume, error_response, error_status, log_unexpected, validate
 from ._store import StoredEvent
 
 if TYPE_CHECKING:
@@ -99,6 +105,8 @@ class _Session:
         self.websocket = websocket
         self.lock = anyio.Lock()
         self.followers: dict[str, anyio.CancelScope] = {}
+        self.resumable = client_can_resume(websocket)
+        """Whether the client resumes after a drop (the upgrade's declaration, or hello)."""
 
     async def send(self, frames: list[str]) -> None:
         async with self.lock:
@@ -133,7 +141,7 @@ class _Session:
                 raise InvalidRequestError("frame must be a JSON object")
             kind = frame.get("type")
             if kind == "cancel":
-                self.server.cancel(_stream_id(frame))
+                await self.server.cancel(_stream_id(frame))
             elif kind == "resume":
                 stream_id = _stream_id(frame)
                 after = _last_event_id(frame.get("last_event_id", 0))
@@ -141,10 +149,15 @@ class _Session:
             elif kind is None or kind == "action":
                 request = validate(ActionRequest, frame)
                 tg.start_soon(self._follow, request, None, 0)
+            elif kind == "hello":
+                resumable = frame.get("resumable", False)
+                if not isinstance(resumable, bool):
+                    raise InvalidRequestError("resumable: expected true or false")
+                self.resumable = resumable
             else:
                 raise InvalidRequestError(
                     f"type: unknown frame type {kind!r}; expected an action request, "
-                    "'cancel' or 'resume'"
+                    "'cancel', 'resume' or 'hello'"
                 )
         except Exception as exc:  # a bug must not close the socket's other streams
             log_unexpected(exc, "ws.frame_failed")
@@ -160,7 +173,9 @@ class _Session:
         scope = anyio.CancelScope()
         with scope:
             try:
-                subscribing = self.server.subscribe(WS, request, stream_id=stream_id, after=after)
+                subscribing = self.server.subscribe(
+                    WS, request, stream_id=stream_id, after=after, resumable=self.resumable
+                )
                 async with subscribing as subscription:
                     sid = subscription.stream_id
                     previous = self.followers.get(sid)
@@ -236,4 +251,8 @@ class WebSocketTransport:
             await websocket.accept()
             await _Session(server, websocket).run()
 
-        return [WebSocketRoute(f"{server.config.prefix}/ws", endpoint)]
+        prefix = server.config.prefix
+        return [
+            WebSocketRoute(f"{prefix}/ws", endpoint),
+            WebSocketRoute(f"{prefix}/stream", endpoint),  # the seed client's socket URL
+        ]

@@ -13,6 +13,8 @@ from ._live_server import LiveServer as LiveServer
 from ._live_server import ServerBackend as ServerBackend
 from ._live_server import live_server as live_server
 from ._proxy import TCPProxy as TCPProxy
+from ._redis_server import RedisServer as RedisServer
+from ._redis_server import redis_server as redis_server
 from ._registry import PluginSandbox as PluginSandbox
 from ._registry import plugin_sandbox as plugin_sandbox
 from ._serve_process import serve_process as serve_process
@@ -23,6 +25,7 @@ __all__ = [
     "PluginSandbox",
     "ProviderConformance",
     "ProviderFactory",
+    "RedisServer",
     "Scenario",
     "ScenarioName",
     "ScriptedProvider",
@@ -31,5 +34,6 @@ __all__ = [
     "TCPProxy",
     "live_server",
     "plugin_sandbox",
+    "redis_server",
     "serve_process",
 ]

@@ -99,6 +99,8 @@ class LiveServer:
         self._thread.join(10.0)
         if self._thread.is_alive():
             raise RuntimeError(f"{self!r} did not stop")
+        if self._error is not None:
+            raise RuntimeError(f"{self!r} failed while serving: {self._error!r}") from self._error
 
     def _run(self) -> None:
         try:

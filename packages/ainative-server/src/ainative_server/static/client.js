@@ -354,10 +354,15 @@ class SSEConnection {
 class SSETransport {
   name = 'SSE';
 
-  /** `urls` from `endpoints()`; `headers` go with every request. */
-  constructor(urls, { headers = {}, fetch } = {}) {
+  /**
+   * `urls` from `endpoints()`; `headers` go with every request. `resumable`: the client
+   * declares it resumes after a drop (`X-AINative-Resumable: 1`), so the server keeps the
+   * run going for its grace period; without it a drop cancels the run.
+   */
+  constructor(urls, { headers = {}, fetch, resumable = true } = {}) {
     this.urls = urls;
     this.headers = headers;
+    this.resumable = resumable;
     this.fetch = fetch ?? ((...args) => globalThis.fetch(...args));
   }
 
@@ -383,6 +388,7 @@ class SSETransport {
   async #connect(method, url, extra, body) {
     const controller = new AbortController();
     const headers = { Accept: 'text/event-stream', ...extra, ...this.headers };
+    if (this.resumable) headers['X-AINative-Resumable'] = '1';
     let response;
     try {
       response = await this.fetch(url, { method, headers, body, signal: controller.signal, cache: 'no-store' });
@@ -567,10 +573,14 @@ class WSConnection {
 class WSTransport {
   name = 'WS';
 
-  /** `urls` from `endpoints()`; an `Authorization: Bearer` header becomes `?access_token=`. */
-  constructor(urls, { headers = {}, WebSocket } = {}) {
+  /**
+   * `urls` from `endpoints()`; an `Authorization: Bearer` header becomes `?access_token=`.
+   * `resumable`: the client declares it resumes after a drop (`?resumable=1`).
+   */
+  constructor(urls, { headers = {}, WebSocket, resumable = true } = {}) {
     this.urls = urls;
     this.headers = headers;
+    this.resumable = resumable;
     this.WebSocket = WebSocket ?? globalThis.WebSocket;
     this.current = null;
   }
@@ -599,9 +609,11 @@ class WSTransport {
     if (typeof Socket !== 'function') {
       return Promise.reject(new ConnectionError('WebSocket is not available in this environment'));
     }
-    let url = this.urls.ws;
+    const query = [];
     const token = bearerToken(this.headers);
-    if (token) url += `?access_token=${encodeURIComponent(token)}`;
+    if (token) query.push(`access_token=${encodeURIComponent(token)}`);
+    if (this.resumable) query.push('resumable=1');
+    const url = query.length ? `${this.urls.ws}?${query.join('&')}` : this.urls.ws;
     return new Promise((resolve, reject) => {
       let socket;
       try {
@@ -1020,7 +1032,7 @@ class StreamingEngine {
   #transport(run, name) {
     let transport = run.transports.get(name);
     if (!transport) {
-      const options = { headers: run.config.headers, ...this.#options };
+      const options = { headers: run.config.headers, resumable: run.config.reconnect, ...this.#options };
       if (name === 'SSE') transport = new SSETransport(run.urls, options);
       else if (name === 'WS') transport = new WSTransport(run.urls, options);
       else throw new StreamingError(`unknown stream method ${JSON.stringify(name)}; use 'SSE', 'WS' or 'AUTO'`);
