@@ -146,7 +146,7 @@ async def test_resume_after_a_dropped_socket_loses_and_repeats_nothing(serve: Se
 @pytest.mark.parametrize(
     ("frame", "code", "names"),
     [
-        ("not json", "invalid_request", "not JSON"),
+        ("not json", "invalid_request", "not valid JSON"),
         ("[1, 2]", "invalid_request", "JSON object"),
         ('{"type": "bogus"}', "invalid_request", "bogus"),
         ('{"action": "chat", "params": {}}', "invalid_request", "params.message"),

@@ -45,6 +45,7 @@ from ._exceptions import StreamNotFoundError as StreamNotFoundError
 from ._exceptions import ToolArgumentsError as ToolArgumentsError
 from ._exceptions import ToolError as ToolError
 from ._exceptions import ToolExecutionError as ToolExecutionError
+from ._exceptions import ToolTimeout as ToolTimeout
 from ._exceptions import TransportError as TransportError
 from ._exceptions import UnknownActionError as UnknownActionError
 from ._exceptions import UnknownModelError as UnknownModelError
@@ -171,6 +172,7 @@ __all__ = [
     "ToolError",
     "ToolExecutionError",
     "ToolSpec",
+    "ToolTimeout",
     "TransportError",
     "TransportInfo",
     "UnknownActionError",

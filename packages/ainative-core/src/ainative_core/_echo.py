@@ -8,6 +8,7 @@ checkpoint, so a stream is cancellable at any await even with no delay.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any, final
@@ -35,8 +36,10 @@ def _option(extra: dict[str, Any], key: str, kind: type[int] | type[float], defa
         return None
     try:
         number = kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidRequestError(f"echo option {key!r} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise InvalidRequestError(f"echo option {key!r} must be a finite number, got {value!r}")
     if number < 0:
         raise InvalidRequestError(f"echo option {key!r} must not be negative, got {value!r}")
     return number

@@ -29,6 +29,7 @@ retrying the same request may succeed (``retryable``)::
     ├── ToolError
     │   ├── ToolArgumentsError               422  arguments do not fit the schema
     │   └── ToolExecutionError               500  the tool itself failed
+    │       └── ToolTimeout                  504  it outran the server's ``tool_timeout``
     ├── TransportError                       client side: talking to an ainative server
     │   ├── ConnectError                     could not connect / connection lost
     │   ├── ProtocolError                    the peer broke the wire protocol
@@ -74,6 +75,7 @@ __all__ = [
     "ToolArgumentsError",
     "ToolError",
     "ToolExecutionError",
+    "ToolTimeout",
     "TransportError",
     "UnknownActionError",
     "UnknownModelError",
@@ -225,6 +227,13 @@ class ToolArgumentsError(ToolError):
 class ToolExecutionError(ToolError):
     status = 500
     code = "tool_execution_error"
+
+
+class ToolTimeout(ToolExecutionError):
+    """A tool call took longer than it is allowed (the server's ``tool_timeout``)."""
+
+    status = 504
+    code = "tool_timeout"
 
 
 # -- transport (client side) ---------------------------------------------------------------

@@ -414,13 +414,14 @@ class AGUITransport:
     def routes(self, server: AINativeServer) -> list[BaseRoute]:
         path = f"{server.config.prefix}/agui"
         limit = server.config.max_body_bytes
+        depth = server.config.max_json_depth
         runs = StreamAliases(server.hub)
         encoding = self.encoding
         server.actions.setdefault(RESPOND.name, RESPOND)
 
         async def start(request: Request) -> Response:
             """Run the agent on a RunAgentInput; stream its AG-UI events."""
-            body = validate(RunAgentInput, await read_json(request, limit))
+            body = validate(RunAgentInput, await read_json(request, limit, max_depth=depth))
             messages = messages_from_agui(body.messages)
             if body.context:
                 lines = [f"- {c.description}: {c.value}" for c in body.context]

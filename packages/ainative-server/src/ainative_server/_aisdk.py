@@ -373,13 +373,14 @@ class UIMessageStreamTransport:
     def routes(self, server: AINativeServer) -> list[BaseRoute]:
         path = f"{server.config.prefix}/ui/chat"
         limit = server.config.max_body_bytes
+        depth = server.config.max_json_depth
         chats = StreamAliases(server.hub)
         encoding = self.encoding
         server.actions.setdefault(RESPOND.name, RESPOND)
 
         async def start(request: Request) -> Response:
             """Start a run on useChat's conversation; stream its UI message parts."""
-            body = validate(_ChatBody, await read_json(request, limit))
+            body = validate(_ChatBody, await read_json(request, limit, max_depth=depth))
             messages = messages_from_ui([m.model_dump() for m in body.messages])
             if not messages:
                 raise InvalidRequestError("messages: nothing to answer (no text or tool output)")

@@ -2,8 +2,11 @@
 
 Only numbers, ``+ - * / // % **``, unary ``+``/``-``, parentheses and a few named ``math``
 functions and constants are allowed. Names, attributes, subscripts, lambdas, comprehensions
-and any other call are refused, and so are results that would be huge (``9**9**9``): the
-exponent and the size of every intermediate result are capped. Nothing is ever ``eval``-ed.
+and any other call are refused. The work of every operation is bounded before it is done,
+not only its result: operands are integers of at most `MAX_INT_BITS` bits, a power's result
+size is estimated from its operands (``9**9**9`` is refused without computing it), and
+``round``'s digits are bounded (``round(1, -10**7)`` would compute ``10**10**7``). Bit
+shifts and factorials are not offered. Nothing is ever ``eval``-ed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ MAX_EXPRESSION_CHARS: Final = 1000
 MAX_EXPONENT: Final = 10_000
 MAX_INT_BITS: Final = 4096
 MAX_DEPTH: Final = 50
+MAX_ROUND_DIGITS: Final = 1_300
+"""Most digits ``round`` may keep or drop: past ``MAX_INT_BITS`` bits' 1,234 digits, any
+rounding of an allowed number is the number itself or 0."""
 
 _BINARY: Final[dict[type[ast.operator], Callable[[Number, Number], Number]]] = {
     ast.Add: operator.add,
@@ -70,6 +76,14 @@ def _check_size(value: Number) -> Number:
     return value
 
 
+def _check_call(name: str, args: list[Number]) -> None:
+    """Refuse a call whose work is unbounded in its arguments, before making it."""
+    if name == "round" and len(args) == 2:
+        digits = args[1]
+        if isinstance(digits, int) and abs(digits) > MAX_ROUND_DIGITS:
+            raise _refuse(f"round: ndigits {digits} is out of range (limit {MAX_ROUND_DIGITS})")
+
+
 def _eval(node: ast.AST, depth: int) -> Number:
     if depth > MAX_DEPTH:
         raise _refuse("expression nested too deeply")
@@ -87,13 +101,14 @@ def _eval(node: ast.AST, depth: int) -> Number:
         right = _eval(node.right, depth + 1)
         if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
             raise _refuse(f"exponent {right} is too large (limit {MAX_EXPONENT})")
-        # Estimate the size before computing: |left| ** right has ~ right*bits(left) bits.
+        # Estimate the size before computing: |left| ** right has more than
+        # right * (bits(left) - 1) bits.
         if (
             isinstance(node.op, ast.Pow)
             and isinstance(left, int)
             and isinstance(right, int)
             and right > 0
-            and left.bit_length() * right > MAX_INT_BITS
+            and (left.bit_length() - 1) * right > MAX_INT_BITS
         ):
             raise _refuse(f"result too large (more than {MAX_INT_BITS} bits)")
         try:
@@ -120,6 +135,7 @@ def _eval(node: ast.AST, depth: int) -> Number:
         if node.keywords:
             raise _refuse("keyword arguments are not allowed")
         args = [_eval(arg, depth + 1) for arg in node.args]
+        _check_call(node.func.id, args)
         try:
             return _check_size(_FUNCTIONS[node.func.id](*args))
         except (ValueError, TypeError, OverflowError) as exc:

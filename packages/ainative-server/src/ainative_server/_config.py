@@ -79,6 +79,17 @@ class ServerConfig(BaseSettings):
     """With a shared store: seconds without a heartbeat from the process producing a stream
     after which another process ends it with ``producer_lost`` (detected within about
     4/3 of this)."""
+    # request and work bounds
+    max_json_depth: int = Field(default=64, ge=1, le=512)
+    """Deepest nesting of arrays and objects in request JSON (422 above)."""
+    tool_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a tool call may take on ``/ai/tool`` (504 ``tool_timeout`` after it)."""
+    max_batch_bytes: int = Field(default=65_536, ge=1024)
+    """Most bytes of events a follower is handed in one write (a replay is cut into writes
+    of about this size, so a client that does not read holds no more than that)."""
+    send_timeout: float = Field(default=30.0, gt=0)
+    """Seconds one write to a follower may wait for its client to read; the follower is
+    then dropped, as if its client had gone away."""
     prefix: str = "/ai"
     """Path prefix of the ainative endpoints."""
     chat_page: bool = False

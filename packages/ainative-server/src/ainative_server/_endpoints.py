@@ -44,10 +44,11 @@ class ToolRequest(BaseModel):
 def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
     prefix = server.config.prefix
     limit = server.config.max_body_bytes
+    depth = server.config.max_json_depth
 
     async def action(request: Request) -> Response:
         """Run an action to the end: ``{"messages": [{"role": "assistant", ...}], ...}``."""
-        body = await read_model(request, ActionRequest, limit)
+        body = await read_model(request, ActionRequest, limit, max_depth=depth)
         result: dict[str, Any] = {}
         async with cancel_on_disconnect(request.receive) as scope:
             result = await server.run_action(body)
@@ -57,7 +58,7 @@ def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
 
     async def call_tool(request: Request) -> Response:
         """Call a tool: ``{"success": true, "result": ...}`` or ``{"success": false, ...}``."""
-        body = await read_model(request, ToolRequest, limit)
+        body = await read_model(request, ToolRequest, limit, max_depth=depth)
         try:
             result = await server.tool_registry.call(body.tool, body.arguments, body.context)
         except AINativeError as exc:  # the seed's shape for tool failures, with the status

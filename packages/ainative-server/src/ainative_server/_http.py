@@ -10,7 +10,6 @@ validation errors (422 naming the field) are the same for the app and for a moun
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
@@ -32,6 +31,7 @@ from ainative_core import (
     error_fields,
 )
 
+from ._json import DEFAULT_MAX_DEPTH, parse_json
 from ._tools import validation_message
 
 __all__ = [
@@ -104,12 +104,20 @@ def client_can_resume(conn: HTTPConnection) -> bool:
     return value.strip().lower() in _YES
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The request body as JSON; `PayloadTooLargeError` above ``limit`` bytes."""
+async def read_json(request: Request, limit: int, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """The request body as JSON; `PayloadTooLargeError` above ``limit`` bytes.
+
+    Strict JSON (see `parse_json`): no ``NaN``, numbers in range, nesting at most
+    ``max_depth`` deep, no lone surrogates; anything else is `InvalidRequestError` (422).
+    """
     declared = request.headers.get("content-length")
     too_large: PayloadTooLargeError | None = None
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        too_large = PayloadTooLargeError(f"request body of {declared} bytes exceeds {limit} bytes")
+    if declared is not None and declared.isascii() and declared.isdigit():
+        size_declared = int(declared.lstrip("0")[:19] or "0")  # no 4,300-digit int()
+        if size_declared > limit:
+            too_large = PayloadTooLargeError(
+                f"request body of {declared[:20]} bytes exceeds {limit} bytes"
+            )
     chunks: list[bytes] = []
     size = 0
     async with aclosing(request.stream()) as body:
@@ -126,10 +134,7 @@ async def read_json(request: Request, limit: int) -> Any:
     raw = b"".join(chunks)
     if not raw.strip():
         raise InvalidRequestError("request body is empty; send a JSON object")
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
+    return parse_json(raw, max_depth=max_depth, what="request body")
 
 
 async def _drain(body: AsyncIterator[bytes]) -> None:
@@ -146,9 +151,11 @@ async def _drain(body: AsyncIterator[bytes]) -> None:
                 break
 
 
-async def read_model(request: Request, model: type[M], limit: int) -> M:
+async def read_model(
+    request: Request, model: type[M], limit: int, *, max_depth: int = DEFAULT_MAX_DEPTH
+) -> M:
     """The body validated as ``model``; 422 (`InvalidRequestError`) names the bad fields."""
-    data = await read_json(request, limit)
+    data = await read_json(request, limit, max_depth=max_depth)
     return validate(model, data)
 
 

@@ -222,6 +222,7 @@ class OpenAIAPI:
             return []
         server.action(ACTION)(chat_completions)
         limit = server.config.max_body_bytes
+        depth = server.config.max_json_depth
         path = f"{PREFIX}/chat/completions"
 
         def guard(handler: Handler) -> Handler:
@@ -258,7 +259,7 @@ class OpenAIAPI:
 
         async def create(request: Request) -> Response:
             """A chat completion: streamed (``stream: true``) or whole."""
-            run, streamed = run_of(await read_json(request, limit))
+            run, streamed = run_of(await read_json(request, limit, max_depth=depth))
             if streamed:  # resumable when the client declares it (`client_can_resume`)
                 return StreamResponse(
                     server,

@@ -85,7 +85,7 @@ class AINativeServer:
         self.config = config or ServerConfig()
         self._plugins = plugins
         self.hub = StreamHub(self.config, store)
-        self.tool_registry = ToolRegistry()
+        self.tool_registry = ToolRegistry(timeout=self.config.tool_timeout)
         self.actions: dict[str, Action] = {CHAT.name: CHAT, PROMPT.name: PROMPT}
         self._providers: dict[str, Provider] = {}
         self._app: FastAPI | None = None

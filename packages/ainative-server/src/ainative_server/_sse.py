@@ -80,10 +80,11 @@ class SSETransport:
     def routes(self, server: AINativeServer) -> list[BaseRoute]:
         path = f"{server.config.prefix}/stream"
         limit = server.config.max_body_bytes
+        depth = server.config.max_json_depth
 
         async def start(request: Request) -> Response:
             """Start a stream; headers are sent once it has produced or failed."""
-            body = await read_model(request, ActionRequest, limit)
+            body = await read_model(request, ActionRequest, limit, max_depth=depth)
             return StreamResponse(server, SSE, media_type=MEDIA_TYPE, request=body)
 
         async def resume(request: Request) -> Response:

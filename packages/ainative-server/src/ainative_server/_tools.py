@@ -26,6 +26,7 @@ from ainative_core import (
     ToolArgumentsError,
     ToolExecutionError,
     ToolSpec,
+    ToolTimeout,
     UnknownToolError,
     not_found,
 )
@@ -112,11 +113,20 @@ class Tool:
             ) from None
         return {k: getattr(model, k) for k in type(model).model_fields}
 
-    async def call(self, arguments: Mapping[str, Any] | None = None, context: Any = None) -> Any:
+    async def call(
+        self,
+        arguments: Mapping[str, Any] | None = None,
+        context: Any = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
         """Validate ``arguments`` and run the tool; failures are `ToolError`s.
 
         ``context`` reaches handlers of JSON-schema tools that take it (typed tools are
-        called with their arguments only).
+        called with their arguments only). After ``timeout`` seconds (None: no limit) the
+        call raises `ToolTimeout`: an async handler is cancelled; a sync one, which runs in
+        a worker thread so that it never blocks the event loop, is abandoned to finish
+        there (its result is dropped).
         """
         checked = self.validate(arguments)
         run: Callable[[], Any]
@@ -127,13 +137,20 @@ class Tool:
         else:
             run = partial(self.handler, checked)
         try:
+            with anyio.fail_after(timeout):
+                return await self._run(run)
+        except TimeoutError:
+            raise ToolTimeout(f"tool {self.name!r} took longer than {timeout:g} s") from None
+
+    async def _run(self, run: Callable[[], Any]) -> Any:
+        try:
             if self.is_async:
                 result: Awaitable[Any] = run()
                 return await result
-            return await anyio.to_thread.run_sync(run)
+            return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
         except AINativeError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # a handler's own TimeoutError too: it is not ours
             raise ToolExecutionError(
                 f"tool {self.name!r} failed: {type(exc).__name__}: {exc}"
             ) from exc
@@ -215,11 +232,13 @@ class ToolRegistry:
 
     The seed's API is here too: `get` (None when missing), `list`, `tools`, `get_schema`
     and `execute`, which answers ``{"success": True, "result": ...}`` or ``{"success":
-    False, "error": ...}`` instead of raising.
+    False, "error": ...}`` instead of raising. ``timeout`` bounds every call made through
+    the registry (`ToolTimeout` after it; None: no limit).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, timeout: float | None = None) -> None:
         self._tools: dict[str, Tool] = {}
+        self.timeout = timeout
 
     def register(
         self,
@@ -251,8 +270,9 @@ class ToolRegistry:
     async def call(
         self, name: str, arguments: Mapping[str, Any] | None = None, context: Any = None
     ) -> Any:
-        """Run the tool ``name``; raises `UnknownToolError` or the tool's `ToolError`."""
-        return await self.require(name).call(arguments, context)
+        """Run the tool ``name``; raises `UnknownToolError` or the tool's `ToolError`
+        (`ToolTimeout` after the registry's ``timeout``)."""
+        return await self.require(name).call(arguments, context, timeout=self.timeout)
 
     async def execute(
         self, tool_name: str, args: Mapping[str, Any] | None = None, context: Any = None

@@ -37,11 +37,13 @@ from ainative_core import (
     AINativeError,
     AuthenticationError,
     InvalidRequestError,
+    PayloadTooLargeError,
     WireEvent,
     error_fields,
 )
 
 from ._encoding import Encoder, Encoding
+from ._json import parse_json
 from ._http import client_can_resume, error_response, error_status, log_unexpected, validate
 from ._store import StoredEvent
 
@@ -132,11 +134,12 @@ class _Session:
                 tg.cancel_scope.cancel()
 
     async def handle(self, text: str, tg: anyio.abc.TaskGroup) -> None:
+        frame: Any = None
         try:
-            try:
-                frame = json.loads(text)
-            except ValueError as exc:
-                raise InvalidRequestError(f"frame is not JSON: {exc}") from None
+            config = self.server.config
+            if len(text) > config.max_body_bytes:
+                raise PayloadTooLargeError(f"frame exceeds {config.max_body_bytes} bytes")
+            frame = parse_json(text, max_depth=config.max_json_depth, what="frame")
             if not isinstance(frame, dict):
                 raise InvalidRequestError("frame must be a JSON object")
             kind = frame.get("type")
@@ -161,7 +164,8 @@ class _Session:
                 )
         except Exception as exc:  # a bug must not close the socket's other streams
             log_unexpected(exc, "ws.frame_failed")
-            await self._refuse(exc, frame_stream_id(text))
+            stream_id = frame.get("stream_id") if isinstance(frame, dict) else None
+            await self._refuse(exc, stream_id if isinstance(stream_id, str) else None)
 
     async def _refuse(self, exc: BaseException, stream_id: str | None) -> None:
         with contextlib.suppress(*_CLOSED):
@@ -224,14 +228,6 @@ def _last_event_id(value: object) -> int:
     elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**_MAX_ID_DIGITS:
         return value
     raise InvalidRequestError("last_event_id: expected a non-negative integer")
-
-
-def frame_stream_id(text: str) -> str | None:
-    try:
-        value = json.loads(text).get("stream_id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
 
 
 @final
