@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, final
 
+import anyio
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -76,6 +77,7 @@ class StreamResponse(Response):
             after=after,
         )
         self.resumable = resumable
+        self._send_timeout = server.config.send_timeout
         extra = headers or {}
         self.raw_headers = [
             (b"content-type", media_type.encode("latin-1")),
@@ -100,15 +102,17 @@ class StreamResponse(Response):
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 started = True
                 end = False
+                send_timeout = self._send_timeout
                 async for batch in subscription:
                     end = batch.end
                     body = b"".join(batch.frames)
                     message = {"type": "http.response.body", "body": body, "more_body": not end}
-                    await send(message)
+                    with anyio.fail_after(send_timeout):  # a client that stopped reading
+                        await send(message)
                 if not end:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            pass  # the client went away
+        except (OSError, TimeoutError):
+            pass  # the client went away, or stopped reading: the connection is dropped
         except Exception as exc:
             log_unexpected(exc)
             if started:

@@ -191,6 +191,18 @@ class Subscription(Generic[F]):
                 before = len(events)
                 result = await self._linger(events, result)
                 self._busy = len(events) > before
+        budget = hub.config.max_batch_bytes
+        if events and sum(event.size for event in events) > budget:
+            # A replay (or a reader far behind) is handed out in writes of about
+            # ``max_batch_bytes``: a client that does not read holds no more than that.
+            size = 0
+            for cut, event in enumerate(events):
+                size += event.size
+                if size > budget and cut > 0:
+                    del events[cut:]
+                    break
+            self.cursor = events[-1].id
+            return events, False
         if events:
             self.cursor = events[-1].id
         if result.at_end:

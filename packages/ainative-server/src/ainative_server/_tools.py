@@ -118,12 +118,12 @@ class Tool:
         arguments: Mapping[str, Any] | None = None,
         context: Any = None,
         *,
-        timeout: float | None = None,
+        time_limit: float | None = None,
     ) -> Any:
         """Validate ``arguments`` and run the tool; failures are `ToolError`s.
 
         ``context`` reaches handlers of JSON-schema tools that take it (typed tools are
-        called with their arguments only). After ``timeout`` seconds (None: no limit) the
+        called with their arguments only). After ``time_limit`` seconds (None: no limit) the
         call raises `ToolTimeout`: an async handler is cancelled; a sync one, which runs in
         a worker thread so that it never blocks the event loop, is abandoned to finish
         there (its result is dropped).
@@ -137,10 +137,10 @@ class Tool:
         else:
             run = partial(self.handler, checked)
         try:
-            with anyio.fail_after(timeout):
+            with anyio.fail_after(time_limit):
                 return await self._run(run)
         except TimeoutError:
-            raise ToolTimeout(f"tool {self.name!r} took longer than {timeout:g} s") from None
+            raise ToolTimeout(f"tool {self.name!r} took longer than {time_limit} s") from None
 
     async def _run(self, run: Callable[[], Any]) -> Any:
         try:
@@ -272,7 +272,7 @@ class ToolRegistry:
     ) -> Any:
         """Run the tool ``name``; raises `UnknownToolError` or the tool's `ToolError`
         (`ToolTimeout` after the registry's ``timeout``)."""
-        return await self.require(name).call(arguments, context, timeout=self.timeout)
+        return await self.require(name).call(arguments, context, time_limit=self.timeout)
 
     async def execute(
         self, tool_name: str, args: Mapping[str, Any] | None = None, context: Any = None

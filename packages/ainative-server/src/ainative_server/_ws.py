@@ -43,8 +43,8 @@ from ainative_core import (
 )
 
 from ._encoding import Encoder, Encoding
-from ._json import parse_json
 from ._http import client_can_resume, error_response, error_status, log_unexpected, validate
+from ._json import parse_json
 from ._store import StoredEvent
 
 if TYPE_CHECKING:
@@ -111,9 +111,12 @@ class _Session:
         """Whether the client resumes after a drop (the upgrade's declaration, or hello)."""
 
     async def send(self, frames: list[str]) -> None:
-        async with self.lock:
-            for frame in frames:
-                await self.websocket.send_text(frame)
+        """Send ``frames`` in order; `TimeoutError` when the client stops reading for
+        ``send_timeout`` seconds."""
+        with anyio.fail_after(self.server.config.send_timeout):
+            async with self.lock:
+                for frame in frames:
+                    await self.websocket.send_text(frame)
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -194,6 +197,10 @@ class _Session:
                             del self.followers[sid]
             except _CLOSED:
                 pass
+            except TimeoutError:
+                _logger.info("ws.send_timeout", stream_id=stream_id)
+                with contextlib.suppress(*_CLOSED), anyio.move_on_after(1):
+                    await self.websocket.close(code=1008, reason="send timeout")
             except Exception as exc:
                 log_unexpected(exc, "ws.stream_failed")
                 await self._refuse(exc, stream_id)
