@@ -11,7 +11,7 @@ import pytest
 
 import ainative_server._plugin
 from ainative_server import AINativeServer, ServerConfig, create_server
-from ainative_testing import LiveServer, PluginSandbox, live_server
+from ainative_testing import LiveServer, PluginSandbox, ServerBackend, live_server
 
 Serve = Callable[..., AbstractContextManager[tuple[AINativeServer, LiveServer]]]
 
@@ -20,7 +20,7 @@ Serve = Callable[..., AbstractContextManager[tuple[AINativeServer, LiveServer]]]
 def serve(ainative_plugins: PluginSandbox, anyio_backend: str) -> Serve:
     """``with serve(setup, **settings) as (server, live):`` a server on a loopback port."""
     ainative_plugins.add_plugin(ainative_server._plugin, name="server")
-    backend = "uvicorn" if anyio_backend == "asyncio" else "hypercorn"
+    backend: ServerBackend = "uvicorn" if anyio_backend == "asyncio" else "hypercorn"
 
     @contextmanager
     def start(

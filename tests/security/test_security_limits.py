@@ -9,7 +9,7 @@ import time
 import anyio
 import httpx
 import pytest
-from httpx_ws import aconnect_ws
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 from ainative_server import AINativeServer, StreamManager
 
@@ -76,7 +76,9 @@ async def test_a_lone_surrogate_is_a_422_and_leaks_no_run(serve: Serve) -> None:
             response = await client.post("/ai/stream", content=body, headers=JSON)
             assert response.status_code == 422
             assert "surrogate" in response.json()["error"]["message"]
-            async with aconnect_ws(f"{live.ws_url}/ai/ws", client) as ws:
+            async with aconnect_ws(
+                f"{live.ws_url}/ai/ws", client, session_class=AsyncWebSocketSession
+            ) as ws:
                 await ws.send_text(body.decode())
                 with anyio.fail_after(10):
                     refusal = json.loads(await ws.receive_text())
@@ -140,7 +142,9 @@ async def test_hostile_json_is_a_422(serve: Serve, body: bytes) -> None:
             for path in ("/ai/stream", "/ai/action", "/ai/tool"):
                 response = await client.post(path, content=body, headers=JSON)
                 assert response.status_code == 422, (path, response.text)
-            async with aconnect_ws(f"{live.ws_url}/ai/ws", client) as ws:
+            async with aconnect_ws(
+                f"{live.ws_url}/ai/ws", client, session_class=AsyncWebSocketSession
+            ) as ws:
                 await ws.send_text(body.decode())
                 with anyio.fail_after(10):
                     refusal = json.loads(await ws.receive_text())
@@ -157,7 +161,9 @@ async def test_bad_last_event_ids_are_a_422(serve: Serve) -> None:
                     f"/ai/stream/{stream_id}", params={"last_event_id": value}
                 )
                 assert response.status_code == 422, value
-            async with aconnect_ws(f"{live.ws_url}/ai/ws", client) as ws:
+            async with aconnect_ws(
+                f"{live.ws_url}/ai/ws", client, session_class=AsyncWebSocketSession
+            ) as ws:
                 for value in ('"²"', "9" * 5000, '"' + "9" * 5000 + '"'):
                     frame = '{"type":"resume","stream_id":"%s","last_event_id":%s}'
                     await ws.send_text(frame % (stream_id, value))

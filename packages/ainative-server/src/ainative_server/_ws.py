@@ -167,8 +167,8 @@ class _Session:
                 )
         except Exception as exc:  # a bug must not close the socket's other streams
             log_unexpected(exc, "ws.frame_failed")
-            stream_id = frame.get("stream_id") if isinstance(frame, dict) else None
-            await self._refuse(exc, stream_id if isinstance(stream_id, str) else None)
+            named = frame.get("stream_id") if isinstance(frame, dict) else None
+            await self._refuse(exc, named if isinstance(named, str) else None)
 
     async def _refuse(self, exc: BaseException, stream_id: str | None) -> None:
         with contextlib.suppress(*_CLOSED):
