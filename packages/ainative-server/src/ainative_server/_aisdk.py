@@ -406,7 +406,7 @@ class UIMessageStreamTransport:
                 return Response(status_code=204)
             headers = dict(STREAM_HEADER)
             if index < 0:
-                total = await count_parts(server, encoding, stream_id)
+                total = await count_parts(server, encoding, stream_id, server.caller(request))
                 headers[TAIL_INDEX_HEADER] = str(total - 1)
                 index = max(0, total + index)
             return PartsResponse(
@@ -419,7 +419,7 @@ class UIMessageStreamTransport:
             stream_id = await _stream_of(server, chats, name, running_only=False)
             if stream_id is None:
                 raise StreamNotFoundError(f"no stream for {name!r}")
-            was_running = await server.cancel(stream_id)
+            was_running = await server.cancel(stream_id, caller=server.caller(request))
             return JSONResponse({"stream_id": stream_id, "cancelled": was_running})
 
         return [

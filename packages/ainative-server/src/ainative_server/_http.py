@@ -32,6 +32,7 @@ from ainative_core import (
     error_fields,
 )
 
+from ._access import require_json
 from ._tools import validation_message
 
 __all__ = [
@@ -105,7 +106,11 @@ def client_can_resume(conn: HTTPConnection) -> bool:
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The request body as JSON; `PayloadTooLargeError` above ``limit`` bytes."""
+    """The request body as JSON; `PayloadTooLargeError` above ``limit`` bytes.
+
+    The body must be declared as JSON (`require_json`; 415 otherwise).
+    """
+    require_json(request)
     declared = request.headers.get("content-length")
     too_large: PayloadTooLargeError | None = None
     if declared is not None and declared.isdigit() and int(declared) > limit:
