@@ -6,4 +6,5 @@ from ainative_server import ServerConfig, create_app
 
 __all__ = ["app"]
 
-app = create_app(ServerConfig(provider="echo"))
+# The load figures open up to 5,000 streams from one address: caps above that.
+app = create_app(ServerConfig(provider="echo", max_runs=100_000, max_runs_per_client=100_000))

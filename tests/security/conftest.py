@@ -1,11 +1,11 @@
-"""Fixtures of the security tests: a live server on the test's own backend (uvicorn on
-asyncio, Hypercorn on trio)."""
+"""Fixtures of the security tests: the server plugin in a sandbox, a live server on a
+loopback port (uvicorn on asyncio, Hypercorn on trio; or both servers on each backend)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import pytest
 
@@ -13,7 +13,7 @@ import ainative_server._plugin
 from ainative_server import AINativeServer, ServerConfig, create_server
 from ainative_testing import LiveServer, PluginSandbox, ServerBackend, live_server
 
-Serve = Callable[..., AbstractContextManager[tuple[AINativeServer, LiveServer]]]
+Serve: TypeAlias = Callable[..., AbstractContextManager[tuple[AINativeServer, LiveServer]]]
 
 
 @pytest.fixture
@@ -30,6 +30,26 @@ def serve(ainative_plugins: PluginSandbox, anyio_backend: str) -> Serve:
         if setup is not None:
             setup(server)
         with live_server(server.get_app(), backend=backend) as live:
+            yield server, live
+
+    return start
+
+
+@pytest.fixture(params=["uvicorn", "hypercorn"])
+def security_backend(request: pytest.FixtureRequest) -> ServerBackend:
+    backend: ServerBackend = request.param
+    return backend
+
+
+@pytest.fixture
+def secure_serve(ainative_plugins: PluginSandbox, security_backend: ServerBackend) -> Serve:
+    """``with secure_serve(api_keys=["a"]) as (server, live):`` a server on a loopback port."""
+    ainative_plugins.add_plugin(ainative_server._plugin, name="server")
+
+    @contextmanager
+    def start(**settings: Any) -> Iterator[tuple[AINativeServer, LiveServer]]:
+        server = create_server(ServerConfig(**settings), plugins=ainative_plugins.plugins)
+        with live_server(server.get_app(), backend=security_backend) as live:
             yield server, live
 
     return start

@@ -60,8 +60,9 @@ async def test_bodies_that_are_not_json_are_422(serve: Serve) -> None:
     with serve() as (_, live):
         async with httpx.AsyncClient(base_url=live.base_url) as client:
             with anyio.fail_after(10):
-                broken = await client.post("/ai/stream", content=b"{not json")
-                empty = await client.post("/ai/stream", content=b"")
+                json_type = {"Content-Type": "application/json"}
+                broken = await client.post("/ai/stream", content=b"{not json", headers=json_type)
+                empty = await client.post("/ai/stream", content=b"", headers=json_type)
     assert broken.status_code == 422
     assert "not valid JSON" in error_of(broken)["message"]
     assert empty.status_code == 422
@@ -106,7 +107,9 @@ async def test_request_body_over_the_limit_is_413(serve: Serve) -> None:
                     for _ in range(10):
                         yield b"x" * 200
 
-                chunked = await client.post("/ai/action", content=chunks())
+                chunked = await client.post(
+                    "/ai/action", content=chunks(), headers={"Content-Type": "application/json"}
+                )
                 small = await client.post("/ai/stream", json={"params": {"message": "hi"}})
     for response in (declared, chunked):
         assert response.status_code == 413

@@ -192,7 +192,7 @@ async def test_a_bad_frame_gets_an_error_frame_and_the_socket_stays_open(
 
 
 async def test_websocket_auth_by_header_or_query_token(serve: Serve) -> None:
-    with serve(api_keys=["sekrit"]) as (_, live):
+    with serve(api_keys=["sekrit"], ws_query_token=True) as (_, live):
         async with httpx.AsyncClient() as client:
             with anyio.fail_after(10):
                 with pytest.raises(WebSocketUpgradeError):

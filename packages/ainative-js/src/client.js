@@ -16,7 +16,7 @@ export class AINativeClient {
   /**
    * `url`: the server's base URL (default: the page's origin) or its stream endpoint.
    * `options`: `transport` (`'SSE'`, `'WS'`, `'AUTO'`), `provider`, `model`, `apiKey` (sent
-   * as `Authorization: Bearer`, and as `?access_token=` on a WebSocket), `headers`,
+   * as `Authorization: Bearer`, traded for a single-use `?ticket=` on a WebSocket), `headers`,
    * `reconnect`, `reconnectDelay`, `maxReconnectAttempts` (milliseconds), and `fetch` /
    * `WebSocket` to replace the global ones.
    */

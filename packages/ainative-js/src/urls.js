@@ -24,13 +24,14 @@ export function endpoints(url) {
     root: text,
     stream: `${text}/stream`,
     ws: ws.href,
+    wsTicket: `${text}/ws-ticket`,
     action: `${text}/action`,
     providers: `${text}/providers`,
     key: text,
   };
 }
 
-/** The bearer token of an `Authorization` header, for a WebSocket's `?access_token=`. */
+/** The bearer token of an `Authorization` header (a WebSocket trades it for a `?ticket=`). */
 export function bearerToken(headers) {
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (name.toLowerCase() === 'authorization') {

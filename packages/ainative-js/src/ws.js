@@ -2,7 +2,7 @@
  * The WebSocket transport: `{root}/ws`, one socket per stream. The request is the first
  * frame; `{"type": "resume", "stream_id", "last_event_id"}` resumes; `{"type": "cancel",
  * "stream_id"}` cancels. A browser cannot set headers on a WebSocket, so the bearer key of
- * an `Authorization` header goes as `?access_token=`.
+ * an `Authorization` header is traded for a single-use `?ticket=` (`POST /ai/ws-ticket`).
  */
 
 import { ConnectionError, ProtocolError, StreamInterrupted, refusalError } from './errors.js';
@@ -118,12 +118,15 @@ export class WSTransport {
   name = 'WS';
 
   /**
-   * `urls` from `endpoints()`; an `Authorization: Bearer` header becomes `?access_token=`.
-   * `resumable`: the client declares it resumes after a drop (`?resumable=1`).
+   * `urls` from `endpoints()`; with an `Authorization: Bearer` header, each socket first
+   * gets a single-use ticket (`POST /ai/ws-ticket`) and opens with `?ticket=`, so the key
+   * never goes in a URL. `resumable`: the client declares it resumes after a drop
+   * (`?resumable=1`).
    */
-  constructor(urls, { headers = {}, WebSocket, resumable = true } = {}) {
+  constructor(urls, { headers = {}, WebSocket, fetch, resumable = true } = {}) {
     this.urls = urls;
     this.headers = headers;
+    this.fetch = fetch ?? ((...args) => globalThis.fetch(...args));
     this.resumable = resumable;
     this.WebSocket = WebSocket ?? globalThis.WebSocket;
     this.current = null;
@@ -148,14 +151,26 @@ export class WSTransport {
     connection.close();
   }
 
-  #connect(first) {
+  /** A single-use WebSocket ticket for the bearer key of `headers`. */
+  async #ticket() {
+    let response;
+    try {
+      response = await this.fetch(this.urls.wsTicket, { method: 'POST', headers: { ...this.headers } });
+    } catch (error) {
+      throw new ConnectionError(`could not reach ${this.urls.wsTicket}: ${error?.message ?? error}`, { cause: error });
+    }
+    if (!response.ok) throw new ConnectionError(`could not open ${this.urls.ws} (ticket: HTTP ${response.status})`);
+    const { ticket } = await response.json();
+    return ticket;
+  }
+
+  async #connect(first) {
     const Socket = this.WebSocket;
     if (typeof Socket !== 'function') {
-      return Promise.reject(new ConnectionError('WebSocket is not available in this environment'));
+      throw new ConnectionError('WebSocket is not available in this environment');
     }
     const query = [];
-    const token = bearerToken(this.headers);
-    if (token) query.push(`access_token=${encodeURIComponent(token)}`);
+    if (bearerToken(this.headers)) query.push(`ticket=${encodeURIComponent(await this.#ticket())}`);
     if (this.resumable) query.push('resumable=1');
     const url = query.length ? `${this.urls.ws}?${query.join('&')}` : this.urls.ws;
     return new Promise((resolve, reject) => {

@@ -192,7 +192,7 @@ for (const method of ['SSE', 'WS']) {
       assert.deepEqual(of('stream-end').map((p) => p.reason), ['error']);
     });
 
-    test('the bearer key goes as a header (SSE) or ?access_token= (WS)', async (t) => {
+    test('the bearer key goes as a header (SSE) or is traded for a ?ticket= (WS)', async (t) => {
       const server = await fakeServer({ apiKey: 'sekret' });
       t.after(() => server.close());
       const engine = new StreamingEngine();
@@ -205,8 +205,9 @@ for (const method of ['SSE', 'WS']) {
       assert.equal(result.reason, 'complete');
       if (method === 'WS') {
         assert.ok(
-          server.log.some((entry) => entry.method === 'WS' && entry.query === 'access_token=sekret&resumable=1'),
+          server.log.some((entry) => entry.method === 'WS' && /^ticket=t\d+_\d+&resumable=1$/.test(entry.query)),
         );
+        assert.ok(!server.log.some((entry) => entry.method === 'WS' && entry.query.includes('sekret')));
       }
     });
 

@@ -18,8 +18,11 @@ from ._eventbus import EventBus as EventBus
 from ._eventbus import Listener as Listener
 from ._exceptions import AINativeError as AINativeError
 from ._exceptions import AuthenticationError as AuthenticationError
+from ._exceptions import CapacityError as CapacityError
 from ._exceptions import ConfigurationError as ConfigurationError
 from ._exceptions import ConnectError as ConnectError
+from ._exceptions import ForbiddenError as ForbiddenError
+from ._exceptions import HostNotAllowedError as HostNotAllowedError
 from ._exceptions import HTTPStatusError as HTTPStatusError
 from ._exceptions import InvalidRequestError as InvalidRequestError
 from ._exceptions import NotFoundError as NotFoundError
@@ -35,6 +38,7 @@ from ._exceptions import ProviderResponseError as ProviderResponseError
 from ._exceptions import ProviderTimeout as ProviderTimeout
 from ._exceptions import ProviderUnavailable as ProviderUnavailable
 from ._exceptions import RequestError as RequestError
+from ._exceptions import ServerBusy as ServerBusy
 from ._exceptions import StoreUnavailable as StoreUnavailable
 from ._exceptions import StreamCancelled as StreamCancelled
 from ._exceptions import StreamError as StreamError
@@ -46,12 +50,15 @@ from ._exceptions import ToolArgumentsError as ToolArgumentsError
 from ._exceptions import ToolError as ToolError
 from ._exceptions import ToolExecutionError as ToolExecutionError
 from ._exceptions import ToolTimeout as ToolTimeout
+from ._exceptions import TooManyFollowers as TooManyFollowers
+from ._exceptions import TooManyStreams as TooManyStreams
 from ._exceptions import TransportError as TransportError
 from ._exceptions import UnknownActionError as UnknownActionError
 from ._exceptions import UnknownModelError as UnknownModelError
 from ._exceptions import UnknownProviderError as UnknownProviderError
 from ._exceptions import UnknownToolError as UnknownToolError
 from ._exceptions import UnknownTransportError as UnknownTransportError
+from ._exceptions import UnsupportedMediaTypeError as UnsupportedMediaTypeError
 from ._exceptions import error_from_code as error_from_code
 from ._fake_upstream import FakeUpstream as FakeUpstream
 from ._fake_upstream import RecordedRequest as RecordedRequest
@@ -119,6 +126,7 @@ __all__ = [
     "BaseProvider",
     "BrokenPlugin",
     "BusEvent",
+    "CapacityError",
     "Completion",
     "CompletionAccumulator",
     "ConfigurationError",
@@ -128,8 +136,10 @@ __all__ = [
     "EventType",
     "FakeUpstream",
     "FinishReason",
+    "ForbiddenError",
     "GenerateRequest",
     "HTTPStatusError",
+    "HostNotAllowedError",
     "InvalidRequestError",
     "Listener",
     "Message",
@@ -158,6 +168,7 @@ __all__ = [
     "RetryPolicy",
     "Role",
     "SSEDecoder",
+    "ServerBusy",
     "ServerSentEvent",
     "StoreUnavailable",
     "StreamCancelled",
@@ -167,6 +178,8 @@ __all__ = [
     "StreamLimitExceeded",
     "StreamNotFoundError",
     "StreamingError",
+    "TooManyFollowers",
+    "TooManyStreams",
     "ToolArgumentsError",
     "ToolCall",
     "ToolError",
@@ -180,6 +193,7 @@ __all__ = [
     "UnknownProviderError",
     "UnknownToolError",
     "UnknownTransportError",
+    "UnsupportedMediaTypeError",
     "UpstreamAnswer",
     "Usage",
     "WireEvent",

@@ -12,6 +12,9 @@ retrying the same request may succeed (``retryable``)::
     │   ├── InvalidRequestError              422
     │   ├── AuthenticationError              401  (ainative's own API keys)
     │   ├── PayloadTooLargeError             413
+    │   ├── UnsupportedMediaTypeError        415  a body that is not declared as JSON
+    │   ├── ForbiddenError                   403  a WebSocket from an origin not allowed
+    │   ├── HostNotAllowedError              400  a ``Host`` not in ``allowed_hosts``
     │   └── NotFoundError                    404
     │       ├── UnknownProviderError
     │       ├── UnknownModelError            a model name no provider answers to
@@ -26,6 +29,10 @@ retrying the same request may succeed (``retryable``)::
     │   ├── ProviderUnavailable              503  connect error, 5xx, overload
     │   │   └── ProviderTimeout              504
     │   └── ProviderResponseError            502  malformed or truncated vendor stream
+    ├── CapacityError                        the server is at one of its caps
+    │   ├── TooManyStreams                   429  a client's concurrent runs
+    │   ├── TooManyFollowers                 429  one stream's followers
+    │   └── ServerBusy                       503  the server's concurrent runs
     ├── ToolError
     │   ├── ToolArgumentsError               422  arguments do not fit the schema
     │   └── ToolExecutionError               500  the tool itself failed
@@ -48,9 +55,12 @@ from __future__ import annotations
 __all__ = [
     "AINativeError",
     "AuthenticationError",
+    "CapacityError",
     "ConfigurationError",
     "ConnectError",
+    "ForbiddenError",
     "HTTPStatusError",
+    "HostNotAllowedError",
     "InvalidRequestError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -65,6 +75,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "RequestError",
+    "ServerBusy",
     "StoreUnavailable",
     "StreamCancelled",
     "StreamError",
@@ -72,6 +83,8 @@ __all__ = [
     "StreamLimitExceeded",
     "StreamNotFoundError",
     "StreamingError",
+    "TooManyFollowers",
+    "TooManyStreams",
     "ToolArgumentsError",
     "ToolError",
     "ToolExecutionError",
@@ -82,6 +95,7 @@ __all__ = [
     "UnknownProviderError",
     "UnknownToolError",
     "UnknownTransportError",
+    "UnsupportedMediaTypeError",
     "error_from_code",
 ]
 
@@ -134,6 +148,21 @@ class AuthenticationError(RequestError):
 class PayloadTooLargeError(RequestError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(RequestError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ForbiddenError(RequestError):
+    status = 403
+    code = "forbidden"
+
+
+class HostNotAllowedError(RequestError):
+    status = 400
+    code = "host_not_allowed"
 
 
 class NotFoundError(RequestError, LookupError):
@@ -210,6 +239,37 @@ class ProviderResponseError(ProviderError):
     status = 502
     code = "provider_response_error"
     retryable = True
+
+
+# -- caps --------------------------------------------------------------------------------
+
+
+class CapacityError(AINativeError):
+    """A request refused because the server is at one of its caps; retry after
+    ``retry_after`` seconds."""
+
+    status = 503
+    code = "capacity_exceeded"
+    retryable = True
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooManyStreams(CapacityError):
+    status = 429
+    code = "too_many_streams"
+
+
+class TooManyFollowers(CapacityError):
+    status = 429
+    code = "too_many_followers"
+
+
+class ServerBusy(CapacityError):
+    status = 503
+    code = "server_busy"
 
 
 # -- tools ---------------------------------------------------------------------------------

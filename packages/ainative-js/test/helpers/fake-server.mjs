@@ -141,9 +141,11 @@ export async function fakeServer(options = {}) {
     return stream;
   };
 
-  const authorized = (header, query) => {
+  const tickets = new Set();
+  const authorized = (header, ticket) => {
     if (!options.apiKey) return true;
-    return header === `Bearer ${options.apiKey}` || query === options.apiKey;
+    if (ticket && tickets.delete(ticket)) return true;
+    return header === `Bearer ${options.apiKey}`;
   };
 
   const json = (res, status, body, headers = {}) => {
@@ -179,6 +181,12 @@ export async function fakeServer(options = {}) {
     log.push(entry);
     if (!authorized(req.headers.authorization)) {
       json(res, 401, { error: { code: 'unauthorized', message: 'missing or invalid bearer token', retryable: false } });
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/ai/ws-ticket') {
+      const ticket = `t${tickets.size + 1}_${Date.now()}`;
+      tickets.add(ticket);
+      json(res, 200, { ticket, expires_in: 30 });
       return;
     }
     const match = /^\/ai\/stream(?:\/([^/]+))?$/.exec(url.pathname);
@@ -228,7 +236,7 @@ export async function fakeServer(options = {}) {
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    if (!authorized(req.headers.authorization, url.searchParams.get('access_token'))) {
+    if (!authorized(req.headers.authorization, url.searchParams.get('ticket'))) {
       socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n');
       return;
     }

@@ -462,7 +462,7 @@ class AGUITransport:
         async def cancel(request: Request) -> Response:
             """Cancel the run; its provider call is cancelled, its stream ends cancelled."""
             stream_id = await _stream_of(server, runs, request.path_params["id"])
-            was_running = await server.cancel(stream_id)
+            was_running = await server.cancel(stream_id, caller=server.caller(request))
             return JSONResponse({"stream_id": stream_id, "cancelled": was_running})
 
         return [

@@ -380,7 +380,10 @@ class UIMessageStreamTransport:
 
         async def start(request: Request) -> Response:
             """Start a run on useChat's conversation; stream its UI message parts."""
-            body = validate(_ChatBody, await read_json(request, limit, max_depth=depth))
+            body = validate(
+                _ChatBody,
+                await read_json(request, limit, max_depth=depth, plain_text=server.config),
+            )
             messages = messages_from_ui([m.model_dump() for m in body.messages])
             if not messages:
                 raise InvalidRequestError("messages: nothing to answer (no text or tool output)")
@@ -407,7 +410,7 @@ class UIMessageStreamTransport:
                 return Response(status_code=204)
             headers = dict(STREAM_HEADER)
             if index < 0:
-                total = await count_parts(server, encoding, stream_id)
+                total = await count_parts(server, encoding, stream_id, server.caller(request))
                 headers[TAIL_INDEX_HEADER] = str(total - 1)
                 index = max(0, total + index)
             return PartsResponse(
@@ -420,7 +423,7 @@ class UIMessageStreamTransport:
             stream_id = await _stream_of(server, chats, name, running_only=False)
             if stream_id is None:
                 raise StreamNotFoundError(f"no stream for {name!r}")
-            was_running = await server.cancel(stream_id)
+            was_running = await server.cancel(stream_id, caller=server.caller(request))
             return JSONResponse({"stream_id": stream_id, "cancelled": was_running})
 
         return [

@@ -98,6 +98,22 @@ class ServerConfig(BaseSettings):
     """Serve the OpenAI-compatible API (``/v1/chat/completions``, ``/v1/models``)."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # access and caps
+    ws_query_token: bool = False
+    """Accept the API key as a WebSocket's ``?access_token=`` (it then ends up in access
+    logs); off by default: browsers get a short-lived ``?ticket=`` from ``POST /ai/ws-ticket``."""
+    allowed_hosts: list[str] | None = None
+    """``Host`` names the app answers (any port; ``"*"``: any; 400 otherwise). None: loopback
+    names only (``127.0.0.1``, ``localhost``, ``[::1]``) when ``host`` is a loopback
+    address, else any."""
+    max_runs: int = Field(default=1000, ge=1)
+    """Most runs going at once in this server process (503 ``server_busy`` above)."""
+    max_runs_per_client: int = Field(default=100, ge=1)
+    """Most runs going at once for one API key, or one client address without keys (429
+    ``too_many_streams`` above)."""
+    max_followers: int = Field(default=100, ge=1)
+    """Most connections following one stream in this server process (429
+    ``too_many_followers`` above)."""
 
     @model_validator(mode="before")
     @classmethod

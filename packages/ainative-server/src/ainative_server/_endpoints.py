@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ainative_core import ActionRequest, AINativeError, __version__
+from ainative_core import ActionRequest, AINativeError, AuthenticationError, __version__
 
 from ._http import cancel_on_disconnect, error_headers, error_status, read_model
 
@@ -51,7 +51,7 @@ def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
         body = await read_model(request, ActionRequest, limit, max_depth=depth)
         result: dict[str, Any] = {}
         async with cancel_on_disconnect(request.receive) as scope:
-            result = await server.run_action(body)
+            result = await server.run_action(body, caller=server.caller(request))
         if scope.cancelled_caught:
             return Response(status_code=499)  # the client went away: its run was cancelled
         return JSONResponse(result)
@@ -89,7 +89,13 @@ def endpoint_routes(server: AINativeServer) -> list[BaseRoute]:
         )
 
     async def health(request: Request) -> Response:
-        """Liveness: always open, even when API keys are set."""
+        """Liveness: always open, even when API keys are set; a caller without a key is
+        told only ``status`` then."""
+        if server.config.api_keys:
+            try:
+                server.check_auth(request)
+            except AuthenticationError:
+                return JSONResponse({"status": "ok"})
         return JSONResponse(
             {
                 "status": "ok",

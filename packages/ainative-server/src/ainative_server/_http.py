@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import structlog
@@ -31,8 +31,12 @@ from ainative_core import (
     error_fields,
 )
 
+from ._access import require_json
 from ._json import DEFAULT_MAX_DEPTH, parse_json
 from ._tools import validation_message
+
+if TYPE_CHECKING:
+    from ._config import ServerConfig
 
 __all__ = [
     "cancel_on_disconnect",
@@ -104,12 +108,21 @@ def client_can_resume(conn: HTTPConnection) -> bool:
     return value.strip().lower() in _YES
 
 
-async def read_json(request: Request, limit: int, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+async def read_json(
+    request: Request,
+    limit: int,
+    *,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    plain_text: ServerConfig | None = None,
+) -> Any:
     """The request body as JSON; `PayloadTooLargeError` above ``limit`` bytes.
 
-    Strict JSON (see `parse_json`): no ``NaN``, numbers in range, nesting at most
-    ``max_depth`` deep, no lone surrogates; anything else is `InvalidRequestError` (422).
+    The body must be declared as JSON (`require_json`, which ``plain_text`` is passed to;
+    415 otherwise). Strict JSON (see
+    `parse_json`): no ``NaN``, numbers in range, nesting at most ``max_depth`` deep, no lone
+    surrogates; anything else is `InvalidRequestError` (422).
     """
+    require_json(request, plain_text)
     declared = request.headers.get("content-length")
     too_large: PayloadTooLargeError | None = None
     if declared is not None and declared.isascii() and declared.isdigit():

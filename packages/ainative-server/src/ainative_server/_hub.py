@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal, TypeAlias, TypeVar, final
+from typing import Final, Literal, TypeAlias, TypeVar, final
 
 import anyio
 import anyio.abc
@@ -33,9 +33,12 @@ import structlog
 from ainative_core import (
     AINativeError,
     ConfigurationError,
+    ServerBusy,
     StoreUnavailable,
     StreamLimitExceeded,
     StreamNotFoundError,
+    TooManyFollowers,
+    TooManyStreams,
     WireEvent,
 )
 
@@ -55,18 +58,27 @@ ProducerFactory: TypeAlias = Callable[["Run", EventSink], StreamManager]
 
 _logger = structlog.get_logger("ainative.server")
 
+CAP_RETRY_AFTER: Final = 1.0
+"""The ``Retry-After`` (seconds) of a request refused at a cap."""
+
 
 @final
 @dataclass(frozen=True, slots=True)
 class RunSpec:
     """What a new run does: ``handler(manager)`` produces its events through the
-    `StreamManager` that ``make_manager(run, sink)`` builds; the names are its metadata."""
+    `StreamManager` that ``make_manager(run, sink)`` builds; the names are its metadata.
+
+    ``owner`` (an API key's digest) owns the stream: other owners cannot resume or cancel
+    it. ``client`` is what the ``max_runs_per_client`` cap counts (None: no per-client cap).
+    """
 
     handler: Callable[[StreamManager], Awaitable[None]]
     make_manager: ProducerFactory
     provider: str
     model: str | None
     action: str
+    owner: str | None = None
+    client: str | None = None
 
 
 @final
@@ -76,8 +88,18 @@ class Run:
     ``finished`` is set when the producer has ended and the log is complete.
     """
 
-    def __init__(self, stream_id: str, *, provider: str, model: str | None, action: str) -> None:
+    def __init__(
+        self,
+        stream_id: str,
+        *,
+        provider: str,
+        model: str | None,
+        action: str,
+        owner: str | None = None,
+    ) -> None:
         self.stream_id = stream_id
+        self.owner = owner
+        """The digest of the API key that started the run (None without keys)."""
         self.provider = provider
         self.model = model
         self.action = action
@@ -144,6 +166,10 @@ class StreamHub:
         self._idle: dict[str, int] = {}
         """Per stream followed here, a count of local idle spells (shared stores)."""
         self._tg: anyio.abc.TaskGroup | None = None
+        self._producing = 0
+        """Runs admitted and not yet ended (the ``max_runs`` cap)."""
+        self._per_client: dict[str, int] = {}
+        """The same, per client (the ``max_runs_per_client`` cap)."""
         self.wake_tick: float | None = None
         """Seconds between the hub's wake-ups of every waiting follower (None: no ticker)."""
 
@@ -201,6 +227,7 @@ class StreamHub:
         stream_id: str | None = None,
         after: int = 0,
         resumable: bool = True,
+        owner: str | None = None,
     ) -> AsyncIterator[Subscription[F]]:
         """Follow a new run (``start``) or an existing stream (``stream_id``, after ``after``).
 
@@ -211,6 +238,10 @@ class StreamHub:
         leaving releases it: the last follower of a running stream leaving starts the
         ``resume_grace`` countdown, or cancels the run at once when it was not
         ``resumable`` (its client cannot come back) or left before the first event.
+
+        Resuming with an ``owner`` finds only the streams that owner started (any other is
+        `StreamNotFoundError`); a stream with ``max_followers`` followers here refuses
+        more with `TooManyFollowers`.
         """
         if (start is None) == (stream_id is None):
             raise TypeError("subscribe() takes either start or stream_id")
@@ -230,8 +261,15 @@ class StreamHub:
             sid = run.stream_id
         else:
             assert stream_id is not None
-            await self.store.stats(stream_id)  # raises for unknown or expired streams
+            await self._check_owner(stream_id, owner)  # raises for unknown or expired streams
             sid = stream_id
+            followed = self._feeds.get(sid)
+            if followed is not None and followed.users >= self.config.max_followers:
+                raise TooManyFollowers(
+                    f"stream {sid!r} has {followed.users} followers, the most allowed "
+                    f"(max_followers={self.config.max_followers})",
+                    retry_after=CAP_RETRY_AFTER,
+                )
             run = self._runs.get(sid)
             if run is not None:
                 run._followers += 1
@@ -321,25 +359,23 @@ class StreamHub:
                 "the stream hub is not running: serve the app with its lifespan "
                 "(an included router's lifespan runs with the app's), or use hub.running()"
             )
-        stream_id = "s_" + secrets.token_urlsafe(12)
-        await self.store.create(stream_id)
-        run = Run(stream_id, provider=spec.provider, model=spec.model, action=spec.action)
-        self._runs[stream_id] = run
+        self._admit(spec.client)
+        produced = False
         try:
-            meta = {
-                "stream_id": stream_id,
-                "provider": spec.provider,
-                "model": spec.model or spec.provider,
-            }
-            await self._append(run, WireEvent("metadata", meta), limited=False)
-            manager = spec.make_manager(run, _RunSink(self, run))
-            tg.start_soon(
-                self._produce, run, spec.handler, manager, name=f"ainative-run-{stream_id}"
+            stream_id = "s_" + secrets.token_urlsafe(12)
+            await self.store.create(stream_id, owner=spec.owner)
+            run = Run(
+                stream_id,
+                provider=spec.provider,
+                model=spec.model,
+                action=spec.action,
+                owner=spec.owner,
             )
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._discard(run)
-            raise
+            self._runs[stream_id] = run
+            produced = await self._start_producer(run, spec)
+        finally:
+            if not produced:
+                self._release(spec.client)
         _logger.debug(
             "stream.start",
             stream_id=stream_id,
@@ -348,6 +384,64 @@ class StreamHub:
             action=spec.action,
         )
         return run
+
+    def _admit(self, client: str | None) -> None:
+        """Count a new run against the caps, or refuse it (`ServerBusy`, `TooManyStreams`)."""
+        config = self.config
+        if self._producing >= config.max_runs:
+            raise ServerBusy(
+                f"the server runs {self._producing} streams, the most it takes "
+                f"(max_runs={config.max_runs}); retry shortly",
+                retry_after=CAP_RETRY_AFTER,
+            )
+        if client is not None:
+            count = self._per_client.get(client, 0)
+            if count >= config.max_runs_per_client:
+                raise TooManyStreams(
+                    f"this client runs {count} streams, the most allowed "
+                    f"(max_runs_per_client={config.max_runs_per_client}); "
+                    "retry when one has ended",
+                    retry_after=CAP_RETRY_AFTER,
+                )
+            self._per_client[client] = count + 1
+        self._producing += 1
+
+    def _release(self, client: str | None) -> None:
+        self._producing -= 1
+        if client is not None:
+            left = self._per_client[client] - 1
+            if left:
+                self._per_client[client] = left
+            else:
+                del self._per_client[client]
+
+    async def _start_producer(self, run: Run, spec: RunSpec) -> bool:
+        """Log the run's ``metadata`` event and start its producer, which releases the
+        run's caps when it ends; True once started."""
+        tg = self._tg
+        assert tg is not None
+        stream_id = run.stream_id
+
+        async def produce(manager: StreamManager) -> None:
+            try:
+                await spec.handler(manager)
+            finally:
+                self._release(spec.client)
+
+        try:
+            meta = {
+                "stream_id": stream_id,
+                "provider": spec.provider,
+                "model": spec.model or spec.provider,
+            }
+            await self._append(run, WireEvent("metadata", meta), limited=False)
+            manager = spec.make_manager(run, _RunSink(self, run))
+            tg.start_soon(self._produce, run, produce, manager, name=f"ainative-run-{stream_id}")
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._discard(run)
+            raise
+        return True
 
     async def _append(self, run: Run, event: WireEvent, *, limited: bool) -> StoredEvent:
         config = self.config
@@ -453,19 +547,30 @@ class StreamHub:
 
     # -- control ---------------------------------------------------------------------------
 
-    async def cancel(self, stream_id: str) -> bool:
+    async def cancel(self, stream_id: str, *, owner: str | None = None) -> bool:
         """Cancel a running stream's producer, in this process or (shared store) another;
         True if it was running (a finished stream is left as it is).
 
         Its followers end with ``done`` / ``finish_reason: "cancelled"``.
-        `StreamNotFoundError` if the stream is unknown or expired.
+        `StreamNotFoundError` if the stream is unknown or expired, or, with ``owner``, if
+        another owner started it.
         """
         run = self._runs.get(stream_id)
         if run is None:
+            await self._check_owner(stream_id, owner)
             return await self.store.request_cancel(stream_id)
+        if owner is not None and run.owner != owner:
+            raise StreamNotFoundError(f"unknown or expired stream {stream_id!r}")
         running = not run.done
         self._cancel(run)
         return running
+
+    async def _check_owner(self, stream_id: str, owner: str | None) -> None:
+        """`StreamNotFoundError` unless the stream exists and, with ``owner``, is theirs
+        (told apart from an unknown stream by nothing: ids of others stay secret)."""
+        stats = await self.store.stats(stream_id)
+        if owner is not None and stats.owner != owner:
+            raise StreamNotFoundError(f"unknown or expired stream {stream_id!r}")
 
     def _cancel_here(self, stream_id: str) -> None:
         """Another process asked the store to cancel ``stream_id``."""

@@ -56,6 +56,7 @@ from ._sse import parse_last_event_id
 from ._store import StoredEvent
 
 if TYPE_CHECKING:
+    from ._access import Caller
     from ._server import AINativeServer
 
 __all__ = ["ACTION", "OpenAIAPI", "chat_completions"]
@@ -277,13 +278,17 @@ class OpenAIAPI:
             of the stream ``stream_id`` (left to its grace period then)."""
             result: Response | None = None
             async with cancel_on_disconnect(request.receive) as scope:
-                result = await complete(run, stream_id)
+                result = await complete(run, stream_id, server.caller(request))
             if scope.cancelled_caught or result is None:
                 return Response(status_code=499)  # the client went away
             return result
 
-        async def complete(run: ActionRequest | None, stream_id: str | None) -> Response:
-            subscribing = server.subscribe(_EVENTS, run, stream_id=stream_id, resumable=run is None)
+        async def complete(
+            run: ActionRequest | None, stream_id: str | None, caller: Caller
+        ) -> Response:
+            subscribing = server.subscribe(
+                _EVENTS, run, stream_id=stream_id, resumable=run is None, caller=caller
+            )
             async with subscribing as subscription:
                 completion = _Completion(subscription.stream_id)
                 async for batch in subscription:
@@ -314,7 +319,7 @@ class OpenAIAPI:
         async def cancel(request: Request) -> Response:
             """Cancel a stream's provider call (as ``client.chat.completions.delete``)."""
             stream_id = request.path_params["stream_id"]
-            was_running = await server.cancel(stream_id)
+            was_running = await server.cancel(stream_id, caller=server.caller(request))
             return JSONResponse(
                 {
                     "id": stream_id,

@@ -33,6 +33,7 @@ from ._response import Refusal, StreamResponse
 from ._store import StoredEvent
 
 if TYPE_CHECKING:
+    from ._access import Caller
     from ._server import AINativeServer
 
 __all__ = [
@@ -136,14 +137,16 @@ def _last_part(frames: list[bytes]) -> int:
     return 0
 
 
-async def count_parts(server: AINativeServer, encoding: PartsEncoding, stream_id: str) -> int:
+async def count_parts(
+    server: AINativeServer, encoding: PartsEncoding, stream_id: str, caller: Caller | None = None
+) -> int:
     """How many parts the stream ``stream_id`` has made so far (its log as it is now).
 
-    `StreamNotFoundError` for an unknown or expired stream.
+    `StreamNotFoundError` for an unknown or expired stream (or one ``caller`` does not own).
     """
     target = (await server.hub.store.stats(stream_id)).count
     last = 0
-    async with server.subscribe(encoding, stream_id=stream_id) as subscription:
+    async with server.subscribe(encoding, stream_id=stream_id, caller=caller) as subscription:
         async for batch in subscription:
             last = _last_part(batch.frames) or last
             if batch.end or (batch.last_id is not None and batch.last_id >= target):

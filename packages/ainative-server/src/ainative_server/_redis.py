@@ -317,13 +317,14 @@ class RedisEventStore(EventStore):
 
     # -- the log ---------------------------------------------------------------------------
 
-    async def create(self, stream_id: str) -> None:
+    async def create(self, stream_id: str, *, owner: str | None = None) -> None:
         if stream_id in self._mirrors:
             raise ValueError(f"stream {stream_id!r} exists")
-        args = [self.process, self._running_ttl_ms]
+        args = [self.process, self._running_ttl_ms, owner or ""]
         if not await self._call(scripts.CREATE, [self._meta_key(stream_id)], args):
             raise ValueError(f"stream {stream_id!r} exists")
-        self._mirrors[stream_id] = Mirror(stream_id, owned=True)
+        mirror = self._mirrors[stream_id] = Mirror(stream_id, owned=True)
+        mirror.owner = owner
 
     async def append(self, stream_id: str, event: WireEvent) -> StoredEvent:
         mirror = self._mirrors.get(stream_id)
@@ -442,9 +443,20 @@ class RedisEventStore(EventStore):
     async def stats(self, stream_id: str) -> StreamStats:
         mirror = self._mirrors.get(stream_id)
         if mirror is not None and mirror.ready.is_set() and mirror.failure is None:
-            return StreamStats(len(mirror.events), mirror.bytes, mirror.finished)
+            if mirror.owned:
+                owner = mirror.owner
+            else:
+                owner = await self._owner(stream_id)
+            return StreamStats(len(mirror.events), mirror.bytes, mirror.finished, owner)
         last, finished, size, _, _ = await self._read(stream_id, 0, 0)
-        return StreamStats(last, size, finished)
+        return StreamStats(last, size, finished, await self._owner(stream_id))
+
+    async def _owner(self, stream_id: str) -> str | None:
+        try:
+            value = await self.client.hget(self._meta_key(stream_id), "k")
+        except _UNREACHABLE as exc:
+            raise self._unavailable(exc) from None
+        return value.decode() if value is not None else None
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ class Mirror:
         "finished",
         "follows",
         "owned",
+        "owner",
         "pending",
         "ready",
         "stale",
@@ -42,6 +43,8 @@ class Mirror:
         self.stream_id = stream_id
         self.owned = owned
         """Produced by this process (its appends come from here)."""
+        self.owner: str | None = None
+        """The API key digest that owns the stream (known for a stream produced here)."""
         self.events: list[StoredEvent] = []
         self.bytes = 0
         self.finished = False

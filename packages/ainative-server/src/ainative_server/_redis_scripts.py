@@ -4,10 +4,11 @@ Keys of a stream ``S`` (prefix ``ainative:``): ``ainative:{S}:log``, a Redis Str
 entry ids are ``N-0`` for event ``N`` (fields ``t``: type, ``j``: wire JSON), and
 ``ainative:{S}:meta``, a hash: ``n`` last id, ``b`` encoded size (characters, as
 `StoredEvent.size`), ``f`` finished (0/1), ``o`` the producing process, ``c`` cancel
-requested, ``pc`` how many processes follow it, ``g`` idle generation, ``p:<process>`` one
-field per following process. ``ainative:replica:<process>`` lives while that process
-heartbeats. Appends are published on ``ainative:n:S`` as ``"<first id> <finished>\\n"``
-followed by ``type\\njson`` lines, cancel requests on ``ainative:ctl:<process>``.
+requested, ``pc`` how many processes follow it, ``g`` idle generation, ``k`` the API key
+digest that owns it (if any), ``p:<process>`` one field per following process.
+``ainative:replica:<process>`` lives while that process heartbeats. Appends are published
+on ``ainative:n:S`` as ``"<first id> <finished>\\n"`` followed by ``type\\njson`` lines, cancel
+requests on ``ainative:ctl:<process>``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ __all__ = ["CANCEL", "CREATE", "FLUSH", "PRESENCE", "READ", "TICK"]
 CREATE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'n', 0, 'b', 0, 'f', 0, 'o', ARGV[1], 'pc', 0, 'g', 0)
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[3]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
-"""KEYS: meta. ARGV: process, ttl ms. 1 if created, 0 if the stream exists."""
+"""KEYS: meta. ARGV: process, ttl ms, owner ('' for none). 1 if created, 0 if the stream
+exists."""
 
 FLUSH: Final = """
 local max_events, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2])

@@ -49,7 +49,9 @@ class StreamResponse(Response):
     ends only this follower, and its run keeps going for ``resume_grace`` if ``resumable``;
     otherwise its leaving cancels the run at once (see `StreamHub.subscribe`). By default
     (None) ``resumable`` is what the client declared (`client_can_resume`: the
-    ``X-AINative-Resumable: 1`` header or ``?resumable=1``).
+    ``X-AINative-Resumable: 1`` header or ``?resumable=1``). The request's caller
+    (`AINativeServer.caller`) owns a new run; a stream another API key started is
+    answered as unknown (404).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class StreamResponse(Response):
         self.background = None
         self.media_type = media_type
         self.refuse = refuse
+        self._server = server
         self._subscribe = partial(
             server.subscribe,
             encoding,
@@ -91,9 +94,10 @@ class StreamResponse(Response):
         if resumable is None:
             resumable = client_can_resume(HTTPConnection(scope))
         try:
+            caller = self._server.caller(HTTPConnection(scope))
             async with (
                 cancel_on_disconnect(receive),
-                self._subscribe(resumable=resumable) as subscription,
+                self._subscribe(resumable=resumable, caller=caller) as subscription,
             ):
                 headers = [
                     *self.raw_headers,

@@ -21,6 +21,7 @@ from ainative_core import (
     AINativeError,
     AuthenticationError,
     ConfigurationError,
+    ForbiddenError,
     Plugins,
     Provider,
     UnknownActionError,
@@ -31,6 +32,15 @@ from ainative_core import (
     resolve_ref,
 )
 
+from ._access import (
+    KEY_SCOPE,
+    AccessMiddleware,
+    Caller,
+    TicketBook,
+    allowed_hosts,
+    key_digest,
+    origin_allowed,
+)
 from ._actions import CHAT, PROMPT, Action, ActionHandler, generate_request_for
 from ._builtin_tools import builtin_tools
 from ._config import LOOPBACK_ORIGINS, ServerConfig
@@ -90,6 +100,8 @@ class AINativeServer:
         self._providers: dict[str, Provider] = {}
         self._app: FastAPI | None = None
         self._plugin_tools_loaded = False
+        self.tickets = TicketBook()
+        """The WebSocket tickets issued by ``POST /ai/ws-ticket`` (`TicketBook`)."""
 
     @property
     def plugins(self) -> Plugins:
@@ -193,7 +205,7 @@ class AINativeServer:
             raise UnknownActionError(not_found("action", name, self.actions).message)
         return action
 
-    def _prepare(self, request: ActionRequest) -> RunSpec:
+    def _prepare(self, request: ActionRequest, caller: Caller | None = None) -> RunSpec:
         """What running ``request`` takes; its errors (unknown action, provider or model,
         invalid params) are the request's 4xx."""
         action = self.get_action(request.action)
@@ -220,7 +232,15 @@ class AINativeServer:
         async def handler(manager: StreamManager) -> None:
             await action.handler(manager, request)
 
-        return RunSpec(handler, make_manager, provider_name, model, request.action)
+        return RunSpec(
+            handler,
+            make_manager,
+            provider_name,
+            model,
+            request.action,
+            owner=caller.key if caller is not None else None,
+            client=caller.client if caller is not None else None,
+        )
 
     def subscribe(
         self,
@@ -230,34 +250,48 @@ class AINativeServer:
         stream_id: str | None = None,
         after: int = 0,
         resumable: bool = True,
+        caller: Caller | None = None,
     ) -> AbstractAsyncContextManager[Subscription[F]]:
         """Follow a new run of ``request``, or the stream ``stream_id`` after event ``after``.
 
         What every transport and protocol uses: ``async with server.subscribe(encoding,
         request) as subscription:`` raises the request's early failure (an `AINativeError`
         with its HTTP ``status``) before anything is written, then ``async for batch in
-        subscription`` gives the frames to write. See `StreamHub.subscribe`.
+        subscription`` gives the frames to write. See `StreamHub.subscribe`. ``caller``
+        (`caller`) owns a new run and counts against its caps; a stream another key owns is
+        `StreamNotFoundError` to it. Without ``caller`` nothing is owned or checked.
         """
         if request is None:
             return self.hub.subscribe(
-                encoding, stream_id=stream_id, after=after, resumable=resumable
+                encoding,
+                stream_id=stream_id,
+                after=after,
+                resumable=resumable,
+                owner=caller.key if caller is not None else None,
             )
-        return self._subscribe_new(encoding, request, resumable)
+        return self._subscribe_new(encoding, request, resumable, caller)
 
     @asynccontextmanager
     async def _subscribe_new(
-        self, encoding: Encoding[F], request: ActionRequest, resumable: bool
+        self,
+        encoding: Encoding[F],
+        request: ActionRequest,
+        resumable: bool,
+        caller: Caller | None,
     ) -> AsyncIterator[Subscription[F]]:
-        spec = self._prepare(request)
+        spec = self._prepare(request, caller)
         async with self.hub.subscribe(encoding, start=spec, resumable=resumable) as subscription:
             yield subscription
 
-    async def cancel(self, stream_id: str) -> bool:
+    async def cancel(self, stream_id: str, *, caller: Caller | None = None) -> bool:
         """Cancel a stream's producer (in whichever process of a shared store runs it);
-        True if it was running. `StreamNotFoundError` if the stream is unknown or expired."""
-        return await self.hub.cancel(stream_id)
+        True if it was running. `StreamNotFoundError` if the stream is unknown or expired,
+        or owned by another key than ``caller``'s."""
+        return await self.hub.cancel(stream_id, owner=caller.key if caller is not None else None)
 
-    async def run_action(self, request: ActionRequest) -> dict[str, Any]:
+    async def run_action(
+        self, request: ActionRequest, *, caller: Caller | None = None
+    ) -> dict[str, Any]:
         """Run an action to the end without streaming (``POST /ai/action``).
 
         It is a run like any other (bounds, cancel, retention); leaving before the end (the
@@ -265,7 +299,8 @@ class AINativeServer:
         """
         text: list[str] = []
         done: dict[str, Any] = {}
-        async with self.subscribe(_EVENTS, request, resumable=False) as subscription:
+        subscribing = self.subscribe(_EVENTS, request, resumable=False, caller=caller)
+        async with subscribing as subscription:
             async for batch in subscription:
                 for event in batch.frames:
                     if event.type == "token":
@@ -285,24 +320,59 @@ class AINativeServer:
 
     # -- HTTP plumbing shared by endpoints and transports ----------------------------------
 
-    def check_auth(self, conn: HTTPConnection) -> None:
-        """Raise `AuthenticationError` unless the request carries an accepted bearer token.
+    def check_auth(self, conn: HTTPConnection) -> str | None:
+        """Raise `AuthenticationError` unless the request carries an accepted bearer token;
+        return the key's digest (`key_digest`; None when no keys are set).
 
-        WebSocket clients may send it as ``?access_token=`` (browsers cannot set headers).
+        A WebSocket handshake from a browser page must come from an allowed origin (the
+        page's own, loopback or ``cors_origins``; else `ForbiddenError`, 403), and may
+        authenticate with ``?ticket=`` (`issue_ticket`) since browsers cannot set headers;
+        ``?access_token=<key>`` only with ``config.ws_query_token``.
         """
+        websocket = conn.scope["type"] == "websocket"
+        if websocket:
+            origin = conn.headers.get("origin")
+            if origin is not None and not origin_allowed(
+                self.config, origin, conn.headers.get("host", "")
+            ):
+                raise ForbiddenError(
+                    f"WebSocket from origin {origin[:100]!r} refused: allow it with cors_origins"
+                )
         keys = self.config.api_keys
         if not keys:
-            return
+            return None
+        known = conn.scope.get(KEY_SCOPE)
+        if isinstance(known, str):
+            return known
         scheme, _, token = conn.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             token = ""
-        if not token and conn.scope["type"] == "websocket":
-            token = parse_qs(conn.scope.get("query_string", b"").decode()).get(
-                "access_token", [""]
-            )[0]
+        if not token and websocket:
+            query = parse_qs(conn.scope.get("query_string", b"").decode())
+            ticket = query.get("ticket", [""])[0]
+            if ticket:
+                digest = self.tickets.redeem(ticket)
+                if digest is None:
+                    raise AuthenticationError("unknown, used or expired WebSocket ticket")
+                conn.scope[KEY_SCOPE] = digest
+                return digest
+            if self.config.ws_query_token:
+                token = query.get("access_token", [""])[0]
         token = token.strip()
         if not token or not any(hmac.compare_digest(token, key) for key in keys):
             raise AuthenticationError("missing or invalid bearer token")
+        digest = key_digest(token)
+        conn.scope[KEY_SCOPE] = digest
+        return digest
+
+    def caller(self, conn: HTTPConnection) -> Caller:
+        """Who makes the request (`check_auth` first): the owner of the runs it starts."""
+        return Caller.of(conn, self.check_auth(conn))
+
+    def issue_ticket(self, conn: HTTPConnection) -> str:
+        """A single-use WebSocket ticket (``?ticket=``) for the request's key, valid for
+        ``tickets.lifetime`` seconds."""
+        return self.tickets.issue(self.check_auth(conn) or "")
 
     def endpoint(self, handler: HTTPHandler, *, auth: bool = True) -> HTTPHandler:
         """Wrap an HTTP handler: bearer auth, and `AINativeError` -> its JSON error response."""
@@ -387,6 +457,13 @@ class AINativeServer:
         if self._app is None:
             app = FastAPI(title="ainative", lifespan=self.lifespan)
             app.router.routes.extend(self.router().routes)
+            docs = (
+                app.docs_url,
+                app.redoc_url,
+                app.openapi_url,
+                app.swagger_ui_oauth2_redirect_url,
+            )
+            protected = [path for path in docs if path] if self.config.api_keys else []
             if self.config.cors:
                 app.add_middleware(
                     CORSMiddleware,
@@ -402,6 +479,13 @@ class AINativeServer:
                         "x-workflow-stream-tail-index",
                     ],
                 )
+            # Outermost: a refused Host gets no CORS answer either.
+            app.add_middleware(
+                AccessMiddleware,
+                server=self,
+                hosts=allowed_hosts(self.config),
+                protected=protected,
+            )
             app.state.ainative_server = self
             self._app = app
         return self._app

@@ -101,7 +101,7 @@ class SSETransport:
         async def cancel(request: Request) -> Response:
             """Cancel the stream's producer; its followers end with ``cancelled``."""
             stream_id = request.path_params["stream_id"]
-            was_running = await server.cancel(stream_id)
+            was_running = await server.cancel(stream_id, caller=server.caller(request))
             return JSONResponse({"stream_id": stream_id, "cancelled": was_running})
 
         return [

@@ -88,9 +88,13 @@ class ReadResult:
 @final
 @dataclass(frozen=True, slots=True)
 class StreamStats:
+    """A stream's event count, encoded bytes, whether it has finished, and its ``owner``
+    (the API key digest given to `EventStore.create`)."""
+
     count: int
     bytes: int
     finished: bool
+    owner: str | None = None
 
 
 class EventStore(ABC):
@@ -104,8 +108,8 @@ class EventStore(ABC):
     shared: ClassVar[bool] = False
 
     @abstractmethod
-    async def create(self, stream_id: str) -> None:
-        """Start an empty log."""
+    async def create(self, stream_id: str, *, owner: str | None = None) -> None:
+        """Start an empty log; ``owner`` (an API key's digest) is kept for `stats`."""
 
     @abstractmethod
     async def append(self, stream_id: str, event: WireEvent) -> StoredEvent:
@@ -193,9 +197,10 @@ class EventStore(ABC):
 
 @final
 class _Log:
-    __slots__ = ("bytes", "deadline", "events", "finished", "waiter")
+    __slots__ = ("bytes", "deadline", "events", "finished", "owner", "waiter")
 
-    def __init__(self) -> None:
+    def __init__(self, owner: str | None = None) -> None:
+        self.owner = owner
         self.events: list[StoredEvent] = []
         self.bytes = 0
         self.finished = False
@@ -241,11 +246,11 @@ class InMemoryEventStore(EventStore):
             self._logs.pop(sid).wake()
         return len(expired)
 
-    async def create(self, stream_id: str) -> None:
+    async def create(self, stream_id: str, *, owner: str | None = None) -> None:
         self.purge()
         if stream_id in self._logs:
             raise ValueError(f"stream {stream_id!r} exists")
-        self._logs[stream_id] = _Log()
+        self._logs[stream_id] = _Log(owner)
 
     async def append(self, stream_id: str, event: WireEvent) -> StoredEvent:
         log = self._get(stream_id)
@@ -286,7 +291,7 @@ class InMemoryEventStore(EventStore):
 
     async def stats(self, stream_id: str) -> StreamStats:
         log = self._get(stream_id)
-        return StreamStats(len(log.events), log.bytes, log.finished)
+        return StreamStats(len(log.events), log.bytes, log.finished, log.owner)
 
     async def describe(self) -> str:
         return "memory (the logs of this process only: no resume through another process)"

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any, Final, final
 import anyio
 import anyio.abc
 import structlog
-from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ainative_core import (
@@ -48,6 +50,7 @@ from ._json import parse_json
 from ._store import StoredEvent
 
 if TYPE_CHECKING:
+    from ._access import Caller
     from ._server import AINativeServer
 
 __all__ = ["WebSocketEncoding", "WebSocketTransport", "refusal_frames", "refuse_handshake"]
@@ -102,9 +105,11 @@ def refusal_frames(exc: BaseException, stream_id: str | None = None) -> list[str
 class _Session:
     """One socket: reads client frames and runs one subscription task per stream."""
 
-    def __init__(self, server: AINativeServer, websocket: WebSocket) -> None:
+    def __init__(self, server: AINativeServer, websocket: WebSocket, caller: Caller) -> None:
         self.server = server
         self.websocket = websocket
+        self.caller = caller
+        """Who opened the socket: the owner of the streams it starts."""
         self.lock = anyio.Lock()
         self.followers: dict[str, anyio.CancelScope] = {}
         self.resumable = client_can_resume(websocket)
@@ -147,7 +152,7 @@ class _Session:
                 raise InvalidRequestError("frame must be a JSON object")
             kind = frame.get("type")
             if kind == "cancel":
-                await self.server.cancel(_stream_id(frame))
+                await self.server.cancel(_stream_id(frame), caller=self.caller)
             elif kind == "resume":
                 stream_id = _stream_id(frame)
                 after = _last_event_id(frame.get("last_event_id", 0))
@@ -181,7 +186,12 @@ class _Session:
         with scope:
             try:
                 subscribing = self.server.subscribe(
-                    WS, request, stream_id=stream_id, after=after, resumable=self.resumable
+                    WS,
+                    request,
+                    stream_id=stream_id,
+                    after=after,
+                    resumable=self.resumable,
+                    caller=self.caller,
                 )
                 async with subscribing as subscription:
                     sid = subscription.stream_id
@@ -247,15 +257,25 @@ class WebSocketTransport:
     def routes(self, server: AINativeServer) -> list[BaseRoute]:
         async def endpoint(websocket: WebSocket) -> None:
             try:
-                server.check_auth(websocket)
-            except AuthenticationError as exc:
+                caller = server.caller(websocket)
+            except AINativeError as exc:  # a bad key or ticket (401), an origin refused (403)
                 await refuse_handshake(websocket, exc)
                 return
             await websocket.accept()
-            await _Session(server, websocket).run()
+            await _Session(server, websocket, caller).run()
+
+        async def ticket(request: Request) -> Response:
+            """A single-use ticket for ``?ticket=`` on a WebSocket, for browsers (which
+            cannot send the key in a header there): ``{"ticket": ..., "expires_in": 30}``."""
+            issued = server.issue_ticket(request)
+            return JSONResponse(
+                {"ticket": issued, "expires_in": round(server.tickets.lifetime)},
+                headers={"Cache-Control": "no-store"},
+            )
 
         prefix = server.config.prefix
         return [
             WebSocketRoute(f"{prefix}/ws", endpoint),
             WebSocketRoute(f"{prefix}/stream", endpoint),  # the seed client's socket URL
+            Route(f"{prefix}/ws-ticket", server.endpoint(ticket), methods=["POST"]),
         ]
