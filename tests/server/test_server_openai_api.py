@@ -360,7 +360,8 @@ def test_a_refused_request_raises_the_sdks_exception_for_its_status(
     assert error.status_code == status
     assert isinstance(error.body, dict)
     assert set(error.body) == {"message", "type", "param", "code"}
-    assert error.message.endswith(error.body["message"])
+    # The SDK quotes our message: whole (recent releases) or inside the body's repr (3.0).
+    assert error.body["message"] in error.message
     if case == "unknown model":
         assert (error.code, error.param) == ("model_not_found", "model")
         assert "installed: echo, fake, tools, toolbot" in error.body["message"]
@@ -563,7 +564,8 @@ async def test_on_trio_the_sdk_streams_but_leaves_its_sse_generators_to_the_gc(
             with pytest.warns(ResourceWarning) as leaks:
                 chunks = await _stream_until_reported(client, leaks, expected)
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "hello world"
-    assert {str(w.message).split("'")[1] for w in leaks} == expected
+    # Each release leaks at least these (3.0 one more, its chunk reader); none once fixed.
+    assert expected <= {str(w.message).split("'")[1] for w in leaks}
 
 
 async def _stream_until_reported(
