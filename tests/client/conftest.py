@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
+import ainative_client._engine as client_engine
 import ainative_client._plugin as client_plugin
 import ainative_server._plugin as server_plugin
 from ainative_core import Plugins
@@ -31,6 +32,12 @@ async def _wait_until(condition: Callable[[], bool]) -> None:
 def wait_until() -> WaitUntil:
     """``await wait_until(lambda: ...)``: poll a condition, at most 10 s / 2000 times."""
     return _wait_until
+
+
+@pytest.fixture(autouse=True)
+def fresh_auto_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget ``AUTO``'s remembered transports: a later server may reuse an earlier port."""
+    monkeypatch.setattr(client_engine, "_auto_choice", {})
 
 
 @pytest.fixture(autouse=True)
