@@ -35,7 +35,9 @@ def test_text_reasoning_usage_and_finish_are_folded() -> None:
     assert completion.usage == usage
     assert completion.finish_reason == "stop"
     assert completion.provider_metadata == {"model": "m1"}
-    assert completion.to_message() == Message(role="assistant", content="Hello world")
+    assert completion.to_message() == Message(
+        role="assistant", content="Hello world", provider_metadata={"model": "m1"}
+    )
 
 
 def test_tool_calls_are_assembled_in_start_order_even_interleaved() -> None:

@@ -56,7 +56,13 @@ class ToolCall(BaseModel):
 
 
 class Message(BaseModel):
-    """One chat message. ``tool_calls`` on assistant messages, ``tool_call_id`` on tool ones."""
+    """One chat message. ``tool_calls`` on assistant messages, ``tool_call_id`` on tool ones.
+
+    A tool message answers the call ``tool_call_id``: ``content`` is the result (as text) or,
+    with ``is_error``, the error's message. ``provider_metadata`` holds what a provider
+    attached to an assistant turn and needs back in the next request (Anthropic's signed
+    thinking blocks, under ``"anthropic"``); other providers ignore it.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -65,6 +71,8 @@ class Message(BaseModel):
     name: str | None = None
     tool_call_id: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
+    is_error: bool = False
+    provider_metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class ToolSpec(BaseModel):
@@ -213,5 +221,10 @@ class Completion(BaseModel):
     provider_metadata: dict[str, Any] = Field(default_factory=dict)
 
     def to_message(self) -> Message:
-        """The assistant message to append to a conversation."""
-        return Message(role="assistant", content=self.text, tool_calls=list(self.tool_calls))
+        """The assistant message to append to a conversation (``provider_metadata`` kept)."""
+        return Message(
+            role="assistant",
+            content=self.text,
+            tool_calls=list(self.tool_calls),
+            provider_metadata=dict(self.provider_metadata),
+        )
