@@ -49,6 +49,7 @@ from ._exceptions import StreamNotFoundError as StreamNotFoundError
 from ._exceptions import ToolArgumentsError as ToolArgumentsError
 from ._exceptions import ToolError as ToolError
 from ._exceptions import ToolExecutionError as ToolExecutionError
+from ._exceptions import ToolStepLimit as ToolStepLimit
 from ._exceptions import ToolTimeout as ToolTimeout
 from ._exceptions import TooManyFollowers as TooManyFollowers
 from ._exceptions import TooManyStreams as TooManyStreams
@@ -185,6 +186,7 @@ __all__ = [
     "ToolError",
     "ToolExecutionError",
     "ToolSpec",
+    "ToolStepLimit",
     "ToolTimeout",
     "TransportError",
     "TransportInfo",

@@ -22,6 +22,7 @@ from ainative_core import (
     AuthenticationError,
     ConfigurationError,
     ForbiddenError,
+    InvalidRequestError,
     Plugins,
     Provider,
     UnknownActionError,
@@ -187,6 +188,21 @@ class AINativeServer:
             raise ConfigurationError(f"default provider {name!r} cannot start: {why}") from exc
         return canonical, provider
 
+    def model_tools(self, request: ActionRequest) -> dict[str, Tool]:
+        """The server tools the model may call in ``request``'s stream: its ``tools``, else
+        ``config.model_tools``. An unknown name is an `InvalidRequestError` listing the tools."""
+        chosen = request.tools if request.tools is not None else self.config.model_tools
+        registry = self.tool_registry
+        if chosen is True:
+            return dict(registry.tools)
+        if chosen is False:
+            return {}
+        unknown = [name for name in chosen if name not in registry]
+        if unknown:
+            known = ", ".join(registry.names()) or "none"
+            raise InvalidRequestError(f"tools: unknown tool {unknown[0]!r}; registered: {known}")
+        return {name: registry.require(name) for name in chosen}
+
     def get_action(self, name: str) -> Action:
         """The action ``name``, else the fallback action (``config.fallback_action``).
 
@@ -217,6 +233,12 @@ class AINativeServer:
             request.model or self.config.model or (default if isinstance(default, str) else None)
         )
         generate = generate_request_for(request, model=model, require_message=action.needs_message)
+        tools = self.model_tools(request)
+        max_steps = self.config.max_steps
+        if request.max_steps is not None:
+            if request.max_steps > max_steps:
+                raise InvalidRequestError(f"max_steps: at most {max_steps} on this server")
+            max_steps = request.max_steps
 
         def make_manager(run: Any, sink: EventSink) -> StreamManager:
             return StreamManager(
@@ -227,6 +249,9 @@ class AINativeServer:
                 provider_name=provider_name,
                 model=model,
                 generate_request=generate,
+                tools=tools,
+                max_steps=max_steps,
+                tool_timeout=self.tool_registry.timeout,
             )
 
         async def handler(manager: StreamManager) -> None:
