@@ -52,8 +52,10 @@ def conversation_request(
     model: str | None = None,
     options: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    tools: bool | list[str] | None = None,
 ) -> ActionRequest:
-    """The `ActionRequest` of ``respond`` for ``messages`` (our `Message` objects as dicts)."""
+    """The `ActionRequest` of ``respond`` for ``messages`` (our `Message` objects as dicts);
+    ``tools``: the server tools the model may call (`ActionRequest.tools`)."""
     params: dict[str, Any] = {} if metadata is None else {"metadata": dict(metadata)}
     return ActionRequest(
         action=RESPOND.name,
@@ -62,6 +64,7 @@ def conversation_request(
         provider=provider,
         model=model,
         options=dict(options or {}),
+        tools=tools,
     )
 
 

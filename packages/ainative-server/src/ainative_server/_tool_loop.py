@@ -5,12 +5,12 @@ One step is one provider call. Its events are relayed as they come (text, reason
 concurrently, each bounded by the registry's timeout, and streams a ``tool_result`` per call
 as it finishes; the assistant turn and the results are appended to the conversation and the
 next step starts. The stream ends when a step ends otherwise (``done`` with the summed usage
-of all steps), when the model calls a tool the client declared (``done`` with
-``finish_reason`` ``tool_call``, the pending ``tool_calls`` and the ``messages`` the client
-appends before its results), or after ``max_steps`` steps (an ``error`` event,
-`ToolStepLimit`).
+of all steps), when the model calls a tool that is not one of the server's (the client's:
+``done`` with ``finish_reason`` ``tool_call``, the pending ``tool_calls`` and the
+``messages`` the client appends before its results), or after ``max_steps`` steps (an
+``error`` event, `ToolStepLimit`).
 
-A call that cannot run (unknown name, arguments that are not JSON or do not fit the schema,
+A server tool's call that cannot run (arguments that are not JSON or do not fit the schema,
 a tool that raises or times out) becomes a result with ``error``, sent back to the model:
 the stream goes on. Cancelling the run cancels the provider call and any running tool.
 """
@@ -70,7 +70,8 @@ async def run_tool_loop(
     """Run ``request`` through the loop (see the module), emitting on ``stream``.
 
     ``tools`` are the server tools the model may call (their specs are offered beside the
-    request's own ``tools``, which the client runs: a name in both is the client's).
+    request's own ``tools``, which the client runs: a name in both is the client's). A call
+    to any other name is the client's too.
     ``context`` reaches JSON-schema tools that take it. ``before_first`` is awaited with the
     first event of the first step before it is relayed.
     """
@@ -93,11 +94,11 @@ async def run_tool_loop(
         message = completion.to_message()
         conversation.append(message)
         added.append(message)
-        ours = [call for call in completion.tool_calls if call.name not in client_names]
+        ours = [call for call in completion.tool_calls if call.name in server]
         results = await _run_calls(stream, ours, server, context, time_limit)
         conversation.extend(results)
         added.extend(results)
-        pending = [call for call in completion.tool_calls if call.name in client_names]
+        pending = [call for call in completion.tool_calls if call.name not in server]
         if pending:
             await stream.send(_done("tool_call", usage, added, pending))
             return
@@ -197,11 +198,7 @@ async def _run_calls(
         try:
             parsed = _arguments(call)
             data["arguments"] = parsed
-            tool = server.get(call.name)
-            if tool is None:
-                known = ", ".join(sorted(server)) or "none"
-                raise _CallFailed(f"unknown tool {call.name!r} (tools: {known})")
-            value = await tool.call(parsed, context, time_limit=time_limit)
+            value = await server[call.name].call(parsed, context, time_limit=time_limit)
         except (AINativeError, _CallFailed) as exc:
             message = exc.message if isinstance(exc, AINativeError) else str(exc)
             data["error"] = message
