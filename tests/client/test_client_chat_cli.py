@@ -60,3 +60,20 @@ def test_chat_without_a_server_fails_in_one_line() -> None:
     assert lines[0].startswith(
         f"Error: cannot reach the ainative server at http://127.0.0.1:{port}"
     )
+
+
+@pytest.mark.parametrize("backend", ["uvicorn", "hypercorn"])
+def test_chat_shows_tool_calls_and_results_as_they_happen(
+    echo_servers: dict[str, LiveServer], backend: str
+) -> None:
+    url = echo_servers[backend].base_url
+    script = ("-o", "tool_call=calculate", "-o", 'tool_args={"expression": "6*7"}')
+    done = run_chat("what is 6*7?", "--url", url, "--tools", "calculate", *script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        '[tool call] calculate({"expression": "6*7"})\n[tool result] calculate: 42\n42\n'
+    )
+    # Without --tools the server offers none: the call is the client's, and ends the stream.
+    done = run_chat("what is 6*7?", "--url", url, *script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[stopped] the model called client tools: calculate"
