@@ -10,7 +10,7 @@ Scripted tool calls make a tool loop run offline: with ``tool_call=NAME`` (argum
 "arguments": {...}}`` or a list of those (parallel calls), a conversation that ends with a
 user message is answered with those calls (their arguments streamed in pieces, finish
 reason ``tool_call``); one that ends with tool results is answered with the results' text,
-one line each.
+one line each. ``EchoProvider(tool_call=...)`` scripts every request that does not say.
 """
 
 from __future__ import annotations
@@ -94,18 +94,21 @@ def _trailing_results(messages: list[Message]) -> list[Message]:
 
 @final
 class EchoProvider(BaseProvider):
-    """Echoes the conversation back. ``delay`` (seconds per token) is the default pacing."""
+    """Echoes the conversation back. ``delay`` (seconds per token) is the default pacing;
+    ``tool_call`` the default scripted calls (see the module)."""
 
     name = "echo"
 
-    def __init__(self, *, delay: float = 0.0, **_settings: Any) -> None:
+    def __init__(self, *, delay: float = 0.0, tool_call: Any = None, **_settings: Any) -> None:
         self.delay = float(delay)
+        self.tool_call = tool_call
+        _scripted_calls({"tool_call": tool_call})  # a bad script fails here, at start-up
 
     def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         # Options are checked here, before the first event, so bad ones fail the request.
         delay = _option(request.extra, "delay", float, self.delay)
         count = _option(request.extra, "tokens", int, None)
-        calls = _scripted_calls(request.extra)
+        calls = _scripted_calls({"tool_call": self.tool_call, **request.extra})
         results = _trailing_results(request.messages)
         if calls and not results:
             return self._call_tools(request, calls, delay)
