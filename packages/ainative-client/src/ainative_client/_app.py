@@ -10,7 +10,6 @@ from typing import Any, final
 import anyio
 import anyio.abc
 import httpx
-import structlog
 
 from ainative_core import (
     ActionRequest,
@@ -20,6 +19,7 @@ from ainative_core import (
     InvalidRequestError,
     Message,
     StreamingError,
+    get_logger,
 )
 
 from ._config import StreamConfig, StreamResult
@@ -31,7 +31,7 @@ from ._transport import endpoint
 
 __all__ = ["AIApp", "AppConfig"]
 
-_log = structlog.get_logger("ainative.client.app")
+_log = get_logger("ainative.client.app")
 
 
 @final

@@ -33,7 +33,6 @@ from typing import Any, Final, final
 
 import anyio
 import httpx
-import structlog
 
 from ainative_core import (
     RESUMABLE_HEADER,
@@ -46,6 +45,7 @@ from ainative_core import (
     StreamingError,
     StreamInterrupted,
     TransportError,
+    get_logger,
     get_plugins,
 )
 
@@ -54,7 +54,7 @@ from ._transport import BatchedEvents, ClientTransport, ReceivedEvent, base_url
 
 __all__ = ["StreamingEngine"]
 
-_log = structlog.get_logger("ainative.client")
+_log = get_logger("ainative.client")
 
 # Statuses that mean "this transport is not served here": AUTO tries the next one.
 _FALLBACK_STATUSES: Final = frozenset({403, 404, 405, 426, 501})

@@ -16,7 +16,6 @@ from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
-import structlog
 from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
@@ -29,6 +28,7 @@ from ainative_core import (
     InvalidRequestError,
     PayloadTooLargeError,
     error_fields,
+    get_logger,
 )
 
 from ._access import require_json
@@ -59,7 +59,7 @@ _YES: Final = frozenset({"1", "true", "yes", "on"})
 _DRAIN_BYTES: Final = 1_048_576
 _DRAIN_SECONDS: Final = 1.0
 
-_logger = structlog.get_logger("ainative.server")
+_logger = get_logger("ainative.server")
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from typing import Any, Final, TypeVar, final
 from urllib.parse import parse_qs
 
 import anyio
-import structlog
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
@@ -28,6 +27,7 @@ from ainative_core import (
     UnknownActionError,
     UnknownProviderError,
     error_from_code,
+    get_logger,
     get_plugins,
     not_found,
     resolve_ref,
@@ -59,7 +59,7 @@ __all__ = ["AINativeServer", "create_app", "create_router", "create_server"]
 HTTPHandler = Callable[[Request], Awaitable[Response]]
 F = TypeVar("F")
 
-_logger = structlog.get_logger("ainative.server")
+_logger = get_logger("ainative.server")
 
 
 @final
