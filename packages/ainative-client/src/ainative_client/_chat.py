@@ -10,7 +10,14 @@ from typing import Any
 import anyio
 import click
 
-from ainative_core import AINativeError, ConnectError, WireEvent, error_from_code, parse_options
+from ainative_core import (
+    ActionRequest,
+    AINativeError,
+    ConnectError,
+    WireEvent,
+    error_from_code,
+    parse_options,
+)
 
 __all__ = ["chat_command"]
 
@@ -52,6 +59,16 @@ class _Printer:
         self.line_open = False
 
 
+def _headers(pairs: tuple[str, ...]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition(":")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME:VALUE, got {pair!r}", param_hint="-H")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
 def _shown(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -83,6 +100,21 @@ def _shown(value: Any) -> str:
     metavar="all|NAME,...",
     help="Server tools the model may call (default: the server's choice).",
 )
+@click.option(
+    "--api-key",
+    envvar="AINATIVE_API_KEY",
+    default=None,
+    help="Bearer key for a server with keys (else AINATIVE_API_KEY).",
+)
+@click.option(
+    "-H",
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="NAME:VALUE",
+    help="Extra request header (repeatable).",
+)
+@click.option("--system", default=None, help="A system message before MESSAGE.")
 @click.option("--no-reconnect", is_flag=True, help="Fail at once when the connection drops.")
 @click.option(
     "--backend", type=click.Choice(["asyncio", "trio"]), default="asyncio", show_default=True
@@ -95,13 +127,26 @@ def chat_command(
     model: str | None,
     options: tuple[str, ...],
     tools: str | None,
+    api_key: str | None,
+    headers: tuple[str, ...],
+    system: str | None,
     no_reconnect: bool,
     backend: str,
 ) -> None:
     """Send MESSAGE to an ainative server and print the reply token by token.
 
-    Tool calls the model makes and their results are printed as they happen, one line each.
+    MESSAGE ``-`` reads it from stdin. Tool calls the model makes and their results are
+    printed as they happen, one line each.
     """
+    if message == "-":
+        message = sys.stdin.read()
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"{url!r} is not an http:// or https:// URL (try http://{url})", param_hint="--url"
+        )
+    sent_headers = _headers(headers)
+    if api_key:
+        sent_headers["Authorization"] = f"Bearer {api_key}"
     try:
         extra = parse_options(options)
     except AINativeError as exc:
@@ -116,16 +161,22 @@ def chat_command(
                 transport=transport.upper(),
                 provider=provider,
                 model=model,
+                headers=sent_headers,
                 reconnect=not no_reconnect,
                 max_reconnect_attempts=3,
                 reconnect_delay=0.2,
             ) as client,
-            aclosing(
-                client.stream_events(client.request(message, tools=chosen, **extra))
-            ) as events,
+            aclosing(client.stream_events(request_of(client))) as events,
         ):
             async for received in events:
                 printer.show(received.event)
+
+    def request_of(client: AINativeClient) -> ActionRequest:
+        request = client.request(message, tools=chosen, **extra)
+        if system is None:
+            return request
+        context = {"messages": [{"role": "system", "content": system}]}
+        return request.model_copy(update={"context": context})
 
     printer = _Printer()
     chosen: bool | list[str] | None = None
