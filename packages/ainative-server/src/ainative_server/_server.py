@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 import anyio
 from fastapi import APIRouter, FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -46,7 +47,7 @@ from ._actions import CHAT, PROMPT, Action, ActionHandler, generate_request_for
 from ._builtin_tools import builtin_tools
 from ._config import LOOPBACK_ORIGINS, ServerConfig
 from ._encoding import Encoder, Encoding
-from ._http import error_response, log_unexpected
+from ._http import error_response, framework_error_response, log_unexpected
 from ._hub import RunSpec, StreamHub
 from ._manager import EventSink, StreamManager
 from ._store import EventStore, StoredEvent
@@ -481,6 +482,7 @@ class AINativeServer:
         """
         if self._app is None:
             app = FastAPI(title="ainative", lifespan=self.lifespan)
+            app.add_exception_handler(StarletteHTTPException, framework_error_response)
             app.router.routes.extend(self.router().routes)
             docs = (
                 app.docs_url,
