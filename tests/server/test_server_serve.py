@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -226,3 +227,49 @@ def test_serve_on_a_port_in_use_ends_with_one_line() -> None:
     assert done.stderr.strip().splitlines() == [
         f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(
+    ("drain", "tokens", "reason"),
+    [("10", 4, "stop"), ("0.3", 400, "cancelled")],
+    ids=["finishes-within-the-drain", "cancelled-after-it"],
+)
+def test_sigterm_drains_open_streams_then_exits_cleanly(
+    backend: str, drain: str, tokens: int, reason: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+    env["AINATIVE_SHUTDOWN_DRAIN"] = drain
+    process = subprocess.Popen(
+        [str(SCRIPT), "serve", "--port", "0", "--backend", backend, "--no-page"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        port = int(banner.split("http://127.0.0.1:", 1)[1].split(" ", 1)[0])
+        body = {"params": {"message": "x"}, "options": {"tokens": tokens, "delay": 0.1}}
+        lines: list[str] = []
+        with httpx.stream(
+            "POST", f"http://127.0.0.1:{port}/ai/stream", json=body, timeout=20
+        ) as response:
+            signalled = False
+            for line in response.iter_lines():
+                lines.append(line)
+                if not signalled and line.startswith("data:") and '"token"' in line:
+                    process.send_signal(signal.SIGTERM)  # once the stream is under way
+                    signalled = True
+        returncode = process.wait(timeout=20)
+        err = process.communicate(timeout=10)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    data = [line[len("data: ") :] for line in lines if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    assert json.loads(data[-2])["data"]["finish_reason"] == reason
+    assert returncode == 0
+    assert "Traceback" not in err, err

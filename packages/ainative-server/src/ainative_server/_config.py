@@ -93,6 +93,10 @@ class ServerConfig(BaseSettings):
     max_batch_bytes: int = Field(default=65_536, ge=1024)
     """Most bytes of events a follower is handed in one write (a replay is cut into writes
     of about this size, so a client that does not read holds no more than that)."""
+    shutdown_drain: float = Field(default=5.0, ge=0)
+    """Seconds open streams may go on after ``ainative serve`` is told to stop (SIGINT,
+    SIGTERM) before they are cancelled (their clients then get ``done`` / ``cancelled``);
+    no new stream starts meanwhile."""
     send_timeout: float = Field(default=30.0, gt=0)
     """Seconds one write to a follower may wait for its client to read; the follower is
     then dropped, as if its client had gone away."""

@@ -172,6 +172,9 @@ class StreamHub:
         """The same, per client (the ``max_runs_per_client`` cap)."""
         self.wake_tick: float | None = None
         """Seconds between the hub's wake-ups of every waiting follower (None: no ticker)."""
+        self.draining = False
+        """`drain` began: new runs are refused."""
+        self._drained: anyio.Event | None = None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -385,9 +388,29 @@ class StreamHub:
         )
         return run
 
+    async def drain(self, grace: float) -> int:
+        """Shut down gently: refuse new runs (`ServerBusy`), let the running ones go on for
+        up to ``grace`` seconds, then cancel those left (their followers end with ``done``
+        / ``cancelled``) and wait (2 s at most) for them to end. Returns how many were
+        cancelled."""
+        self.draining = True
+        drained = self._drained = anyio.Event()
+        if self._producing:
+            with anyio.move_on_after(grace):
+                await drained.wait()
+        left = [run for run in self._runs.values() if not run.done]
+        for run in left:
+            self._cancel(run)
+        if self._producing:
+            with anyio.move_on_after(2.0):
+                await drained.wait()
+        return len(left)
+
     def _admit(self, client: str | None) -> None:
         """Count a new run against the caps, or refuse it (`ServerBusy`, `TooManyStreams`)."""
         config = self.config
+        if self.draining:
+            raise ServerBusy("the server is shutting down", retry_after=CAP_RETRY_AFTER)
         if self._producing >= config.max_runs:
             raise ServerBusy(
                 f"the server runs {self._producing} streams, the most it takes "
@@ -408,6 +431,8 @@ class StreamHub:
 
     def _release(self, client: str | None) -> None:
         self._producing -= 1
+        if self._drained is not None and not self._producing:
+            self._drained.set()
         if client is not None:
             left = self._per_client[client] - 1
             if left:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from ._config import ServerConfig
+    from ._server import AINativeServer
 
 __all__ = ["check_store", "serve_command", "store_line", "worker_app"]
 
@@ -204,7 +205,7 @@ def serve_command(
         if app is None or sock is None:
             uvicorn.run(_WORKER_APP, factory=True, workers=workers, **settings)
         else:
-            uvicorn.Server(uvicorn.Config(app, **settings)).run(sockets=[sock])
+            _draining_uvicorn(uvicorn.Config(app, **settings), ainative).run(sockets=[sock])
     else:
         import trio
         from hypercorn.config import Config
@@ -223,7 +224,52 @@ def serve_command(
             hconfig.worker_class = "trio"
             hconfig.workers = workers
             raise SystemExit(run(hconfig))
-        trio.run(partial(serve, app, hconfig))  # type: ignore[arg-type]
+        trio.run(partial(serve, app, hconfig, shutdown_trigger=partial(_stop_signal, ainative)))  # type: ignore[arg-type]
+
+
+async def _stop_signal(ainative: AINativeServer) -> None:
+    """Hypercorn's shutdown trigger on trio: SIGINT or SIGTERM, then `StreamHub.drain`."""
+    import signal
+
+    import trio
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            break
+    await ainative.hub.drain(ainative.config.shutdown_drain)
+
+
+def _draining_uvicorn(config: Any, ainative: AINativeServer) -> Any:
+    """A uvicorn server whose first SIGINT/SIGTERM drains the hub (`StreamHub.drain`)
+    before it stops; a second one stops at once, as uvicorn does."""
+    import asyncio
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        loop: asyncio.AbstractEventLoop | None = None
+        draining = False
+        drain_task: asyncio.Future[None] | None = None
+
+        async def serve(self, sockets: Any = None) -> None:
+            self.loop = asyncio.get_running_loop()
+            await super().serve(sockets)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.draining or self.loop is None:
+                super().handle_exit(sig, frame)
+                return
+            self.draining = True
+            self.loop.call_soon_threadsafe(self._drain)
+
+        def _drain(self) -> None:
+            async def drain() -> None:
+                await ainative.hub.drain(ainative.config.shutdown_drain)
+                self.should_exit = True
+
+            self.drain_task = asyncio.ensure_future(drain())  # held until it is done
+
+    return Server(config)
 
 
 def _importable(*names: str) -> bool:
