@@ -46,6 +46,23 @@ def test_generate_reports_a_provider_error_event(ainative_plugins: PluginSandbox
     assert "Error: down" in result.output
 
 
+def test_generate_bad_options_and_a_raising_provider_are_one_line(
+    ainative_plugins: PluginSandbox,
+) -> None:
+    bad = CliRunner().invoke(cli, ["generate", "x", "-o", "temperature=hot"])
+    assert bad.exit_code == 2
+    assert bad.output.splitlines()[-1] == (
+        "Error: Invalid value for -o: temperature: Input should be a valid number, "
+        "unable to parse string as a number"
+    )
+    ainative_plugins.add_provider("buggy", FakeProvider(fail_before=RuntimeError("oops")))
+    raised = CliRunner().invoke(cli, ["generate", "x", "--provider", "buggy"])
+    assert raised.exit_code == 1
+    assert raised.output.strip().splitlines() == [
+        "Error: provider 'buggy' failed: RuntimeError: oops"
+    ]
+
+
 def test_plugins_lists_echo_with_its_registrations(ainative_plugins: PluginSandbox) -> None:
     result = CliRunner().invoke(cli, ["plugins", "--json"])
     report = json.loads(result.output)

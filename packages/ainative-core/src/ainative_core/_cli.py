@@ -16,6 +16,7 @@ from typing import Any, Final
 import anyio
 import click
 import structlog
+from pydantic import ValidationError
 
 from ._catalogue import model_catalogue
 from ._exceptions import AINativeError
@@ -188,6 +189,11 @@ def generate_command(
         provider = get_plugins().get_provider(provider_name)
     except AINativeError as exc:
         raise click.ClickException(str(exc)) from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise click.BadParameter(problems, param_hint="-o") from None
 
     async def run() -> str | None:
         try:
@@ -208,6 +214,10 @@ def generate_command(
         error = anyio.run(run, backend=backend)
     except AINativeError as exc:
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # a provider's own bug: one line, not its traceback
+        raise click.ClickException(
+            f"provider {provider_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
     click.echo()
     if error is not None:
         raise click.ClickException(error)
