@@ -203,3 +203,22 @@ async def test_the_frameworks_own_errors_have_the_one_error_shape(serve: Serve) 
     assert wrong.headers["allow"] == "POST"
     assert wrong.json()["error"]["code"] == "method_not_allowed"
     assert wrong.headers["x-ainative-error-code"] == "method_not_allowed"
+
+
+async def test_the_openapi_schema_documents_the_built_in_routes(serve: Serve) -> None:
+    with serve() as (_, live), anyio.fail_after(10):
+        async with httpx.AsyncClient(base_url=live.base_url) as http:
+            schema = (await http.get("/openapi.json")).json()
+            docs = await http.get("/docs")
+    paths = schema["paths"]
+    stream = paths["/ai/stream"]["post"]
+    assert stream["summary"].startswith("Start a stream")
+    body = stream["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/ActionRequest"}
+    assert "tools" in schema["components"]["schemas"]["ActionRequest"]["properties"]
+    assert set(paths["/ai/stream/{stream_id}"]) == {"get", "delete"}
+    assert paths["/ai/stream/{stream_id}"]["get"]["parameters"][0]["name"] == "stream_id"
+    assert "/v1/chat/completions" in paths
+    assert "/v1/models/{model_id}" in paths
+    assert "/ai/ws" in schema["x-websockets"]
+    assert docs.status_code == 200

@@ -50,6 +50,7 @@ from ._encoding import Encoder, Encoding
 from ._http import error_response, framework_error_response, log_unexpected
 from ._hub import RunSpec, StreamHub
 from ._manager import EventSink, StreamManager
+from ._openapi import openapi_schema
 from ._store import EventStore, StoredEvent
 from ._subscription import Subscription
 from ._tools import Tool, ToolRegistry
@@ -483,6 +484,8 @@ class AINativeServer:
         if self._app is None:
             app = FastAPI(title="ainative", lifespan=self.lifespan)
             app.add_exception_handler(StarletteHTTPException, framework_error_response)
+            prefix = self.config.prefix
+            app.openapi = lambda: openapi_schema(app, prefix)  # type: ignore[method-assign]
             app.router.routes.extend(self.router().routes)
             docs = (
                 app.docs_url,
