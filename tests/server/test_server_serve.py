@@ -273,3 +273,42 @@ def test_sigterm_drains_open_streams_then_exits_cleanly(
     assert json.loads(data[-2])["data"]["finish_reason"] == reason
     assert returncode == 0
     assert "Traceback" not in err, err
+
+
+def test_serve_an_app_of_yours_with_the_settings_of_its_env_file(tmp_path: Path) -> None:
+    (tmp_path / "shouting.py").write_text(
+        "from ainative_server import create_server\n"
+        "\n"
+        "server = create_server()\n"
+        "\n"
+        "\n"
+        '@server.action("shout")\n'
+        "async def shout(stream, request):\n"
+        '    await stream.send_token(request.params["message"].upper())\n',
+        encoding="utf-8",
+    )
+    (tmp_path / ".env").write_text('AINATIVE_API_KEYS=["k-1"]\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+    with serve_process("shouting:server", env=env, cwd=tmp_path) as base:
+        body = {"action": "shout", "params": {"message": "hi"}}
+        refused = httpx.post(f"{base}/ai/stream", json=body, timeout=15)
+        auth = {"Authorization": "Bearer k-1"}
+        answered = httpx.post(f"{base}/ai/stream", json=body, headers=auth, timeout=15)
+    assert refused.status_code == 401  # the key came from ./.env
+    assert '{"type":"token","data":"HI"}' in answered.text
+
+
+def test_serve_refuses_an_app_that_is_not_a_server(tmp_path: Path) -> None:
+    (tmp_path / "notaserver.py").write_text("thing = 42\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+    done = subprocess.run(
+        [str(SCRIPT), "serve", "notaserver:thing", "--port", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "'notaserver:thing' is a int, not an AINativeServer" in done.stderr

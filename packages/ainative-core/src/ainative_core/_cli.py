@@ -278,7 +278,7 @@ def doctor_command() -> None:
             hint = f"; did you mean {close[0]}?" if close else ""
             click.echo(f"config: unknown {name}: no installed plugin reads it{hint}")
     if os.path.exists(".env"):
-        click.echo("config: .env file in the current directory")
+        click.echo("config: .env file in the current directory (ainative serve loads it)")
 
 
 def main(argv: list[str] | None = None) -> Any:

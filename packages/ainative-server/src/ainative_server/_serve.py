@@ -27,13 +27,53 @@ _WORKER_APP: Final = "ainative_server._serve:worker_app"
 
 
 def worker_app() -> FastAPI:
-    """The app of one ``--workers`` process: its settings come from ``AINATIVE_*``."""
+    """The app of one ``--workers`` (or ``--reload``) process: its settings come from
+    ``AINATIVE_*``, its server from ``AINATIVE_SERVE_APP`` when ``serve`` was given one."""
     from ainative_core._cli import configure_cli_logging  # the CLI's, in a worker of it
 
     from ._server import create_app
 
     configure_cli_logging()
-    return create_app()
+    ref = os.environ.get("AINATIVE_SERVE_APP")
+    return _imported_server(ref).get_app() if ref else create_app()
+
+
+def _imported_server(ref: str) -> AINativeServer:
+    """The `AINativeServer` at ``module:name`` (an instance, or a callable making one)."""
+    import importlib
+    import sys
+
+    from ._server import AINativeServer
+
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise click.BadParameter(f"{ref!r}: expected module:name", param_hint="APP")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `uvicorn module:app` finds the app's module
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise click.BadParameter(f"cannot import {ref!r}: {exc}", param_hint="APP") from None
+    if not isinstance(target, AINativeServer) and callable(target):
+        target = target()
+    if not isinstance(target, AINativeServer):
+        raise click.BadParameter(
+            f"{ref!r} is a {type(target).__name__}, not an AINativeServer", param_hint="APP"
+        )
+    return target
+
+
+def _load_env_file(path: str | None) -> None:
+    """Load ``path`` (else ``./.env`` if there is one) into the environment; variables
+    already set win."""
+    from dotenv import load_dotenv
+
+    chosen = path or (".env" if os.path.isfile(".env") else None)
+    if chosen is None:
+        return
+    if not os.path.isfile(chosen):
+        raise click.BadParameter(f"no such file: {chosen}", param_hint="--env-file")
+    load_dotenv(chosen, override=False)
 
 
 def check_store(config: ServerConfig) -> str:
@@ -61,6 +101,25 @@ def store_line() -> str:
 
 
 @click.command("serve")
+@click.argument("app_ref", metavar="[APP]", required=False)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    metavar="KEY",
+    help="Require this bearer key (repeatable; else AINATIVE_API_KEYS; none: no keys).",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Load environment variables from this file first [default: ./.env if present].",
+)
+@click.option(
+    "--reload",
+    is_flag=True,
+    help="Restart when the code changes (development; asyncio backend).",
+)
 @click.option(
     "-p", "--provider", default=None, help="Default provider (else AINATIVE_PROVIDER or echo)."
 )
@@ -118,9 +177,19 @@ def serve_command(
     store: str | None = None,
     workers: int = 1,
     openai_api: bool | None = None,
+    app_ref: str | None = None,
+    api_keys: tuple[str, ...] = (),
+    env_file: str | None = None,
+    reload: bool = False,
 ) -> None:
     """Serve the ainative API (SSE, WebSocket, OpenAI-compatible /v1, tools); echo unless
-    configured."""
+    configured.
+
+    APP (``module:name``) serves an `AINativeServer` of yours (with its actions and tools)
+    instead of a new one; ``--host``/``--port`` still choose where. Variables of ``.env`` (or
+    ``--env-file``) that the environment does not set are loaded first, provider keys
+    included.
+    """
     import anyio
 
     from ainative_core import AINativeError
@@ -128,7 +197,12 @@ def serve_command(
     from ._config import ServerConfig
     from ._server import create_server
 
+    _load_env_file(env_file)
+    if reload and backend != "asyncio":
+        raise click.UsageError("--reload needs --backend asyncio")
     overrides: dict[str, object] = {}
+    if api_keys:
+        overrides["api_keys"] = list(api_keys)
     if store:
         overrides["store"] = store
     if host:
@@ -155,7 +229,11 @@ def serve_command(
         stored = f", store {check_store(config)}" if shared else ""
     except AINativeError as exc:
         raise click.ClickException(str(exc)) from None
-    ainative = create_server(config)
+    ainative = _imported_server(app_ref) if app_ref else create_server(config)
+    if app_ref:
+        config = ainative.config.model_copy(
+            update={k: v for k, v in overrides.items() if k in ("host", "port")}
+        )
     try:
         # What the app does when it starts, done first here: a default provider that cannot
         # work ends the command with one line rather than with the server's traceback.
@@ -169,12 +247,17 @@ def serve_command(
         )
     # Bound here, before the banner: the banner names the real address (port 0 gives a
     # free port), and an address in use is one line rather than the server's traceback.
-    sock = _bind(config.host, config.port) if workers == 1 else None
+    separate = workers > 1 or reload  # processes that build their app from the environment
+    sock = _bind(config.host, config.port) if not separate else None
     host, port = config.host, sock.getsockname()[1] if sock is not None else config.port
     url = f"http://{_url_host(host)}:{port}"
     processes = f", {workers} processes" if workers > 1 else ""
-    if workers > 1:
+    if separate:
         # The worker processes build their app from the environment.
+        if app_ref:
+            os.environ["AINATIVE_SERVE_APP"] = app_ref
+        if api_keys:
+            os.environ["AINATIVE_API_KEYS"] = json.dumps(list(api_keys))
         for name in ("provider", "model", "store"):
             value = overrides.get(name)
             if isinstance(value, str):
@@ -182,7 +265,7 @@ def serve_command(
         os.environ["AINATIVE_CHAT_PAGE"] = "true" if config.chat_page else "false"
         if cors_origins:
             os.environ["AINATIVE_CORS_ORIGINS"] = json.dumps(config.cors_origins)
-    app = ainative.get_app() if workers == 1 else None
+    app = ainative.get_app() if not separate else None
     click.echo(
         f"ainative serving on {url} "
         f"(provider {config.provider}, {server} on {backend}{processes}{stored})",
@@ -203,7 +286,11 @@ def serve_command(
             "timeout_graceful_shutdown": 2,
         }
         if app is None or sock is None:
-            uvicorn.run(_WORKER_APP, factory=True, workers=workers, **settings)
+            if reload:
+                settings["reload"] = True
+            else:
+                settings["workers"] = workers
+            uvicorn.run(_WORKER_APP, factory=True, **settings)
         else:
             _draining_uvicorn(uvicorn.Config(app, **settings), ainative).run(sockets=[sock])
     else:
