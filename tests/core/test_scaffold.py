@@ -47,7 +47,8 @@ def test_scaffold_writes_a_plugin_distribution(tmp_path: Path) -> None:
     assert pyproject["project"]["name"] == "ainative-acme"
     assert pyproject["project"]["entry-points"]["ainative"] == {"acme": "ainative_acme._plugin"}
     assert pyproject["build-system"]["build-backend"] == "hatchling.build"
-    assert "ainative-testing" in pyproject["project"]["optional-dependencies"]["test"]
+    assert "ainative-testing>=0.1.0,<0.2" in pyproject["project"]["optional-dependencies"]["test"]
+    assert pyproject["project"]["dependencies"] == ["ainative-core>=0.1.0,<0.2"]
     for path in root.rglob("*.py"):
         ast.parse(path.read_text(), filename=str(path))
     provider = (root / "src/ainative_acme/_provider.py").read_text()

@@ -63,10 +63,10 @@ version = "0.1.0"
 description = "ainative provider plugin: {n.provider}"
 readme = "README.md"
 requires-python = ">=3.11"
-dependencies = ["ainative-core"]
+dependencies = ["ainative-core>=0.1.0,<0.2"]
 
 [project.optional-dependencies]
-test = ["ainative-testing", "pytest>=8", "anyio>=4.10", "trio>=0.31"]
+test = ["ainative-testing>=0.1.0,<0.2", "pytest>=8", "anyio>=4.10", "trio>=0.31"]
 
 # ainative finds the plugin through this entry point group.
 [project.entry-points.ainative]
