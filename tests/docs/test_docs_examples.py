@@ -983,6 +983,10 @@ def test_serve_options() -> None:
         "store": None,
         "workers": 1,
         "openai_api": None,
+        "app_ref": None,
+        "api_keys": (),
+        "env_file": None,
+        "reload": False,
     }
     assert serve_command.make_context("serve", ["--no-openai-api"]).params["openai_api"] is False
 

@@ -197,7 +197,7 @@ async def test_the_frameworks_own_errors_have_the_one_error_shape(serve: Serve) 
             wrong = await http.put("/ai/stream")
     assert missing.status_code == 404
     assert missing.json() == {
-        "error": {"code": "not_found", "message": "no route GET /nope", "retryable": False}
+        "error": {"code": "no_route", "message": "no route GET /nope", "retryable": False}
     }
     assert wrong.status_code == 405
     assert wrong.headers["allow"] == "POST"

@@ -58,6 +58,8 @@ _log = get_logger("ainative.client")
 
 # Statuses that mean "this transport is not served here": AUTO tries the next one.
 _FALLBACK_STATUSES: Final = frozenset({403, 404, 405, 426, 501})
+# An ainative server's codes for a route (or method) it does not have: worth the next transport.
+_NO_ROUTE_CODES: Final = frozenset({"no_route", "method_not_allowed"})
 _TOOL_EVENTS: Final = frozenset({"tool_call", "tool_result"})
 # Base URL -> the transport AUTO last connected with (process-wide, small).
 _auto_choice: dict[str, str] = {}
@@ -88,7 +90,8 @@ def _stream_headers(config: StreamConfig) -> Mapping[str, str]:
 def _can_fall_back(exc: AINativeError) -> bool:
     if isinstance(exc, HTTPStatusError):
         # A status with an ainative error body is the server's answer, not a missing route.
-        return exc.status_code in _FALLBACK_STATUSES and exc.server_code is None
+        no_route = exc.server_code is None or exc.server_code in _NO_ROUTE_CODES
+        return exc.status_code in _FALLBACK_STATUSES and no_route
     return isinstance(exc, ConnectError)
 
 

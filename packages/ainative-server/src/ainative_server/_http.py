@@ -96,7 +96,8 @@ def error_response(exc: BaseException) -> JSONResponse:
     return JSONResponse(error_body(exc), status_code=error_status(exc), headers=error_headers(exc))
 
 
-_HTTP_CODES: Final = {404: "not_found", 405: "method_not_allowed"}
+ROUTE_CODES: Final = {404: "no_route", 405: "method_not_allowed"}
+"""The codes of the framework's own refusals: this server has no such route (or method)."""
 
 
 async def framework_error_response(request: Request, exc: Exception) -> Response:
@@ -104,7 +105,7 @@ async def framework_error_response(request: Request, exc: Exception) -> Response
     ``{"error": {...}}`` shape as ours, its headers (``Allow``) kept."""
     status = getattr(exc, "status_code", 500)
     detail = getattr(exc, "detail", None) or "error"
-    code = _HTTP_CODES.get(status, "http_error")
+    code = ROUTE_CODES.get(status, "http_error")
     if status == 404:
         detail = f"no route {request.method} {request.url.path}"
     elif status == 405:

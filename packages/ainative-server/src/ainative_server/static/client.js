@@ -707,10 +707,13 @@ function normalize(config) {
   return { ...DEFAULTS, ...given, headers: { ...(given.headers ?? {}) } };
 }
 
+const NO_ROUTE_CODES = new Set(['http_error', 'no_route', 'method_not_allowed']);
+
 function canFallBack(error) {
   if (error instanceof ServerError) {
     // A status with an ainative error body is the server's answer, not a missing route.
-    return FALLBACK_STATUSES.has(error.status) && error.code === 'http_error';
+    // An ainative server's codes for a route (or method) it does not have.
+    return FALLBACK_STATUSES.has(error.status) && NO_ROUTE_CODES.has(error.code);
   }
   return error instanceof ConnectionError;
 }
