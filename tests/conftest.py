@@ -32,9 +32,12 @@ def _restore_structlog() -> Iterator[None]:
     Tests that invoke the ``ainative`` group in-process would otherwise silence the info
     logs that later tests capture with ``structlog.testing.capture_logs``.
     """
-    config = structlog.get_config()
+    configured, config = structlog.is_configured(), structlog.get_config()
     yield
-    structlog.configure(**config)
+    if configured:
+        structlog.configure(**config)
+    else:
+        structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -70,3 +70,13 @@ def test_parse_options_reads_json_values() -> None:
         "d": "text",
         "e": [1],
     }
+
+
+def test_python_dash_m_ainative_is_the_command() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ainative", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (0, f"ainative, version {__version__}\n")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 
 from ainative_core import (
     EchoProvider,
     InvalidRequestError,
+    Message,
     StreamEvent,
+    accumulate,
     build_request,
     echo_tokens,
     open_stream,
@@ -96,3 +100,42 @@ async def test_complete_folds_the_stream() -> None:
     completion = await EchoProvider().complete(build_request(prompt="Hello world"))
     assert completion.text == "Hello world"
     assert completion.finish_reason == "stop"
+
+
+async def test_scripted_tool_calls_then_the_results_text() -> None:
+    script = [
+        {"name": "calculate", "arguments": {"expression": "6*7"}},
+        {"name": "get_time", "arguments": '{"timezone": "UTC"}'},
+    ]
+    request = build_request(prompt="go", tool_call=script)
+    with anyio.fail_after(5):
+        async with open_stream(EchoProvider(), request) as stream:
+            events = [event async for event in stream]
+    first = accumulate(events)
+    assert first.finish_reason == "tool_call"
+    assert [(c.id, c.name, c.parsed_arguments()) for c in first.tool_calls] == [
+        ("call_0_0", "calculate", {"expression": "6*7"}),
+        ("call_0_1", "get_time", {"timezone": "UTC"}),
+    ]
+    assert sum(e.type == "tool_call_delta" for e in events) > 2  # arguments in pieces
+    answered = [
+        *request.messages,
+        first.to_message(),
+        Message(role="tool", tool_call_id="call_0_0", content="42"),
+        Message(role="tool", tool_call_id="call_0_1", content="noon"),
+    ]
+    # The provider's own setting scripts the same calls; the results end the conversation.
+    with anyio.fail_after(5):
+        second = await EchoProvider(tool_call=script).complete(
+            request.model_copy(update={"messages": answered, "extra": {}})
+        )
+    assert (second.text, second.finish_reason, second.tool_calls) == ("42\nnoon", "stop", [])
+
+
+@pytest.mark.parametrize(
+    "script",
+    [3, {"arguments": {}}, {"name": "x", "arguments": "not json"}, {"name": "x", "arguments": [1]}],
+)
+async def test_a_bad_tool_call_script_is_refused_before_any_event(script: Any) -> None:
+    with pytest.raises(InvalidRequestError, match=r"tool_call|arguments must be a JSON object"):
+        EchoProvider().stream(build_request(prompt="go", tool_call=script))

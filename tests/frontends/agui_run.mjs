@@ -1,6 +1,6 @@
 // Runs an ainative server as an AG-UI agent with @ag-ui/client's HttpAgent and prints JSON.
 //
-// Input (argv[2], JSON): {url, threadId, runId, messages, tools?, context?}. The agent
+// Input (argv[2], JSON): {url, threadId, runId, messages, tools?, context?, forwardedProps?}. The agent
 // parses the SSE body, verifies the event sequence and assembles the messages itself.
 import { HttpAgent } from '@ag-ui/client';
 
@@ -10,7 +10,12 @@ const events = [];
 let error = null;
 try {
   await agent.runAgent(
-    { runId: input.runId, tools: input.tools ?? [], context: input.context ?? [] },
+    {
+      runId: input.runId,
+      tools: input.tools ?? [],
+      context: input.context ?? [],
+      forwardedProps: input.forwardedProps ?? {},
+    },
     { onEvent: ({ event }) => { events.push(event); } },
   );
 } catch (e) {

@@ -294,3 +294,33 @@ async def test_cancel_reaches_the_provider_and_the_run_finishes_cancelled(serve:
     assert isinstance(events[-1].outcome, RunFinishedCancelledOutcome)
     assert answers[0].json()["cancelled"] is True
     assert unknown.status_code == 404
+
+
+async def test_a_server_tool_loop_is_one_run_with_the_call_its_result_and_the_answer(
+    serve: Serve, node: Node
+) -> None:
+    script = {"name": "calculate", "arguments": {"expression": "6*7"}}
+    with serve() as (_, live):
+        out = await node(
+            "agui_run.mjs",
+            {
+                "url": f"{live.base_url}/ai/agui",
+                "threadId": "thread-1",
+                "runId": "run-1",
+                "messages": [{"id": "u1", "role": "user", "content": "6*7?"}],
+                "forwardedProps": {"tools": ["calculate"], "options": {"tool_call": script}},
+            },
+        )
+    assert out["error"] is None
+    events = validated(out["events"])
+    kinds = [e.type.value for e in events]
+    assert kinds[0] == "RUN_STARTED"
+    assert kinds[-1] == "RUN_FINISHED"
+    assert kinds.index("TOOL_CALL_END") < kinds.index("TOOL_CALL_RESULT")
+    assert kinds.index("TOOL_CALL_RESULT") < kinds.index("TEXT_MESSAGE_START")
+    # The agent's own assembly: the call, its result, then the answer as a new message.
+    _, calling, result, answer = out["messages"]
+    (call,) = calling["toolCalls"]
+    assert call["function"] == {"name": "calculate", "arguments": '{"expression": "6*7"}'}
+    assert (result["role"], result["toolCallId"], result["content"]) == ("tool", call["id"], "42")
+    assert (answer["role"], answer["content"]) == ("assistant", "42")

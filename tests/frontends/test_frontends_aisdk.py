@@ -217,7 +217,8 @@ async def test_a_tool_result_of_the_server_becomes_a_tool_output_part(
         "input": {},
         "errorText": "boom",
     }
-    assert parts[3] == {"type": "text", "text": "Done", "state": "done"}
+    # What the model says after tool results is the next step.
+    assert parts[3:] == [{"type": "step-start"}, {"type": "text", "text": "Done", "state": "done"}]
 
 
 async def test_an_error_after_the_first_token_is_an_error_part_then_finish(
@@ -399,3 +400,21 @@ async def test_stop_cancels_the_provider_and_the_message_ends_aborted(
         {"type": "finish", "finishReason": "other"},
     ]
     assert len(result["message"]["parts"][1]["text"]) < len("".join(f"s{i} " for i in range(500)))
+
+
+async def test_a_tool_loop_is_one_message_with_a_step_per_provider_call(
+    serve: Serve, node: Node
+) -> None:
+    script = {"name": "calculate", "arguments": {"expression": "6*7"}}
+    with serve() as (_, live):
+        body = {"tools": ["calculate"], "options": {"tool_call": script}}
+        out = await node("ui_chat.mjs", chat(f"{live.base_url}/ai/ui/chat", body=body))
+    assert out["strictErrors"] == []
+    parts = [p for p in out["message"]["parts"] if p["type"] != "step-start"]
+    (call,) = [p for p in parts if p["type"] == "tool-calculate"]
+    assert call["state"] == "output-available"
+    assert call["input"] == {"expression": "6*7"}
+    assert call["output"] == 42
+    assert parts[-1] == {"type": "text", "text": "42", "state": "done"}
+    steps = [c["type"] for c in out["chunks"] if c["type"] in ("start-step", "finish-step")]
+    assert steps == ["start-step", "finish-step", "start-step", "finish-step"]

@@ -188,3 +188,18 @@ async def test_health_has_the_seed_timestamp(serve: Serve) -> None:
                 health = (await client.get("/health")).json()
     assert health["status"] == "ok"
     assert datetime.fromisoformat(health["timestamp"]).tzinfo is not None
+
+
+async def test_the_frameworks_own_errors_have_the_one_error_shape(serve: Serve) -> None:
+    with serve() as (_, live), anyio.fail_after(10):
+        async with httpx.AsyncClient(base_url=live.base_url) as http:
+            missing = await http.get("/nope")
+            wrong = await http.put("/ai/stream")
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": {"code": "not_found", "message": "no route GET /nope", "retryable": False}
+    }
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "POST"
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
+    assert wrong.headers["x-ainative-error-code"] == "method_not_allowed"

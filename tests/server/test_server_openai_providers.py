@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
@@ -24,6 +25,8 @@ from ainative_anthropic.testing import AnthropicReply, FakeAnthropic
 from ainative_core import FakeUpstream
 from ainative_ollama.testing import FakeOllama, OllamaReply
 from ainative_testing import LiveServer, live_server, serve_process
+
+from .server_helpers import parse_sse
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # the fake OpenAI upstream lives with the OpenAI plugin's tests
@@ -57,7 +60,7 @@ class Vendor:
     fake: FakeUpstream[Any]
     settings: dict[str, Any]
     text: Callable[[str], Any]
-    tool: Callable[[], Any]
+    tool: Callable[..., Any]  # (name="get_weather", arguments=ARGUMENTS) -> a tool-call reply
     error: Callable[[int], Any]
     usage: tuple[int, int]  # (prompt, completion) tokens of ``text("Hello from the vendor")``
 
@@ -92,7 +95,7 @@ def _vendor(name: str, fake: FakeUpstream[Any], url: str) -> Vendor:
             fake,
             {"api_key": "test", "base_url": f"{url}/v1", "max_retries": 0},
             lambda text: text_reply(text),
-            lambda: tool_reply("get_weather", ARGUMENTS),
+            lambda name="get_weather", arguments=ARGUMENTS: tool_reply(name, arguments),
             lambda status: error_reply(status, "upstream says no", headers={"retry-after": "3"}),
             (9, 4),
         )
@@ -103,7 +106,9 @@ def _vendor(name: str, fake: FakeUpstream[Any], url: str) -> Vendor:
             fake,
             {"api_key": "test", "base_url": url, "max_retries": 0},
             lambda text: AnthropicReply(text=text, output_tokens=4),
-            lambda: AnthropicReply(text="", tool_calls=[("get_weather", ARGUMENTS)]),
+            lambda name="get_weather", arguments=ARGUMENTS: AnthropicReply(
+                text="", tool_calls=[(name, arguments)]
+            ),
             lambda status: AnthropicReply.http_error(
                 status,
                 {401: "authentication_error", 429: "rate_limit_error"}.get(status, "api_error"),
@@ -118,7 +123,9 @@ def _vendor(name: str, fake: FakeUpstream[Any], url: str) -> Vendor:
         fake,
         {"host": url, "max_retries": 0},
         lambda text: OllamaReply(text=text, eval_count=4),
-        lambda: OllamaReply(text="", tool_calls=[("get_weather", ARGUMENTS)]),
+        lambda name="get_weather", arguments=ARGUMENTS: OllamaReply(
+            text="", tool_calls=[(name, arguments)]
+        ),
         lambda status: OllamaReply.http_error(status, "upstream says no", retry_after=3),
         (12, 4),
     )
@@ -257,3 +264,50 @@ def test_models_lists_the_vendors_registrations(client: openai.OpenAI, vendor: V
     assert ids["echo"] == "echo"  # every installed plugin's, with entry points
     assert ids[vendor.provider] == vendor.provider
     assert ids[vendor.model] == vendor.provider
+
+
+def test_the_model_calls_a_server_tool_and_reads_its_result_in_the_vendors_format(
+    served: tuple[Vendor, str], vendor: Vendor
+) -> None:
+    """``/ai/stream`` with ``tools``: the vendor's tool call → the built-in ``calculate``
+    runs → the vendor's next request carries the call and its result → the final text."""
+    vendor.fake.script(vendor.tool("calculate", '{"expression": "6*7"}'), vendor.text("It is 42."))
+    body = {"params": {"message": "What is 6*7?"}, "tools": ["calculate"]}
+    response = httpx.post(f"{served[1]}/ai/stream", json=body, timeout=15)
+    assert response.status_code == 200
+    events = [json.loads(data) for _, data in parse_sse(response.content) if data != "[DONE]"]
+    (result,) = [e["data"] for e in events if e["type"] == "tool_result"]
+    assert (result["name"], result["result"]) == ("calculate", 42)
+    assert "".join(e["data"] for e in events if e["type"] == "token") == "It is 42."
+    assert events[-1]["data"]["finish_reason"] == "stop"
+    assert len(vendor.fake.requests) == 2
+    first, second = (r.body for r in vendor.fake.requests)
+    offered = json.dumps(first["tools"])
+    assert "calculate" in offered
+    assert second["messages"][: len(first["messages"])] == first["messages"]
+    call, answer = second["messages"][len(first["messages"]) :]
+    assert call["role"] == "assistant"
+    if vendor.provider == "openai":
+        (sent,) = call["tool_calls"]
+        assert sent["id"] == result["id"]
+        assert sent["type"] == "function"
+        assert sent["function"] == {"name": "calculate", "arguments": '{"expression": "6*7"}'}
+        assert answer == {"role": "tool", "tool_call_id": result["id"], "content": "42"}
+    elif vendor.provider == "anthropic":
+        (block,) = call["content"]
+        assert block == {
+            "type": "tool_use",
+            "id": result["id"],
+            "name": "calculate",
+            "input": {"expression": "6*7"},
+        }
+        assert answer == {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": result["id"], "content": "42"}],
+        }
+    else:
+        (sent,) = call["tool_calls"]
+        assert sent["function"]["name"] == "calculate"
+        assert sent["function"]["arguments"] == {"expression": "6*7"}
+        assert answer["role"] == "tool"
+        assert answer["content"] == "42"

@@ -167,3 +167,62 @@ def test_doctor_reports_the_store(
     monkeypatch.setenv("AINATIVE_STORE", "redis://127.0.0.1:1/0")
     output = CliRunner().invoke(cli, ["doctor"]).output
     assert "store: redis://127.0.0.1:1/0 UNAVAILABLE cannot reach the store" in output
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_serve_on_port_0_names_the_bound_port_once_listening(backend: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+    process = subprocess.Popen(
+        [str(SCRIPT), "serve", "--port", "0", "--backend", backend, "--no-page"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()  # written once the socket listens
+        prompt = process.stdout.readline()
+        prefix = "ainative serving on http://127.0.0.1:"
+        assert banner.startswith(prefix), banner
+        port = int(banner[len(prefix) :].split(" ", 1)[0])
+        assert port > 0
+        assert prompt == "Press Ctrl+C to quit\n"
+        deadline = time.monotonic() + 30
+        for _ in range(600):  # the socket accepts at once; the app answers once started
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None
+                assert time.monotonic() < deadline, "no answer on the bound port"
+                time.sleep(0.05)
+        assert health.status_code == 200
+    finally:
+        process.terminate()
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+def test_serve_on_a_port_in_use_ends_with_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(SCRIPT), "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]

@@ -8,7 +8,6 @@ from typing import Any, Final, final
 
 import anyio
 import httpx2
-import structlog
 from anthropic import AsyncAnthropic
 
 from ainative_core import (
@@ -23,6 +22,7 @@ from ainative_core import (
     SSEDecoder,
     StreamEvent,
     build_request,
+    get_logger,
     retry_call,
     retry_stream,
 )
@@ -92,7 +92,7 @@ class AnthropicProvider(BaseProvider):
         )
         self.default_headers = dict(default_headers or {})
         self._client: AsyncAnthropic | None = None
-        self._log = structlog.get_logger("ainative_anthropic").bind(provider=self.name)
+        self._log = get_logger("ainative.anthropic").bind(provider=self.name)
 
     def __repr__(self) -> str:
         return f"<AnthropicProvider model={self.model!r} base_url={self.base_url!r}>"

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._state import AIStateManager as AIStateManager
     from ._state import AppState as AppState
     from ._state import StateListener as StateListener
+    from ._tool_results import with_tool_results as with_tool_results
     from ._transport import ClientTransport as ClientTransport
     from ._transport import ReceivedEvent as ReceivedEvent
     from ._transport import TransportFactory as TransportFactory
@@ -63,6 +64,7 @@ __all__ = [
     "map_transport_errors",
     "refusal_error",
     "status_error",
+    "with_tool_results",
 ]
 
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, final
@@ -9,9 +10,17 @@ from typing import Any, final
 import anyio
 import anyio.abc
 import httpx
-import structlog
 
-from ainative_core import ActionRequest, AINativeError, BusEvent, EventBus, Message, StreamingError
+from ainative_core import (
+    ActionRequest,
+    AINativeError,
+    BusEvent,
+    EventBus,
+    InvalidRequestError,
+    Message,
+    StreamingError,
+    get_logger,
+)
 
 from ._config import StreamConfig, StreamResult
 from ._engine import StreamingEngine, default_http_client
@@ -22,7 +31,7 @@ from ._transport import endpoint
 
 __all__ = ["AIApp", "AppConfig"]
 
-_log = structlog.get_logger("ainative.client.app")
+_log = get_logger("ainative.client.app")
 
 
 @final
@@ -31,8 +40,9 @@ class AppConfig:
     """Where the server is and how to talk to it.
 
     ``stream_method`` is ``"SSE"``, ``"WS"`` or ``"AUTO"``; ``provider``/``model``/``options``
-    go into every `ActionRequest`; ``batch_delay`` paces state updates while streaming;
-    ``debug`` logs every bus event.
+    and ``tools`` (the server tools the model may call, `ActionRequest.tools`) go into every
+    `ActionRequest`; ``batch_delay`` paces state updates while streaming; ``debug`` logs
+    every bus event.
     """
 
     api_url: str = "http://127.0.0.1:8000"
@@ -47,6 +57,38 @@ class AppConfig:
     batch_delay: float = 0.016
     reconnect_delay: float = 1.0
     max_reconnect_attempts: int = 5
+    tools: bool | list[str] | None = None
+
+
+@final
+class _Turn:
+    """The assistant message a stream writes to now, and its text so far."""
+
+    __slots__ = ("after_results", "calls", "index", "parts", "shown")
+
+    def __init__(self, index: int) -> None:
+        self.after_results = False
+        self.next(index)
+
+    def next(self, index: int) -> None:
+        self.index = index
+        self.parts: list[str] = []
+        self.shown = 0  # how many parts the state's content holds
+        self.calls: list[dict[str, str]] = []
+
+
+def _tool_message(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``tool`` message of a ``tool_result`` event."""
+    data = payload["tool_result"]
+    message: dict[str, Any] = {"role": "tool", "tool_call_id": str(data.get("id"))}
+    if data.get("name"):
+        message["name"] = str(data["name"])
+    if "error" in data:
+        message.update(content=str(data["error"]), is_error=True)
+    else:
+        result = data.get("result")
+        message["content"] = result if isinstance(result, str) else json.dumps(result)
+    return message
 
 
 @final
@@ -55,7 +97,11 @@ class AIApp(anyio.abc.AsyncResource):
 
     While a reply streams, tokens are appended to the last assistant message through the
     reconciler in batches (one state change per ``batch_delay``), ``state.streaming`` is
-    True, and ``state.error`` holds the last error message. An action's whole run is one
+    True, and ``state.error`` holds the last error message. A tool loop shows as it runs:
+    each tool call joins the assistant message's ``tool_calls``, each result is a ``tool``
+    message after it, and what the model says next is a new assistant message. A stream
+    ended by calls to the client's own tools leaves them in `pending_tool_calls`; answer
+    them with `submit_tool_results`. An action's whole run is one
     undo step: ``state_manager.undo()`` after a reply goes back to just before it (the
     user's message that `send_message` adds first is a step of its own); during a reply it
     takes the reply back, and the rest streams unseen unless `redo` brings it back. Use
@@ -81,6 +127,9 @@ class AIApp(anyio.abc.AsyncResource):
         self._unsubscribe_debug = (
             self.event_bus.on_all(self._log_event) if self.config.debug else None
         )
+        self.pending_tool_calls: list[dict[str, Any]] = []
+        """The client's tools the last stream's model called (``id``, ``name``,
+        ``arguments``): answer them with `submit_tool_results`."""
 
     # -- state -----------------------------------------------------------------------------
 
@@ -107,6 +156,39 @@ class AIApp(anyio.abc.AsyncResource):
             Patch("add", ("messages", "-"), {"role": "user", "content": content}), batching=False
         )
         return await self._run("chat", {"message": content}, stream, {"messages": history})
+
+    async def submit_tool_results(
+        self,
+        outputs: Mapping[str, Any],
+        *,
+        errors: Mapping[str, str] | None = None,
+        stream: bool = True,
+    ) -> AppState:
+        """Answer `pending_tool_calls` (``outputs[id]``, or ``errors[id]`` that the model
+        reads as the call's error) and let the model go on; returns the final state."""
+        if self.engine.is_active:
+            raise StreamingError("a stream is already active; stop_streaming() first")
+        pending, errors = self.pending_tool_calls, errors or {}
+        missing = [c.get("id") for c in pending if c.get("id") not in {*outputs, *errors}]
+        if missing or not pending:
+            why = f"no output for tool call {missing[0]!r}" if missing else "no pending calls"
+            raise InvalidRequestError(f"cannot submit tool results: {why}")
+        patches = []
+        for call in pending:
+            call_id = str(call.get("id"))
+            answer: dict[str, Any] = {"role": "tool", "tool_call_id": call_id}
+            if call.get("name"):
+                answer["name"] = call["name"]
+            if call_id in outputs:
+                value = outputs[call_id]
+                answer["content"] = value if isinstance(value, str) else json.dumps(value)
+            else:
+                answer.update(content=errors[call_id], is_error=True)
+            patches.append(Patch("add", ("messages", "-"), answer))
+        self.reconciler.apply_patches(patches, batching=False)
+        self.pending_tool_calls = []
+        history = [m.model_dump(exclude_defaults=True) for m in self.state.messages]
+        return await self._run("chat", {}, stream, {"messages": history})
 
     async def action(
         self,
@@ -144,6 +226,7 @@ class AIApp(anyio.abc.AsyncResource):
                 provider=self.config.provider,
                 model=self.config.model,
                 options=dict(self.config.options),
+                tools=self.config.tools,
             )
             if stream:
                 await self._stream(request)
@@ -162,29 +245,54 @@ class AIApp(anyio.abc.AsyncResource):
             Patch("add", ("messages", "-"), {"role": "assistant", "content": ""}), batching=False
         )
         self.state_manager.set_state({"streaming": True})
-        index = len(self.state.messages) - 1
-        parts: list[str] = []
-        shown = [0]  # how many parts the state's content holds
+        first = len(self.state.messages) - 1
+        turn = _Turn(first)
 
         def show_text() -> None:
             # Joining costs O(length): done once per batch, not once per token. Called right
             # before a flush, so the reply's message is still there when the patch applies;
             # while it is not (an undo took it back), there is nothing to show the text in.
             messages = self.state.messages
-            if shown[0] == len(parts) or index >= len(messages):
+            index = turn.index
+            if turn.shown == len(turn.parts) or index >= len(messages):
                 return
             if messages[index].role == "assistant":
-                shown[0] = len(parts)
+                turn.shown = len(turn.parts)
                 reconciler.apply_patch(
-                    Patch("replace", ("messages", index, "content"), "".join(parts))
+                    Patch("replace", ("messages", index, "content"), "".join(turn.parts))
                 )
 
         def on_data(event: BusEvent) -> None:
             payload = event.payload
-            if payload.get("type") == "token":
-                parts.append(str(payload["token"]))
-            elif payload.get("type") == "metadata" and isinstance(payload["metadata"], dict):
+            kind = payload.get("type")
+            if kind == "token":
+                if turn.after_results:  # the model speaks again after tool results
+                    turn.after_results = False
+                    reconciler.apply_patch(
+                        Patch("add", ("messages", "-"), {"role": "assistant", "content": ""}),
+                        batching=False,  # applied now (pending ones first): its index is known
+                    )
+                    turn.next(len(self.state.messages) - 1)
+                turn.parts.append(str(payload["token"]))
+            elif kind == "metadata" and isinstance(payload["metadata"], dict):
                 reconciler.apply_patch(Patch("merge", ("metadata",), payload["metadata"]))
+            elif kind == "tool_call" and isinstance(payload["tool_call"], dict):
+                call = payload["tool_call"]
+                if call.get("phase") == "end" and turn.index < len(self.state.messages):
+                    show_text()
+                    entry = {
+                        "id": str(call.get("id")),
+                        "name": str(call.get("name") or ""),
+                        "arguments": str(call.get("arguments") or ""),
+                    }
+                    turn.calls.append(entry)
+                    reconciler.apply_patch(
+                        Patch("replace", ("messages", turn.index, "tool_calls"), list(turn.calls))
+                    )
+            elif kind == "tool_result" and isinstance(payload["tool_result"], dict):
+                show_text()
+                reconciler.apply_patch(Patch("add", ("messages", "-"), _tool_message(payload)))
+                turn.after_results = True
 
         def on_error(event: BusEvent) -> None:
             reconciler.apply_patch(Patch("replace", ("error",), event.payload.get("error")))
@@ -216,7 +324,19 @@ class AIApp(anyio.abc.AsyncResource):
             show_text()
             reconciler.flush()
             self.state_manager.set_state({"streaming": False})
+        self.pending_tool_calls = list(result.tool_calls)
+        self._exact_transcript(first, result.messages)
         return result
+
+    def _exact_transcript(self, first: int, transcript: list[dict[str, Any]]) -> None:
+        """Put the server's own record of the tool steps (what providers attached to them
+        included) in place of the messages built while they streamed."""
+        shown = self.state.messages[first : first + len(transcript)]
+        if not transcript or [m.role for m in shown] != [m.get("role") for m in transcript]:
+            return
+        exact = [Message.model_validate(m).model_dump(exclude_defaults=True) for m in transcript]
+        patches = [Patch("replace", ("messages", first + i), m) for i, m in enumerate(exact)]
+        self.reconciler.apply_patches(patches, batching=False)
 
     async def _call(self, request: ActionRequest, sent_only: set[str]) -> None:
         self.state_manager.set_state({"streaming": False})

@@ -73,15 +73,19 @@ class AINativeClient(anyio.abc.AsyncResource):
         action: str = "chat",
         provider: str | None = None,
         model: str | None = None,
+        tools: bool | list[str] | None = None,
         **options: Any,
     ) -> ActionRequest:
-        """The `ActionRequest` `stream_text` sends: ``params={"message": prompt}``."""
+        """The `ActionRequest` `stream_text` sends: ``params={"message": prompt}``;
+        ``tools``: the server tools the model may call (True: all; None: the server's
+        choice)."""
         return ActionRequest(
             action=action,
             params={"message": prompt},
             provider=provider or self.provider,
             model=model or self.model,
             options=options,
+            tools=tools,
         )
 
     async def stream_events(
@@ -100,10 +104,14 @@ class AINativeClient(anyio.abc.AsyncResource):
         action: str = "chat",
         provider: str | None = None,
         model: str | None = None,
+        tools: bool | list[str] | None = None,
         **options: Any,
     ) -> AsyncGenerator[str, None]:
-        """Yield the reply's tokens as they arrive; ``options`` go to the provider."""
-        request = self.request(prompt, action=action, provider=provider, model=model, **options)
+        """Yield the reply's tokens as they arrive; ``options`` go to the provider,
+        ``tools`` name the server tools the model may call (see `request`)."""
+        request = self.request(
+            prompt, action=action, provider=provider, model=model, tools=tools, **options
+        )
         async with aclosing(self._batches(request)) as batches:
             async for batch in batches:
                 for item in batch:

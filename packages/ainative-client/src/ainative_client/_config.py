@@ -52,3 +52,9 @@ class StreamResult:
     transport: str | None = None
     reconnects: int = 0
     usage: dict[str, Any] | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    """What the stream's tool steps added to the conversation (assistant turns with their
+    tool calls, then the tool results), from its ``done``."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """The client's tools the model called (``finish_reason`` ``tool_call``): answer them
+    with `with_tool_results`."""

@@ -13,7 +13,8 @@ Bus events (``payload`` keys):
 - ``stream-error``: ``error`` (message), ``code``, ``retryable``: an error event from the
   server, or the transport error that ended the stream.
 - ``stream-end``: ``reason`` (``complete | aborted | error``), ``finish_reason``,
-  ``stream_id``, ``usage`` (the ``done`` event's token counts, when the server sent them):
+  ``stream_id``, ``usage`` (the ``done`` event's token counts, when the server sent them),
+  ``tool_calls`` (the client's tools the model called, for ``finish_reason`` ``tool_call``):
   exactly once per stream, whatever happened.
 
 An engine made with ``record_data=False`` builds ``stream-data`` and ``tool`` events only
@@ -32,7 +33,6 @@ from typing import Any, Final, final
 
 import anyio
 import httpx
-import structlog
 
 from ainative_core import (
     RESUMABLE_HEADER,
@@ -45,6 +45,7 @@ from ainative_core import (
     StreamingError,
     StreamInterrupted,
     TransportError,
+    get_logger,
     get_plugins,
 )
 
@@ -53,7 +54,7 @@ from ._transport import BatchedEvents, ClientTransport, ReceivedEvent, base_url
 
 __all__ = ["StreamingEngine"]
 
-_log = structlog.get_logger("ainative.client")
+_log = get_logger("ainative.client")
 
 # Statuses that mean "this transport is not served here": AUTO tries the next one.
 _FALLBACK_STATUSES: Final = frozenset({403, 404, 405, 426, 501})
@@ -97,6 +98,11 @@ def _can_retry(exc: AINativeError) -> bool:
     )
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list (none for anything else)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 @final
 class _Run:
     """The state of the stream in progress (for `stop` and the result)."""
@@ -105,9 +111,11 @@ class _Run:
         "config",
         "finish_reason",
         "last_event_id",
+        "messages",
         "reconnects",
         "saw_error",
         "stream_id",
+        "tool_calls",
         "transport",
         "transport_name",
         "usage",
@@ -121,6 +129,8 @@ class _Run:
         self.last_event_id: int | None = None
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
+        self.messages: list[dict[str, Any]] = []
+        self.tool_calls: list[dict[str, Any]] = []
         self.saw_error = False
         self.reconnects = 0
 
@@ -290,6 +300,8 @@ class StreamingEngine:
                     run.transport_name,
                     run.reconnects,
                     run.usage,
+                    run.messages,
+                    run.tool_calls,
                 )
             )
             bus.emit(
@@ -299,6 +311,7 @@ class StreamingEngine:
                     "finish_reason": run.finish_reason,
                     "stream_id": run.stream_id,
                     "usage": run.usage,
+                    "tool_calls": run.tool_calls,
                 },
             )
 
@@ -325,6 +338,8 @@ class StreamingEngine:
                 run.finish_reason = reason if isinstance(reason, str) else "stop"
                 usage = data.get("usage")
                 run.usage = usage if isinstance(usage, dict) else None
+                run.messages = _dicts(data.get("messages"))
+                run.tool_calls = _dicts(data.get("tool_calls"))
             elif kind == "error":
                 run.saw_error = True
                 bus.emit(

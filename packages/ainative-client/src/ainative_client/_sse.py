@@ -12,7 +12,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final, final
 
 import httpx
-import structlog
 
 from ainative_core import (
     DONE_SENTINEL,
@@ -21,6 +20,7 @@ from ainative_core import (
     ResponseBody,
     SSEDecoder,
     WireEvent,
+    get_logger,
 )
 
 from ._errors import map_transport_errors, status_error
@@ -29,7 +29,7 @@ from ._transport import BatchedEvents, ReceivedEvent, endpoint
 __all__ = ["SSEClientTransport"]
 
 STREAM_ID_HEADER: Final = "X-AINative-Stream-Id"
-_log = structlog.get_logger("ainative.client.sse")
+_log = get_logger("ainative.client.sse")
 
 
 @final

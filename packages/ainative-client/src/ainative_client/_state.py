@@ -9,16 +9,15 @@ from itertools import compress, count
 from operator import is_not
 from typing import Any, TypeAlias, final
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from ainative_core import EventBus, Message, ToolCall
+from ainative_core import EventBus, Message, ToolCall, get_logger
 
 from ._frozen import FrozenDict, FrozenList, freeze, thaw
 
 __all__ = ["AIStateManager", "AppState", "StateListener", "default_state"]
 
-_log = structlog.get_logger("ainative.client.state")
+_log = get_logger("ainative.client.state")
 
 
 class AppState(BaseModel):

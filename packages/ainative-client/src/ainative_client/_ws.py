@@ -17,7 +17,6 @@ from typing import Any, Final, TypeAlias, final
 
 import anyio
 import httpx
-import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
@@ -27,6 +26,7 @@ from ainative_core import (
     ProtocolError,
     StreamingError,
     WireEvent,
+    get_logger,
 )
 
 from ._errors import map_transport_errors, refusal_error
@@ -34,7 +34,7 @@ from ._transport import ReceivedEvent, endpoint
 
 __all__ = ["WSClientTransport", "WSConnection"]
 
-_log = structlog.get_logger("ainative.client.ws")
+_log = get_logger("ainative.client.ws")
 DEFAULT_STREAM_BUFFER: Final = 256
 
 

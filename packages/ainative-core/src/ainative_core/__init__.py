@@ -49,6 +49,7 @@ from ._exceptions import StreamNotFoundError as StreamNotFoundError
 from ._exceptions import ToolArgumentsError as ToolArgumentsError
 from ._exceptions import ToolError as ToolError
 from ._exceptions import ToolExecutionError as ToolExecutionError
+from ._exceptions import ToolStepLimit as ToolStepLimit
 from ._exceptions import ToolTimeout as ToolTimeout
 from ._exceptions import TooManyFollowers as TooManyFollowers
 from ._exceptions import TooManyStreams as TooManyStreams
@@ -66,6 +67,8 @@ from ._fake_upstream import UpstreamAnswer as UpstreamAnswer
 from ._hookspecs import hookimpl as hookimpl
 from ._hookspecs import hookspec as hookspec
 from ._lazy import lazy_exports as lazy_exports
+from ._logging import ROOT_LOGGER as ROOT_LOGGER
+from ._logging import get_logger as get_logger
 from ._models import ActionRequest as ActionRequest
 from ._models import Completion as Completion
 from ._models import EventType as EventType
@@ -117,6 +120,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "RESUMABLE_HEADER",
     "RESUMABLE_PARAM",
+    "ROOT_LOGGER",
     "SEED_EVENTS",
     "SSE_DONE",
     "WIRE_VERSION",
@@ -185,6 +189,7 @@ __all__ = [
     "ToolError",
     "ToolExecutionError",
     "ToolSpec",
+    "ToolStepLimit",
     "ToolTimeout",
     "TransportError",
     "TransportInfo",
@@ -206,6 +211,7 @@ __all__ = [
     "encode_sse_comment",
     "error_fields",
     "error_from_code",
+    "get_logger",
     "get_plugins",
     "hookimpl",
     "hookspec",

@@ -11,7 +11,7 @@ import platform
 import sys
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import click
@@ -19,6 +19,7 @@ import structlog
 
 from ._catalogue import model_catalogue
 from ._exceptions import AINativeError
+from ._logging import ROOT_LOGGER
 from ._models import Message
 from ._options import parse_options
 from ._plugins import NameClash, Plugins, get_plugins
@@ -34,26 +35,63 @@ def _version() -> str:
         return "0+unknown"
 
 
-def configure_cli_logging(verbose: bool = False) -> None:
-    """Send structlog output to stderr; only the CLI configures logging, never the library."""
-    level = logging.DEBUG if verbose else logging.WARNING
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+LOG_FORMATS: Final = ("console", "json")
+
+
+def configure_cli_logging(level: str | None = None, log_format: str | None = None) -> None:
+    """Log to stderr at ``level`` as ``console`` lines or ``json`` objects; only the CLI
+    configures logging, never the library.
+
+    The defaults come from ``AINATIVE_LOG_LEVEL`` (``warning``) and ``AINATIVE_LOG_FORMAT``
+    (``console``), which this sets in turn, so that ``serve --workers`` processes log alike.
+    """
+    level = (level or os.environ.get("AINATIVE_LOG_LEVEL") or "warning").lower()
+    log_format = (log_format or os.environ.get("AINATIVE_LOG_FORMAT") or "console").lower()
+    os.environ["AINATIVE_LOG_LEVEL"], os.environ["AINATIVE_LOG_FORMAT"] = level, log_format
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
-            structlog.dev.ConsoleRenderer(colors=False),
+            structlog.processors.format_exc_info,
+            renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger(ROOT_LOGGER)
+    for old in [h for h in root.handlers if getattr(h, "_ainative_cli", False)]:
+        root.removeHandler(old)
+    handler._ainative_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.WARNING))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", prog_name="ainative")
-@click.option("-v", "--verbose", is_flag=True, help="Log debug output to stderr.")
-def cli(verbose: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log debug output (--log-level debug).")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help="Least level logged to stderr [default: warning, or AINATIVE_LOG_LEVEL].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS, case_sensitive=False),
+    default=None,
+    help="Log lines for people (console) or one JSON object each [default: console].",
+)
+def cli(verbose: bool, log_level: str | None, log_format: str | None) -> None:
     """ainative: token-by-token LLM streaming."""
-    configure_cli_logging(verbose)
+    configure_cli_logging("debug" if verbose else log_level, log_format)
 
 
 @cli.command("plugins")

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias, final
 
 import anyio
-import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._exceptions import StreamingError
+from ._logging import get_logger
 
 __all__ = ["SEED_EVENTS", "BusEvent", "EventBus", "Listener"]
 
@@ -28,7 +28,7 @@ SEED_EVENTS: Final = (
     "error",
 )
 
-_log = structlog.get_logger("ainative.eventbus")
+_log = get_logger("ainative.eventbus")
 
 
 @final

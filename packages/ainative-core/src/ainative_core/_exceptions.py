@@ -35,8 +35,9 @@ retrying the same request may succeed (``retryable``)::
     │   └── ServerBusy                       503  the server's concurrent runs
     ├── ToolError
     │   ├── ToolArgumentsError               422  arguments do not fit the schema
-    │   └── ToolExecutionError               500  the tool itself failed
-    │       └── ToolTimeout                  504  it outran the server's ``tool_timeout``
+    │   ├── ToolExecutionError               500  the tool itself failed
+    │   │   └── ToolTimeout                  504  it outran the server's ``tool_timeout``
+    │   └── ToolStepLimit                         the model still called tools after ``max_steps``
     ├── TransportError                       client side: talking to an ainative server
     │   ├── ConnectError                     could not connect / connection lost
     │   ├── ProtocolError                    the peer broke the wire protocol
@@ -88,6 +89,7 @@ __all__ = [
     "ToolArgumentsError",
     "ToolError",
     "ToolExecutionError",
+    "ToolStepLimit",
     "ToolTimeout",
     "TransportError",
     "UnknownActionError",
@@ -294,6 +296,12 @@ class ToolTimeout(ToolExecutionError):
 
     status = 504
     code = "tool_timeout"
+
+
+class ToolStepLimit(ToolError):
+    """A tool loop made ``max_steps`` provider calls and the model still called tools."""
+
+    code = "max_steps_reached"
 
 
 # -- transport (client side) ---------------------------------------------------------------

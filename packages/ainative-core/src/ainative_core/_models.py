@@ -121,6 +121,12 @@ class ActionRequest(BaseModel):
     provider: str | None = None
     model: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    tools: bool | list[str] | None = None
+    """Server tools the model may call: True (every registered tool), False (none), or their
+    names. None: the server's ``model_tools``. Tools the client runs itself go in
+    ``options.tools`` (`ToolSpec` objects)."""
+    max_steps: int | None = Field(default=None, ge=1)
+    """Most provider calls of this stream's tool loop (at most the server's ``max_steps``)."""
 
     @field_validator("params", "context", "options", mode="before")
     @classmethod

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final, final
 
 import pluggy
-import structlog
 
 from . import _hookspecs
 from ._exceptions import (
@@ -47,6 +46,7 @@ from ._exceptions import (
     UnknownProviderError,
     UnknownTransportError,
 )
+from ._logging import get_logger
 from ._provider import Provider
 
 __all__ = [
@@ -74,7 +74,7 @@ _CLI_OWNER: Final = "ainative"
 # The environment variables the plugin manager itself reads (see the module docstring).
 CORE_SETTINGS: Final = ("AINATIVE_DISABLE_PLUGIN_AUTOLOAD", "AINATIVE_PLUGINS")
 
-_log = structlog.get_logger("ainative.plugins")
+_log = get_logger("ainative.plugins")
 
 
 def resolve_ref(ref: Any) -> Any:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, final
 
 import anyio
-import structlog
 
 from ._exceptions import ProviderError, ProviderRateLimited
+from ._logging import get_logger
 from ._models import StreamEvent
 
 __all__ = ["RetryPolicy", "parse_retry_after", "retry_call", "retry_stream"]
@@ -86,7 +86,7 @@ async def retry_call(policy: RetryPolicy, call: Callable[[], Awaitable[_T]], log
     ``log`` is a structlog logger (bound to the provider, say) that records each retry as
     ``provider_retry``; without one a logger of this module is used.
     """
-    log = structlog.get_logger("ainative_core") if log is None else log
+    log = get_logger("ainative.core") if log is None else log
     attempt = 0
     while True:
         try:
@@ -113,7 +113,7 @@ async def retry_stream(
     cancellation, which is never caught. ``log`` is as for `retry_call`; a failure after the
     first event is logged as ``provider_stream_failed``.
     """
-    log = structlog.get_logger("ainative_core") if log is None else log
+    log = get_logger("ainative.core") if log is None else log
     attempt = 0
     while True:
         events = attempt_stream()

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 import anyio
 import httpx
-import structlog
 
 from ainative_core import (
     BaseProvider,
@@ -22,6 +21,7 @@ from ainative_core import (
     RetryPolicy,
     StreamEvent,
     build_request,
+    get_logger,
     retry_call,
     retry_stream,
 )
@@ -99,7 +99,7 @@ class OllamaProvider(BaseProvider):
             max_retries=int(max_retries), backoff=float(retry_backoff), max_wait=max_retry_wait
         )
         self._client: httpx.AsyncClient | None = None
-        self._log = structlog.get_logger("ainative_ollama").bind(provider=self.name)
+        self._log = get_logger("ainative.ollama").bind(provider=self.name)
 
     def __repr__(self) -> str:
         return f"<OllamaProvider model={self.model!r} base_url={self.base_url!r}>"

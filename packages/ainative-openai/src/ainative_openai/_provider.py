@@ -8,7 +8,6 @@ from typing import Any, Final, final
 
 import anyio
 import httpx2
-import structlog
 
 from ainative_core import (
     BaseProvider,
@@ -19,6 +18,7 @@ from ainative_core import (
     SSEDecoder,
     StreamEvent,
     build_request,
+    get_logger,
     retry_stream,
 )
 
@@ -27,7 +27,7 @@ from ._errors import map_openai_errors
 
 __all__ = ["OpenAIProvider"]
 
-logger = structlog.get_logger("ainative_openai")
+logger = get_logger("ainative.openai")
 
 DEFAULT_MODEL: Final = "gpt-4o-mini"
 _OPENAI_HOST: Final = "api.openai.com"

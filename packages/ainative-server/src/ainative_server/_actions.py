@@ -74,13 +74,17 @@ def generate_request_for(
 ) -> GenerateRequest | None:
     """The `GenerateRequest` of an action request: ``context.messages`` + ``params.message``.
 
-    ``params.prompt`` stands for ``params.message`` when that is absent. ``model`` and
-    ``options`` become its fields (unknown options go to ``extra``). Invalid input raises
-    `InvalidRequestError` naming the field; without a message and not ``require_message``,
-    None.
+    ``params.prompt`` stands for ``params.message`` when that is absent. A conversation that
+    ends with tool results (a client answering the tool calls a stream ended with) needs no
+    message: it is continued as it stands. ``model`` and ``options`` become the request's
+    fields (unknown options go to ``extra``). Invalid input raises `InvalidRequestError`
+    naming the field; without a message and not ``require_message``, None.
     """
-    if not require_message and not any(key in request.params for key in _MESSAGE_KEYS):
-        return None
+    if not any(key in request.params for key in _MESSAGE_KEYS):
+        if _ends_with_tool_results(request.context):
+            return _turn(request, None, model)
+        if not require_message:
+            return None
     try:
         params = _ChatParams.model_validate(request.params)
     except ValidationError as exc:
@@ -106,8 +110,17 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _turn(request: ActionRequest, text: str, model: str | None) -> GenerateRequest:
-    """``context.messages`` then a user turn ``text``, with the request's model and options."""
+def _ends_with_tool_results(context: dict[str, Any]) -> bool:
+    messages = context.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return False
+    last = messages[-1]
+    return isinstance(last, dict) and last.get("role") == "tool"
+
+
+def _turn(request: ActionRequest, text: str | None, model: str | None) -> GenerateRequest:
+    """``context.messages`` then a user turn ``text`` (None: none), with the request's model
+    and options."""
     try:
         context = _ChatContext.model_validate(request.context)
     except ValidationError as exc:

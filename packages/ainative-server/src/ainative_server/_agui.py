@@ -5,8 +5,9 @@ Routes (under the server's prefix, ``/ai`` by default):
 - ``POST /ai/agui``: a ``RunAgentInput`` (``threadId``, ``runId``, ``messages``, ``tools``,
   ``context``, ``state``, ``forwardedProps``) starts a run of the ``respond`` action on the
   conversation, with the input's tools offered to the model and its context as a system
-  message. ``forwardedProps`` may name ``provider``, ``model`` and ``options``. The answer
-  is AG-UI events over SSE: ``RUN_STARTED``, ``TEXT_MESSAGE_START/CONTENT/END``,
+  message. ``forwardedProps`` may name ``provider``, ``model``, ``options`` and ``tools``
+  (the server tools the model may call). The answer is AG-UI events over SSE:
+  ``RUN_STARTED``, ``TEXT_MESSAGE_START/CONTENT/END``,
   ``REASONING_START``/``REASONING_MESSAGE_START/CONTENT/END``/``REASONING_END``,
   ``TOOL_CALL_START/ARGS/END``, ``TOOL_CALL_RESULT``, then ``RUN_FINISHED`` (outcome
   ``cancelled`` for a stopped run; token usage) or ``RUN_ERROR``.
@@ -401,6 +402,18 @@ def _forwarded(props: Any, key: str, kind: type) -> Any:
     return value if isinstance(value, kind) else None
 
 
+def _server_tools(props: Any) -> bool | list[str] | None:
+    """``forwardedProps.tools``: the server tools the model may call (True, or names)."""
+    value = props.get("tools") if isinstance(props, dict) else None
+    if isinstance(value, bool) or (
+        isinstance(value, list) and all(isinstance(name, str) for name in value)
+    ):
+        return value
+    if value is not None:
+        raise InvalidRequestError("forwardedProps.tools: true, false or a list of tool names")
+    return None
+
+
 # -- the routes ----------------------------------------------------------------------------
 
 
@@ -443,6 +456,7 @@ class AGUITransport:
                 model=_forwarded(props, "model", str),
                 options=options,
                 metadata={METADATA_KEY: {"threadId": body.thread_id, "runId": body.run_id}},
+                tools=_server_tools(props),
             )
             run_id = body.run_id
 

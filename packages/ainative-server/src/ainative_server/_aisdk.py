@@ -3,11 +3,13 @@
 Routes (under the server's prefix, ``/ai`` by default):
 
 - ``POST /ai/ui/chat``: ``useChat``'s request body (``{id, messages, trigger, messageId}``,
-  plus optional ``provider``, ``model`` and ``options`` from the hook's ``body``) starts a
-  run of the ``respond`` action on the conversation. The answer is the UI message stream:
-  SSE ``data:`` parts with the ``x-vercel-ai-ui-message-stream: v1`` header, ending with
-  ``data: [DONE]``; each part's ``id:`` is its ordinal (see `PartsEncoding`). Headers
-  ``X-AINative-Stream-Id`` and ``x-workflow-run-id`` both carry the stream id.
+  plus optional ``provider``, ``model``, ``options`` and ``tools`` — the server tools the
+  model may call — from the hook's ``body``) starts a run of the ``respond`` action on the
+  conversation; a tool loop's steps become ``start-step``/``finish-step`` pairs. The
+  answer is the UI message stream: SSE ``data:`` parts with the
+  ``x-vercel-ai-ui-message-stream: v1`` header, ending with ``data: [DONE]``; each part's
+  ``id:`` is its ordinal (see `PartsEncoding`). Headers ``X-AINative-Stream-Id`` and
+  ``x-workflow-run-id`` both carry the stream id.
 - ``GET /ai/ui/chat/{id}/stream``: resume. ``id`` is a chat id (``useChat({resume: true})``:
   the chat's latest run while it is running, from its first part; 204 when there is none)
   or a stream id (the workflow transport: any retained stream, running or finished).
@@ -68,9 +70,11 @@ _FINISH_STEP: Final = '{"type":"finish-step"}'
 
 @final
 class _UIParts:
-    """The UI message parts of one stream's events (one assistant message, one step)."""
+    """The UI message parts of one stream's events: one assistant message, one step per
+    provider call (a tool loop's results close a step; what the model says next opens one)."""
 
     __slots__ = (
+        "after_results",
         "blocks",
         "calls",
         "delta",
@@ -94,6 +98,8 @@ class _UIParts:
         self.blocks = 0
         self.calls: dict[str, tuple[str, list[str]]] = {}
         """Tool call id -> (tool name, argument deltas so far)."""
+        self.after_results = False
+        """Tool results closed the step: the model's next event opens a new one."""
 
     def __call__(self, event: StoredEvent) -> list[str]:
         if self.finished:
@@ -103,6 +109,9 @@ class _UIParts:
             self.started = True
             out += [_dumps({"type": "start", "messageId": self.stream_id}), _START_STEP]
         kind = event.type
+        if self.after_results and kind in ("token", "reasoning", "tool_call"):
+            self.after_results = False
+            out += [_FINISH_STEP, _START_STEP]
         if kind == "token":
             self._close_reasoning(out)
             if self.text is None:
@@ -209,6 +218,7 @@ class _UIParts:
         call_id = str(data.get("id") or "")
         if not call_id:
             return
+        self.after_results = True
         if call_id not in self.calls:
             # A result of a call the server made itself: the call part comes first.
             name = str(data.get("name") or "tool")
@@ -286,6 +296,7 @@ class _ChatBody(BaseModel):
     provider: str | None = None
     model: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    tools: bool | list[str] | None = None
 
 
 def _text_of(parts: list[dict[str, Any]], kind: str = "text") -> str:
@@ -388,7 +399,11 @@ class UIMessageStreamTransport:
             if not messages:
                 raise InvalidRequestError("messages: nothing to answer (no text or tool output)")
             action = conversation_request(
-                messages, provider=body.provider, model=body.model, options=body.options
+                messages,
+                provider=body.provider,
+                model=body.model,
+                options=body.options,
+                tools=body.tools,
             )
             chat_id = body.id
 

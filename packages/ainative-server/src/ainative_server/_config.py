@@ -71,6 +71,11 @@ class ServerConfig(BaseSettings):
     """Action that answers an action name nothing registered (None or empty: a 404)."""
     builtin_tools: bool = True
     """Offer the built-in tools (``get_time``, ``calculate``) on ``/ai/tool``."""
+    model_tools: bool | list[str] = False
+    """Server tools the model may call in a stream whose request does not say (its
+    ``tools``): False (none), True (every registered tool), or their names."""
+    max_steps: int = Field(default=8, ge=1, le=100)
+    """Most provider calls one stream's tool loop makes (a request may ask for fewer)."""
     store: str = "memory"
     """Where stream logs live: ``memory`` (this process), or a Redis URL such as
     ``redis://127.0.0.1:6379/0`` shared by every process of a deployment (any of them then
@@ -83,7 +88,8 @@ class ServerConfig(BaseSettings):
     max_json_depth: int = Field(default=64, ge=1, le=512)
     """Deepest nesting of arrays and objects in request JSON (422 above)."""
     tool_timeout: float = Field(default=10.0, gt=0)
-    """Seconds a tool call may take on ``/ai/tool`` (504 ``tool_timeout`` after it)."""
+    """Seconds a tool call may take, on ``/ai/tool`` (504 ``tool_timeout`` after it) and in a
+    tool loop (the model then reads the timeout as the call's error)."""
     max_batch_bytes: int = Field(default=65_536, ge=1024)
     """Most bytes of events a follower is handed in one write (a replay is cut into writes
     of about this size, so a client that does not read holds no more than that)."""

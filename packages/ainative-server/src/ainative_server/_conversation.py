@@ -11,8 +11,7 @@ a failure before the answer's first event still fails the request with its HTTP 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import aclosing
+from collections.abc import Mapping
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,7 +21,6 @@ from ainative_core import (
     InvalidRequestError,
     StreamEvent,
     build_request,
-    open_stream,
 )
 
 from ._actions import Action
@@ -54,8 +52,10 @@ def conversation_request(
     model: str | None = None,
     options: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    tools: bool | list[str] | None = None,
 ) -> ActionRequest:
-    """The `ActionRequest` of ``respond`` for ``messages`` (our `Message` objects as dicts)."""
+    """The `ActionRequest` of ``respond`` for ``messages`` (our `Message` objects as dicts);
+    ``tools``: the server tools the model may call (`ActionRequest.tools`)."""
     params: dict[str, Any] = {} if metadata is None else {"metadata": dict(metadata)}
     return ActionRequest(
         action=RESPOND.name,
@@ -64,6 +64,7 @@ def conversation_request(
         provider=provider,
         model=model,
         options=dict(options or {}),
+        tools=tools,
     )
 
 
@@ -80,26 +81,11 @@ async def respond(stream: StreamManager, request: ActionRequest) -> None:
         generate = build_request(messages=conversation.messages, **options)
     except ValidationError as exc:
         raise InvalidRequestError(validation_message(exc, "request")) from None
-    async with (
-        open_stream(stream.provider, generate) as events,
-        aclosing(_announced(events, stream, metadata)) as announced,
-    ):
-        await stream.send_events(announced)
 
-
-async def _announced(
-    events: AsyncIterator[StreamEvent], stream: StreamManager, metadata: dict[str, Any] | None
-) -> AsyncGenerator[StreamEvent, None]:
-    """``events``, with ``metadata`` sent before the first one (unless that one is an
-    error the request fails with) or at the end if there is none."""
-    pending = metadata is not None
-    async for event in events:
-        if pending and not (event.type == "error" and stream.sent == 0):
-            pending = False
-            await stream.send_metadata(metadata or {})
-        yield event
-    if pending:
+    async def announce(event: StreamEvent) -> None:
         await stream.send_metadata(metadata or {})
+
+    await stream.stream(generate, before_first=announce if metadata is not None else None)
 
 
 RESPOND: Final = Action("respond", respond)

@@ -16,10 +16,9 @@ from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
-import structlog
 from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive
 
 from ainative_core import (
@@ -29,6 +28,7 @@ from ainative_core import (
     InvalidRequestError,
     PayloadTooLargeError,
     error_fields,
+    get_logger,
 )
 
 from ._access import require_json
@@ -59,7 +59,7 @@ _YES: Final = frozenset({"1", "true", "yes", "on"})
 _DRAIN_BYTES: Final = 1_048_576
 _DRAIN_SECONDS: Final = 1.0
 
-_logger = structlog.get_logger("ainative.server")
+_logger = get_logger("ainative.server")
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:
@@ -94,6 +94,25 @@ def log_unexpected(exc: BaseException, event: str = "request.failed") -> None:
 def error_response(exc: BaseException) -> JSONResponse:
     """The JSON error response for ``exc`` (an exception that is not ours: 500)."""
     return JSONResponse(error_body(exc), status_code=error_status(exc), headers=error_headers(exc))
+
+
+_HTTP_CODES: Final = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def framework_error_response(request: Request, exc: Exception) -> Response:
+    """The framework's own errors (no route, a method a route does not take) in the same
+    ``{"error": {...}}`` shape as ours, its headers (``Allow``) kept."""
+    status = getattr(exc, "status_code", 500)
+    detail = getattr(exc, "detail", None) or "error"
+    code = _HTTP_CODES.get(status, "http_error")
+    if status == 404:
+        detail = f"no route {request.method} {request.url.path}"
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    body = {"error": {"code": code, "message": str(detail), "retryable": False}}
+    headers = dict(getattr(exc, "headers", None) or {})
+    headers[ERROR_CODE_HEADER] = code
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def client_can_resume(conn: HTTPConnection) -> bool:

@@ -28,7 +28,6 @@ from typing import Final, Literal, TypeAlias, TypeVar, final
 
 import anyio
 import anyio.abc
-import structlog
 
 from ainative_core import (
     AINativeError,
@@ -40,6 +39,7 @@ from ainative_core import (
     TooManyFollowers,
     TooManyStreams,
     WireEvent,
+    get_logger,
 )
 
 from ._config import ServerConfig
@@ -56,7 +56,7 @@ RunStatus: TypeAlias = Literal["running", "finished"]
 ProducerFactory: TypeAlias = Callable[["Run", EventSink], StreamManager]
 """Builds the `StreamManager` of a new run around the sink that appends to its log."""
 
-_logger = structlog.get_logger("ainative.server")
+_logger = get_logger("ainative.server")
 
 CAP_RETRY_AFTER: Final = 1.0
 """The ``Retry-After`` (seconds) of a request refused at a cap."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol, final
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
 
 from ainative_core import (
     ActionRequest,
@@ -14,11 +15,17 @@ from ainative_core import (
     Usage,
     WireEvent,
     error_from_code,
-    open_stream,
     wire_event_from_stream_event,
 )
 
+from ._tool_loop import run_tool_loop
+
+if TYPE_CHECKING:
+    from ._tools import Tool
+
 __all__ = ["EventSink", "StreamManager"]
+
+_NO_TOOLS: Final[Mapping[str, Tool]] = MappingProxyType({})
 
 
 class EventSink(Protocol):
@@ -33,6 +40,9 @@ class StreamManager:
 
     A custom action (``@server.action("name")``) receives one, with the `ActionRequest`, the
     resolved ``provider`` and the `GenerateRequest` built from the request (``generate_request``).
+    `stream` runs the tool loop: ``tools`` are the server tools the model may call (those
+    the request and the server's ``model_tools`` enable), ``max_steps`` its most provider
+    calls, ``tool_timeout`` each call's limit.
     An exception raised before anything was sent fails the request with its HTTP status; after
     that the stream ends with an ``error`` event and ``done``. Returning without `send_done`
     ends the stream with ``finish_reason`` ``"stop"``.
@@ -48,6 +58,9 @@ class StreamManager:
         provider_name: str,
         model: str | None,
         generate_request: GenerateRequest | None = None,
+        tools: Mapping[str, Tool] = _NO_TOOLS,
+        max_steps: int = 8,
+        tool_timeout: float | None = None,
     ) -> None:
         self._sink = sink
         self.stream_id = stream_id
@@ -56,6 +69,9 @@ class StreamManager:
         self.provider_name = provider_name
         self.model = model
         self.generate_request = generate_request
+        self.tools = tools
+        self.max_steps = max_steps
+        self.tool_timeout = tool_timeout
         self.sent = 0
         self.done = False
 
@@ -111,10 +127,28 @@ class StreamManager:
         if not self.done:
             await self.send_done("stop", usage)
 
-    async def stream(self, request: GenerateRequest | None = None) -> None:
-        """Run the provider on ``request`` (default: ``generate_request``) and relay it."""
+    async def stream(
+        self,
+        request: GenerateRequest | None = None,
+        *,
+        before_first: Callable[[StreamEvent], Awaitable[None]] | None = None,
+    ) -> None:
+        """Run ``request`` (default: ``generate_request``) through the tool loop and relay it.
+
+        With no ``tools`` that is one provider call, relayed as `send_events` does. Tools
+        the request declares in its own ``tools`` are the client's: a call to one ends the
+        stream (``finish_reason`` ``tool_call``). See `ainative_server._tool_loop`.
+        ``before_first`` is awaited with the provider's first event before it is relayed.
+        """
         request = request or self.generate_request
         if request is None:
             raise StreamingError("no generate request: pass one to stream()")
-        async with open_stream(self.provider, request) as events:
-            await self.send_events(events)
+        await run_tool_loop(
+            self,
+            request,
+            tools=self.tools,
+            max_steps=self.max_steps,
+            context=self.request.context,
+            time_limit=self.tool_timeout,
+            before_first=before_first,
+        )

@@ -24,7 +24,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final, final
 
-import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -34,6 +33,7 @@ from ainative_core import (
     AINativeError,
     StreamEvent,
     error_from_code,
+    get_logger,
     model_catalogue,
     open_stream,
     resolve_model,
@@ -67,7 +67,7 @@ ACTION: Final = "chat.completions"
 MEDIA_TYPE: Final = "text/event-stream; charset=utf-8"
 PREFIX: Final = "/v1"
 
-_logger = structlog.get_logger("ainative.server")
+_logger = get_logger("ainative.server")
 
 Handler = Callable[[Request], Awaitable[Response]]
 

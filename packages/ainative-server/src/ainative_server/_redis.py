@@ -36,7 +36,6 @@ import anyio.abc
 import coredis
 import coredis.exceptions
 import coredis.retry
-import structlog
 
 from ainative_core import (
     ProducerLost,
@@ -44,6 +43,7 @@ from ainative_core import (
     StreamLimitExceeded,
     StreamNotFoundError,
     WireEvent,
+    get_logger,
 )
 
 from . import _redis_scripts as scripts
@@ -64,7 +64,7 @@ _BACKOFF: Final = (0.05, 0.1, 0.2, 0.5, 1.0)
 _FINAL: Final = frozenset({"error", "done"})
 _UNREACHABLE = (coredis.exceptions.ConnectionError, TimeoutError, OSError)
 
-_logger = structlog.get_logger("ainative.server")
+_logger = get_logger("ainative.server")
 
 
 def _backoff(attempt: int) -> float:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
@@ -160,13 +161,17 @@ def serve_command(
         anyio.run(ainative.load_default_provider, backend=backend)
     except AINativeError as exc:
         raise click.ClickException(f"cannot serve: {exc.message}") from None
-    host, port = config.host, config.port
     server = "uvicorn" if backend == "asyncio" else "hypercorn"
+    if backend == "trio" and not _importable("trio", "hypercorn"):
+        raise click.ClickException(
+            'the trio backend needs trio and Hypercorn: pip install "ainative[trio]"'
+        )
+    # Bound here, before the banner: the banner names the real address (port 0 gives a
+    # free port), and an address in use is one line rather than the server's traceback.
+    sock = _bind(config.host, config.port) if workers == 1 else None
+    host, port = config.host, sock.getsockname()[1] if sock is not None else config.port
+    url = f"http://{_url_host(host)}:{port}"
     processes = f", {workers} processes" if workers > 1 else ""
-    click.echo(
-        f"ainative serving on http://{host}:{port} "
-        f"(provider {config.provider}, {server} on {backend}{processes}{stored})",
-    )
     if workers > 1:
         # The worker processes build their app from the environment.
         for name in ("provider", "model", "store"):
@@ -177,30 +182,36 @@ def serve_command(
         if cors_origins:
             os.environ["AINATIVE_CORS_ORIGINS"] = json.dumps(config.cors_origins)
     app = ainative.get_app() if workers == 1 else None
+    click.echo(
+        f"ainative serving on {url} "
+        f"(provider {config.provider}, {server} on {backend}{processes}{stored})",
+    )
     if config.chat_page:
-        click.echo(f"chat page: http://{host}:{port}/")
+        click.echo(f"chat page: {url}/")
+    click.echo("Press Ctrl+C to quit")
     if backend == "asyncio":
         import uvicorn
 
-        uvicorn.run(
-            app if app is not None else _WORKER_APP,
-            factory=app is None,
-            workers=workers if app is None else None,
-            host=host,
-            port=port,
-            log_level="warning",
-            ws_ping_interval=_WS_PING,
-            ws_ping_timeout=_WS_PING,
-            ws_max_size=config.max_body_bytes,
-            timeout_graceful_shutdown=2,
-        )
+        settings: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "log_level": "warning",
+            "ws_ping_interval": _WS_PING,
+            "ws_ping_timeout": _WS_PING,
+            "ws_max_size": config.max_body_bytes,
+            "timeout_graceful_shutdown": 2,
+        }
+        if app is None or sock is None:
+            uvicorn.run(_WORKER_APP, factory=True, workers=workers, **settings)
+        else:
+            uvicorn.Server(uvicorn.Config(app, **settings)).run(sockets=[sock])
     else:
         import trio
         from hypercorn.config import Config
         from hypercorn.trio import serve
 
         hconfig = Config()
-        hconfig.bind = [f"{host}:{port}"]
+        hconfig.bind = [f"fd://{sock.fileno()}" if sock is not None else f"{host}:{port}"]
         hconfig.websocket_ping_interval = _WS_PING
         hconfig.websocket_max_message_size = config.max_body_bytes
         hconfig.graceful_timeout = 2.0
@@ -213,3 +224,31 @@ def serve_command(
             hconfig.workers = workers
             raise SystemExit(run(hconfig))
         trio.run(partial(serve, app, hconfig))  # type: ignore[arg-type]
+
+
+def _importable(*names: str) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in names)
+
+
+def _url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port``; `click.ClickException` if it cannot be."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(
+            f"cannot listen on {_url_host(host)}:{port}: {exc.strerror or exc}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock

@@ -10,8 +10,8 @@ from typing import Any, Final, TypeVar, final
 from urllib.parse import parse_qs
 
 import anyio
-import structlog
 from fastapi import APIRouter, FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -22,11 +22,13 @@ from ainative_core import (
     AuthenticationError,
     ConfigurationError,
     ForbiddenError,
+    InvalidRequestError,
     Plugins,
     Provider,
     UnknownActionError,
     UnknownProviderError,
     error_from_code,
+    get_logger,
     get_plugins,
     not_found,
     resolve_ref,
@@ -45,7 +47,7 @@ from ._actions import CHAT, PROMPT, Action, ActionHandler, generate_request_for
 from ._builtin_tools import builtin_tools
 from ._config import LOOPBACK_ORIGINS, ServerConfig
 from ._encoding import Encoder, Encoding
-from ._http import error_response, log_unexpected
+from ._http import error_response, framework_error_response, log_unexpected
 from ._hub import RunSpec, StreamHub
 from ._manager import EventSink, StreamManager
 from ._store import EventStore, StoredEvent
@@ -58,7 +60,7 @@ __all__ = ["AINativeServer", "create_app", "create_router", "create_server"]
 HTTPHandler = Callable[[Request], Awaitable[Response]]
 F = TypeVar("F")
 
-_logger = structlog.get_logger("ainative.server")
+_logger = get_logger("ainative.server")
 
 
 @final
@@ -187,6 +189,21 @@ class AINativeServer:
             raise ConfigurationError(f"default provider {name!r} cannot start: {why}") from exc
         return canonical, provider
 
+    def model_tools(self, request: ActionRequest) -> dict[str, Tool]:
+        """The server tools the model may call in ``request``'s stream: its ``tools``, else
+        ``config.model_tools``. An unknown name is an `InvalidRequestError` listing the tools."""
+        chosen = request.tools if request.tools is not None else self.config.model_tools
+        registry = self.tool_registry
+        if chosen is True:
+            return dict(registry.tools)
+        if chosen is False:
+            return {}
+        unknown = [name for name in chosen if name not in registry]
+        if unknown:
+            known = ", ".join(registry.names()) or "none"
+            raise InvalidRequestError(f"tools: unknown tool {unknown[0]!r}; registered: {known}")
+        return {name: registry.require(name) for name in chosen}
+
     def get_action(self, name: str) -> Action:
         """The action ``name``, else the fallback action (``config.fallback_action``).
 
@@ -217,6 +234,12 @@ class AINativeServer:
             request.model or self.config.model or (default if isinstance(default, str) else None)
         )
         generate = generate_request_for(request, model=model, require_message=action.needs_message)
+        tools = self.model_tools(request)
+        max_steps = self.config.max_steps
+        if request.max_steps is not None:
+            if request.max_steps > max_steps:
+                raise InvalidRequestError(f"max_steps: at most {max_steps} on this server")
+            max_steps = request.max_steps
 
         def make_manager(run: Any, sink: EventSink) -> StreamManager:
             return StreamManager(
@@ -227,6 +250,9 @@ class AINativeServer:
                 provider_name=provider_name,
                 model=model,
                 generate_request=generate,
+                tools=tools,
+                max_steps=max_steps,
+                tool_timeout=self.tool_registry.timeout,
             )
 
         async def handler(manager: StreamManager) -> None:
@@ -456,6 +482,7 @@ class AINativeServer:
         """
         if self._app is None:
             app = FastAPI(title="ainative", lifespan=self.lifespan)
+            app.add_exception_handler(StarletteHTTPException, framework_error_response)
             app.router.routes.extend(self.router().routes)
             docs = (
                 app.docs_url,

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import anyio.abc
-import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -42,6 +41,7 @@ from ainative_core import (
     PayloadTooLargeError,
     WireEvent,
     error_fields,
+    get_logger,
 )
 
 from ._encoding import Encoder, Encoding
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WebSocketEncoding", "WebSocketTransport", "refusal_frames", "refuse_handshake"]
 
-_logger = structlog.get_logger("ainative.server")
+_logger = get_logger("ainative.server")
 
 _CLOSED = (WebSocketDisconnect, OSError, RuntimeError)
 _MAX_ID_DIGITS: Final = 18

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ainative_client import Client as Client
     from ainative_client import StreamConfig as StreamConfig
     from ainative_client import StreamingEngine as StreamingEngine
+    from ainative_client import with_tool_results as with_tool_results
     from ainative_server import AINativeServer as AINativeServer
     from ainative_server import ServerConfig as ServerConfig
     from ainative_server import StreamManager as StreamManager
@@ -83,6 +84,7 @@ __all__ = [
     "hookimpl",
     "stream_tokens",
     "tool",
+    "with_tool_results",
 ]
 
 if not TYPE_CHECKING:  # mypy sees the names above, and flags any other as missing
