@@ -16,6 +16,12 @@ def reply_for(scenario: Scenario) -> AnthropicReply:
         return AnthropicReply(text=scenario.text)
     if scenario.name == "tool_call":
         return AnthropicReply(text="", tool_calls=[(scenario.tool_name, scenario.tool_arguments)])
+    if scenario.name == "parallel_tool_calls":
+        return AnthropicReply(
+            text="", tool_calls=[(c.name, c.arguments) for c in scenario.tool_calls()]
+        )
+    if scenario.name in ("tool_result", "tool_error"):
+        return AnthropicReply(text=scenario.text)
     if scenario.name == "slow":
         # Far more tokens than the test reads: the stream is mid-way when the client leaves.
         return AnthropicReply(text=scenario.text + " more" * 100, delay=scenario.token_delay)
@@ -44,3 +50,13 @@ class TestAnthropicConformance(ProviderConformance):
     async def assert_upstream_closed(self) -> None:
         assert await self.upstream.wait_disconnect(), "the upstream never saw the client go"
         assert self.upstream.disconnects == 1
+
+    def upstream_tool_results(self) -> list[tuple[str, str]]:
+        """The ``tool_result`` blocks of the user messages sent (their text content)."""
+        return [
+            (block["tool_use_id"], block["content"])
+            for message in self.upstream.requests[-1].body["messages"]
+            if message["role"] == "user" and isinstance(message["content"], list)
+            for block in message["content"]
+            if block["type"] == "tool_result"
+        ]

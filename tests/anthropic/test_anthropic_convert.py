@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ainative_anthropic._convert import StreamTranslator, parse_event
-from ainative_core import ProviderResponseError, accumulate
+from ainative_anthropic._convert import StreamTranslator, convert_messages, parse_event
+from ainative_core import InvalidRequestError, Message, ProviderResponseError, accumulate
 
 
 def ns(**fields: Any) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def test_unknown_events_and_blocks_are_ignored() -> None:
     translator = StreamTranslator()
     assert translator.feed(ns(type="ping")) == []
     assert translator.feed(ns(type="future_event")) == []
-    block = ns(type="redacted_thinking", data="xyz")
+    block = ns(type="future_block", data="xyz")
     assert translator.feed(ns(type="content_block_start", index=0, content_block=block)) == []
     assert translator.feed(ns(type="content_block_stop", index=0)) == []
 
@@ -130,3 +130,64 @@ def test_tool_choice_and_user_take_the_messages_api_shape(choice: str, sent: obj
     assert params["tool_choice"] == sent
     assert params["metadata"] == {"user_id": "u-1"}
     assert "tool_choice" not in build_params(build_request(prompt="hi"), model="c", max_tokens=1)
+
+
+def test_signature_delta_for_a_block_that_is_not_thinking_is_a_response_error() -> None:
+    translator = StreamTranslator()
+    translator.feed(ns(type="content_block_start", index=0, content_block=ns(type="text")))
+    delta = ns(type="signature_delta", signature="c2ln")
+    with pytest.raises(ProviderResponseError, match="signature_delta"):
+        translator.feed(ns(type="content_block_delta", index=0, delta=delta))
+
+
+def test_thinking_blocks_keep_their_order_among_other_blocks() -> None:
+    translator = StreamTranslator()
+    message = ns(id="msg_1", model="m", usage=ns(input_tokens=1, output_tokens=1))
+    translator.feed(ns(type="message_start", message=message))
+    blocks = [
+        ns(type="thinking", thinking="a", signature=""),
+        ns(type="text", text=""),
+        ns(type="redacted_thinking", data="R"),
+        ns(type="thinking", thinking="", signature=""),
+    ]
+    for index, block in enumerate(blocks):
+        translator.feed(ns(type="content_block_start", index=index, content_block=block))
+    for index, piece in ((0, "b"), (3, "c"), (3, "d")):
+        delta = ns(type="thinking_delta", thinking=piece)
+        translator.feed(ns(type="content_block_delta", index=index, delta=delta))
+    for index, signature in ((0, "s0"), (3, "s3")):
+        delta = ns(type="signature_delta", signature=signature)
+        translator.feed(ns(type="content_block_delta", index=index, delta=delta))
+    events = translator.feed(ns(type="message_stop"))
+    assert [e.type for e in events] == ["usage", "metadata", "finish"]
+    assert events[1].provider_metadata == {
+        "anthropic": {
+            "thinking_blocks": [
+                {"type": "thinking", "thinking": "ab", "signature": "s0"},
+                {"type": "redacted_thinking", "data": "R"},
+                {"type": "thinking", "thinking": "cd", "signature": "s3"},
+            ]
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"anthropic": {"thinking_blocks": "not a list"}},
+        {"anthropic": {"thinking_blocks": [{"type": "text", "text": "x"}]}},
+        {"anthropic": {"thinking_blocks": ["x"]}},
+    ],
+    ids=["not-a-list", "not-thinking", "not-a-block"],
+)
+def test_malformed_thinking_blocks_are_an_invalid_request(metadata: dict[str, Any]) -> None:
+    message = Message(role="assistant", content="x", provider_metadata=metadata)
+    with pytest.raises(InvalidRequestError, match="thinking_blocks"):
+        convert_messages([message])
+
+
+def test_other_providers_metadata_is_not_sent() -> None:
+    message = Message(role="assistant", content="x", provider_metadata={"openai": {"a": 1}})
+    assert convert_messages([message])[1] == [
+        {"role": "assistant", "content": [{"type": "text", "text": "x"}]}
+    ]

@@ -113,26 +113,30 @@ _ERRORS = {
 }
 
 
+RECEIVED: list[GenerateRequest] = []
+
+
 class AcmeProvider(BaseProvider):
     name = "acme"
 
-    def __init__(self, *, delay: float = 0.0, tool: tuple[str, str] | None = None,
+    def __init__(self, *, delay: float = 0.0, tools: list[tuple[str, str]] | None = None,
                  fail: str | None = None, **_settings: Any) -> None:
-        self.delay, self.tool, self.fail = delay, tool, fail
+        self.delay, self.tools, self.fail = delay, tools or [], fail
 
     def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
+        RECEIVED.append(request)  # stands for the requests an upstream received
         return self._run(request)
 
     async def _run(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         if self.fail:
             raise _ERRORS[self.fail]()
-        text = request.messages[-1].content
+        text = [m for m in request.messages if m.role == "user"][-1].content
         usage = Usage(input_tokens=len(text.split()), output_tokens=1)
-        if self.tool is not None:
-            name, arguments = self.tool
-            yield StreamEvent.tool_call_start("call_1", name)
-            yield StreamEvent.tool_call_delta("call_1", arguments)
-            yield StreamEvent.tool_call_end("call_1")
+        if self.tools:
+            for n, (name, arguments) in enumerate(self.tools):
+                yield StreamEvent.tool_call_start(f"call_{n}", name, index=n)
+                yield StreamEvent.tool_call_delta(f"call_{n}", arguments, index=n)
+                yield StreamEvent.tool_call_end(f"call_{n}", index=n)
             yield StreamEvent.finish("tool_call", usage=usage)
             return
         words = re.findall(r"\\s*\\S+", text)
@@ -149,10 +153,20 @@ WORKING_FACTORY = """
             if scenario.name == "slow":
                 return AcmeProvider(delay=scenario.token_delay)
             if scenario.name == "tool_call":
-                return AcmeProvider(tool=(scenario.tool_name, scenario.tool_arguments))
+                return AcmeProvider(tools=[(scenario.tool_name, scenario.tool_arguments)])
+            if scenario.name == "parallel_tool_calls":
+                return AcmeProvider(tools=[(c.name, c.arguments) for c in scenario.tool_calls()])
             if scenario.name in ("auth_error", "rate_limited", "unavailable"):
                 return AcmeProvider(fail=scenario.name)
             return AcmeProvider()
+"""
+
+
+WORKING_HOOK = """
+        from ainative_acme._provider import RECEIVED
+
+        messages = RECEIVED[-1].messages
+        return [(m.tool_call_id or "", m.content) for m in messages if m.role == "tool"]
 """
 
 
@@ -207,7 +221,10 @@ def test_scaffolded_plugin_installs_lists_serves_and_passes_the_conformance_suit
     source = tests.read_text()
     start = source.index("        def make(")
     end = source.index("        return make")
-    tests.write_text(source[:start] + WORKING_FACTORY.lstrip("\n") + "\n" + source[end:])
+    source = source[:start] + WORKING_FACTORY.lstrip("\n") + "\n" + source[end:]
+    hook = "        return super().upstream_tool_results()\n"
+    assert hook in source
+    tests.write_text(source.replace(hook, WORKING_HOOK.lstrip("\n")))
 
     generated = run(venv / "bin/ainative", "generate", "Hello from acme", "-p", "acme", cwd=root)
     assert generated.returncode == 0, generated.stderr
@@ -219,6 +236,7 @@ def test_scaffolded_plugin_installs_lists_serves_and_passes_the_conformance_suit
     on_trio = len(re.findall(r"\[[^\]]*trio[^\]]*\] PASSED", passed.stdout))
     assert on_asyncio == on_trio >= 15  # the whole suite, tools and errors included, twice
     assert "test_tool_call_assembly[trio] PASSED" in passed.stdout
+    assert "test_tool_error_reaches_the_upstream[trio] PASSED" in passed.stdout
 
     served = serve_once(venv / "bin/ainative", root, "Served by acme")
     assert served == "Served by acme"

@@ -114,6 +114,44 @@ async def test_request_maps_roles_tools_and_options(
     assert "authorization" not in sent.headers
 
 
+async def test_next_request_names_each_result_by_the_call_it_answers(
+    fake_ollama: FakeOllama, make_provider: MakeProvider
+) -> None:
+    calls = [("get_weather", '{"city": "Paris"}'), ("get_weather", '{"city": "Rome"}')]
+    calls.append(("get_time", '{"timezone": "CET"}'))
+    fake_ollama.script(OllamaReply(text="", tool_calls=calls), OllamaReply(text="Done."))
+    provider = make_provider()
+    turn = await provider.complete(build_request(prompt="Weather in Paris and Rome, time?"))
+    paris, rome, time = turn.tool_calls
+    request = GenerateRequest(
+        messages=[
+            Message(role="user", content="Weather in Paris and Rome, time?"),
+            turn.to_message(),
+            # Out of order, and a name that disagrees: the call's id decides.
+            Message(role="tool", tool_call_id=time.id, content="no clock", is_error=True),
+            Message(role="tool", tool_call_id=rome.id, content="24C", name="other"),
+            Message(role="tool", tool_call_id=paris.id, content="18C"),
+        ]
+    )
+    assert accumulate(await collect(provider, request)).text == "Done."
+    assert fake_ollama.requests[-1].body["messages"] == [
+        {"role": "user", "content": "Weather in Paris and Rome, time?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+                {"function": {"name": "get_weather", "arguments": {"city": "Rome"}}},
+                {"function": {"name": "get_time", "arguments": {"timezone": "CET"}}},
+            ],
+        },
+        # No error flag in /api/chat: the error's message is the content.
+        {"role": "tool", "content": "no clock", "tool_name": "get_time"},
+        {"role": "tool", "content": "24C", "tool_name": "get_weather"},
+        {"role": "tool", "content": "18C", "tool_name": "get_weather"},
+    ]
+
+
 async def test_defaults_and_api_key(fake_ollama: FakeOllama, make_provider: MakeProvider) -> None:
     await collect(make_provider(model="gemma3", api_key="secret"), build_request(prompt="hi"))
     [sent] = fake_ollama.requests

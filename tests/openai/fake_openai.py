@@ -11,7 +11,7 @@ went away.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, final
 
@@ -96,28 +96,29 @@ def tool_reply(
     index: int = 0,
     text: str = "",
 ) -> Reply:
-    step = max(len(arguments) // pieces, 1)
-    parts = [arguments[i : i + step] for i in range(0, len(arguments), step)]
+    return tool_calls_reply([(call_id, name, arguments)], pieces=pieces, index=index, text=text)
+
+
+def tool_calls_reply(
+    calls: Sequence[tuple[str, str, str]], *, pieces: int = 4, index: int = 0, text: str = ""
+) -> Reply:
+    """``calls`` (``(id, name, arguments)``) one after the other, from ``index`` on."""
     chunks = [chunk({"role": "assistant", "content": text or None})]
-    chunks.append(
-        chunk(
-            {
-                "tool_calls": [
-                    {
-                        "index": index,
-                        "id": call_id,
-                        "type": "function",
-                        "function": {"name": name, "arguments": ""},
-                    }
-                ]
-            }
+    for n, (call_id, name, arguments) in enumerate(calls, start=index):
+        step = max(len(arguments) // pieces, 1)
+        parts = [arguments[i : i + step] for i in range(0, len(arguments), step)]
+        start = {
+            "index": n,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
+        chunks.append(chunk({"tool_calls": [start]}))
+        chunks.extend(
+            chunk({"tool_calls": [{"index": n, "function": {"arguments": part}}]}) for part in parts
         )
-    )
-    chunks.extend(
-        chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]}) for part in parts
-    )
     chunks.append(chunk({}, finish_reason="tool_calls"))
-    chunks.append(usage_chunk(completion=len(parts) + 2))
+    chunks.append(usage_chunk(completion=len(chunks)))
     return Reply(chunks=chunks)
 
 

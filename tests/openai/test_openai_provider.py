@@ -16,12 +16,14 @@ from tests.openai.fake_openai import (
     chunk,
     error_reply,
     text_reply,
+    tool_calls_reply,
     tool_reply,
     usage_chunk,
 )
 
 from ainative_core import (
     GenerateRequest,
+    InvalidRequestError,
     Message,
     ProviderAuthError,
     ProviderBadRequest,
@@ -231,6 +233,50 @@ async def test_two_parallel_tool_calls_are_assembled(
         "call_a": ("get_weather", {"city": "Paris"}),
         "call_b": ("get_time", {"tz": "CET"}),
     }
+
+
+async def test_next_request_carries_the_tool_turn_and_both_results(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    calls = [
+        ("call_w", "get_weather", '{"city": "Paris"}'),
+        ("call_t", "get_time", '{"timezone": "CET"}'),
+    ]
+    upstream.script(tool_calls_reply(calls), text_reply("18C, and 09:30."))
+    provider = make_provider()
+    turn = await provider.complete(build_request(prompt="Weather and time?"))
+    request = GenerateRequest(
+        messages=[
+            Message(role="user", content="Weather and time?"),
+            turn.to_message(),
+            Message(role="tool", tool_call_id="call_w", content='{"temperature_c": 18}'),
+            Message(role="tool", tool_call_id="call_t", content="unknown zone", is_error=True),
+        ]
+    )
+    assert accumulate(await collect(provider, request)).text == "18C, and 09:30."
+    assert upstream.requests[-1].body["messages"] == [
+        {"role": "user", "content": "Weather and time?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": i, "type": "function", "function": {"name": n, "arguments": a}}
+                for i, n, a in calls
+            ],
+        },
+        {"role": "tool", "content": '{"temperature_c": 18}', "tool_call_id": "call_w"},
+        # No error flag in the Chat Completions API: the error's message is the content.
+        {"role": "tool", "content": "unknown zone", "tool_call_id": "call_t"},
+    ]
+
+
+async def test_a_tool_message_without_its_call_id_fails_before_sending(
+    upstream: FakeOpenAI, make_provider: Make
+) -> None:
+    request = GenerateRequest(messages=[Message(role="tool", content="18C")])
+    with pytest.raises(InvalidRequestError, match="tool_call_id"):
+        make_provider().stream(request)
+    assert upstream.requests == []
 
 
 async def test_text_before_a_tool_call_is_kept(upstream: FakeOpenAI, make_provider: Make) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from ainative_core import (
     BaseProvider,
     GenerateRequest,
+    Message,
     Provider,
     ProviderAuthError,
     ProviderRateLimited,
@@ -22,6 +24,7 @@ from ainative_testing import (
     ProviderConformance,
     ProviderFactory,
     Scenario,
+    ScenarioName,
     ScriptedProvider,
 )
 
@@ -50,12 +53,67 @@ def tool_events(scenario: Scenario) -> list[StreamEvent]:
     ]
 
 
+def parallel_events(scenario: Scenario) -> list[StreamEvent]:
+    first, second = scenario.tool_calls()
+    return [
+        StreamEvent.tool_call_start("call_a", first.name, index=0),
+        StreamEvent.tool_call_delta("call_a", first.arguments[:5], index=0),
+        StreamEvent.tool_call_start("call_b", second.name, index=1),
+        StreamEvent.tool_call_delta("call_b", second.arguments, index=1),
+        StreamEvent.tool_call_delta("call_a", first.arguments[5:], index=0),
+        StreamEvent.tool_call_end("call_a", index=0),
+        StreamEvent.tool_call_end("call_b", index=1),
+        StreamEvent.finish("tool_call", usage=USAGE),
+    ]
+
+
+class Relay(BaseProvider):
+    """An in-process provider with an upstream: ``wire`` keeps each request as it sent it.
+
+    What it sends is each message as ``(role, tool_call_id, content)``; ``send`` can change
+    that (drop or mangle tool results, as a broken provider does). It answers ``events``.
+    """
+
+    name = "relay"
+
+    def __init__(
+        self, events: Sequence[StreamEvent], *, send: Callable[[Message], Wire | None] | None = None
+    ) -> None:
+        self.events = list(events)
+        self.send = send or _wire
+        self.wire: list[list[Wire]] = []
+
+    def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
+        sent = (self.send(m) for m in request.messages)
+        self.wire.append([item for item in sent if item is not None])
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[StreamEvent]:
+        for event in self.events:
+            await anyio.lowlevel.checkpoint()
+            yield event
+
+    def received_tool_results(self) -> list[tuple[str, str]]:
+        return [(i or "", content) for role, i, content in self.wire[-1] if role == "tool"]
+
+
+Wire = tuple[str, str | None, str]
+
+
+def _wire(message: Message) -> Wire:
+    return (message.role, message.tool_call_id, message.content)
+
+
 def conforming(scenario: Scenario) -> Provider:
     """An in-process provider that does everything the suite asks."""
     if scenario.name == "text":
         return ScriptedProvider(text_events(scenario))
     if scenario.name == "tool_call":
         return ScriptedProvider(tool_events(scenario))
+    if scenario.name == "parallel_tool_calls":
+        return ScriptedProvider(parallel_events(scenario))
+    if scenario.name in ("tool_result", "tool_error"):
+        return Relay(text_events(scenario))
     if scenario.name == "slow":
         return FakeProvider(scenario.text.split(" "), delay=scenario.token_delay)
     error = {
@@ -71,20 +129,29 @@ class TestConformingProvider(ProviderConformance):
 
     @pytest.fixture
     def provider_factory(self) -> ProviderFactory:
-        self.made: list[FakeProvider] = []
+        self.made: list[Provider] = []
 
         def make(scenario: Scenario) -> Provider:
             provider = conforming(scenario)
-            if isinstance(provider, FakeProvider):
-                self.made.append(provider)
+            self.made.append(provider)
             return provider
 
         return make
 
     async def assert_upstream_closed(self) -> None:
-        assert self.made, "the slow scenario was not made"
-        assert self.made[-1].closed.is_set()
-        assert self.made[-1].cancelled.is_set()
+        slow = [p for p in self.made if isinstance(p, FakeProvider)]
+        assert slow, "the slow scenario was not made"
+        assert slow[-1].closed.is_set()
+        assert slow[-1].cancelled.is_set()
+
+    def upstream_tool_results(self) -> list[tuple[str, str]]:
+        return _last_relay(self.made).received_tool_results()
+
+
+def _last_relay(made: Sequence[Provider]) -> Relay:
+    relays = [p for p in made if isinstance(p, Relay)]
+    assert relays, "no tool result scenario was made"
+    return relays[-1]
 
 
 def with_override(scenario_name: str, provider: Provider) -> ProviderFactory:
@@ -203,6 +270,129 @@ async def test_rejects_a_missing_retry_after() -> None:
         await suite.test_errors_raise_before_first_event(factory, "rate_limited")
 
 
+async def test_rejects_parallel_calls_that_share_an_id() -> None:
+    events = [
+        e.model_copy(update={"tool_call_id": "call_a"}) if e.tool_call_id else e
+        for e in parallel_events(Scenario("parallel_tool_calls"))
+    ]
+    factory = with_override("parallel_tool_calls", ScriptedProvider(events))
+    with pytest.raises(AssertionError, match="distinct ids"):
+        await suite.test_parallel_tool_calls_assembly(factory)
+
+
+async def test_rejects_a_single_call_where_two_were_asked_for() -> None:
+    events = tool_events(Scenario("parallel_tool_calls"))
+    factory = with_override("parallel_tool_calls", ScriptedProvider(events))
+    with pytest.raises(AssertionError):
+        await suite.test_parallel_tool_calls_assembly(factory)
+    with pytest.raises(AssertionError):
+        await suite.test_parallel_tool_calls_complete_equals_folded_stream(factory)
+
+
+async def test_rejects_parallel_calls_in_the_wrong_order() -> None:
+    events = parallel_events(Scenario("parallel_tool_calls"))
+    swapped = [
+        e.model_copy(update={"tool_name": {"get_weather": "get_time"}.get(e.tool_name or "")})
+        if e.type == "tool_call_start"
+        else e
+        for e in events
+    ]
+    factory = with_override("parallel_tool_calls", ScriptedProvider(swapped))
+    with pytest.raises(AssertionError):
+        await suite.test_parallel_tool_calls_assembly(factory)
+
+
+class OnRelay(ProviderConformance):
+    """The suite, with its upstream check reading what ``relay`` sent."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+
+    def factory(self) -> ProviderFactory:
+        def make(scenario: Scenario) -> Provider:
+            tool_results = scenario.name in ("tool_result", "tool_error")
+            return self.relay if tool_results else conforming(scenario)
+
+        return make
+
+    def upstream_tool_results(self) -> list[tuple[str, str]]:
+        return self.relay.received_tool_results()
+
+
+def dropping_tool_results(message: Message) -> Wire | None:
+    return None if message.role == "tool" else _wire(message)
+
+
+def blanking_errors(message: Message) -> Wire:
+    return (message.role, message.tool_call_id, "" if message.is_error else message.content)
+
+
+def reordering(message: Message) -> Wire:
+    """Sends each tool result under the other call's id."""
+    swap = {"call_1": "call_2", "call_2": "call_1"}
+    return (message.role, swap.get(message.tool_call_id or ""), message.content)
+
+
+def relay_for(name: ScenarioName, send: Callable[[Message], Wire | None]) -> OnRelay:
+    return OnRelay(Relay(text_events(Scenario(name)), send=send))
+
+
+async def test_a_relay_that_sends_everything_passes() -> None:
+    check = relay_for("tool_result", _wire)
+    await check.test_tool_results_reach_the_upstream(check.factory())
+    check = relay_for("tool_error", _wire)
+    await check.test_tool_error_reaches_the_upstream(check.factory())
+    assert len(check.relay.wire) == 2, "the stream and complete() both send the results"
+
+
+async def test_rejects_a_provider_that_drops_tool_results() -> None:
+    check = relay_for("tool_result", dropping_tool_results)
+    with pytest.raises(AssertionError, match="did not receive the tool results"):
+        await check.test_tool_results_reach_the_upstream(check.factory())
+    check = relay_for("tool_error", dropping_tool_results)
+    with pytest.raises(AssertionError):
+        await check.test_tool_error_reaches_the_upstream(check.factory())
+
+
+async def test_rejects_tool_results_under_the_wrong_ids() -> None:
+    check = relay_for("tool_result", reordering)
+    with pytest.raises(AssertionError, match="did not receive the tool results"):
+        await check.test_tool_results_reach_the_upstream(check.factory())
+
+
+async def test_rejects_a_provider_that_loses_the_error_message() -> None:
+    check = relay_for("tool_error", blanking_errors)
+    with pytest.raises(AssertionError, match="did not receive the tool error"):
+        await check.test_tool_error_reaches_the_upstream(check.factory())
+    # The same provider passes on plain results: only the error is lost.
+    check = relay_for("tool_result", blanking_errors)
+    await check.test_tool_results_reach_the_upstream(check.factory())
+
+
+async def test_rejects_tool_calls_in_the_answer_to_tool_results() -> None:
+    factory = with_override("tool_result", ScriptedProvider(tool_events(Scenario("tool_result"))))
+    with pytest.raises(AssertionError):
+        await TestConformingProvider().test_tool_results_reach_the_upstream(factory)
+
+
+async def test_the_upstream_hook_must_be_implemented() -> None:
+    with pytest.raises(NotImplementedError, match="must override upstream_tool_results"):
+        await suite.test_tool_results_reach_the_upstream(conforming)
+
+
+async def test_no_upstream_skips_only_the_upstream_check() -> None:
+    class InProcess(ProviderConformance):
+        has_upstream = False
+
+    await InProcess().test_tool_results_reach_the_upstream(conforming)
+    await InProcess().test_tool_error_reaches_the_upstream(conforming)
+    answers_with_a_call = with_override(
+        "tool_error", ScriptedProvider(tool_events(Scenario("tool_error")))
+    )
+    with pytest.raises(AssertionError):
+        await InProcess().test_tool_error_reaches_the_upstream(answers_with_a_call)
+
+
 def test_unsupported_features_are_not_collected() -> None:
     class Minimal(ProviderConformance):
         supports_tools = False
@@ -212,6 +402,10 @@ def test_unsupported_features_are_not_collected() -> None:
     for name in (
         "test_tool_call_assembly",
         "test_tool_call_complete_equals_folded_stream",
+        "test_parallel_tool_calls_assembly",
+        "test_parallel_tool_calls_complete_equals_folded_stream",
+        "test_tool_results_reach_the_upstream",
+        "test_tool_error_reaches_the_upstream",
         "test_usage_reported",
         "test_errors_raise_before_first_event",
         "test_complete_raises_mapped_errors",
@@ -228,3 +422,25 @@ def test_default_request_offers_the_tool_only_for_tool_calls() -> None:
     assert text.tools == []
     tool = suite.make_request(Scenario("tool_call", tool_name="lookup"))
     assert [t.name for t in tool.tools] == ["lookup"]
+    both = suite.make_request(Scenario("parallel_tool_calls"))
+    assert [t.name for t in both.tools] == ["get_weather", "get_time"]
+    assert [m.role for m in both.messages] == ["system", "user"]
+
+
+def test_tool_result_requests_go_on_after_the_tool_turn() -> None:
+    scenario = Scenario("tool_error", tool_results=("18C", "09:30"), tool_error="boom")
+    request = suite.make_request(scenario)
+    assert [m.role for m in request.messages] == ["system", "user", "assistant", "tool", "tool"]
+    assistant = request.messages[2]
+    assert [(c.id, c.name, c.arguments) for c in assistant.tool_calls] == [
+        ("call_1", "get_weather", '{"city": "Paris"}'),
+        ("call_2", "get_time", '{"timezone": "Asia/Tokyo"}'),
+    ]
+    results = [(m.tool_call_id, m.content, m.is_error) for m in request.messages[3:]]
+    assert results == [("call_1", "18C", False), ("call_2", "boom", True)]
+    plain = suite.make_request(Scenario("tool_result", tool_results=("18C", "09:30")))
+    assert [(m.content, m.is_error) for m in plain.messages[3:]] == [
+        ("18C", False),
+        ("09:30", False),
+    ]
+    assert [t.name for t in request.tools] == ["get_weather", "get_time"]

@@ -1,14 +1,22 @@
 """Translating between ainative's request/events and the Anthropic Messages API.
 
 Requests: system messages become the top-level ``system`` parameter, tool results become
-``tool_result`` blocks in a user message, assistant tool calls become ``tool_use`` blocks.
+``tool_result`` blocks in a user message (``is_error`` kept), assistant tool calls become
+``tool_use`` blocks after the turn's signed thinking blocks, sent back as received.
 Streams: `parse_event` reads the ``data`` of one server-sent event (``message_start``,
 ``content_block_*``, ``message_delta``, ``message_stop``) as the JSON object it is, and
 `StreamTranslator` turns those into `StreamEvent`s: no SDK model is built per event.
+
+Thinking blocks (``thinking`` with its ``signature``, ``redacted_thinking`` with its
+``data``) must go back to the API unchanged with the tool results of their turn. A response
+carries them, in order, as ``provider_metadata["anthropic"]["thinking_blocks"]`` (one
+``metadata`` event before ``finish`` when streamed); `Completion.to_message` keeps that, and
+`convert_messages` puts them first in the assistant message's content.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any, Final, final
@@ -26,6 +34,7 @@ from ainative_core import (
 )
 
 __all__ = [
+    "METADATA_KEY",
     "STOP_REASONS",
     "STREAM_EVENTS",
     "StreamTranslator",
@@ -33,8 +42,13 @@ __all__ = [
     "completion_from_message",
     "convert_messages",
     "parse_event",
+    "thinking_metadata",
     "tool_choice",
 ]
+
+#: The key of this provider's entry in ``provider_metadata``.
+METADATA_KEY: Final = "anthropic"
+_THINKING_TYPES: Final = frozenset({"thinking", "redacted_thinking"})
 
 #: Anthropic ``stop_reason`` -> ainative finish reason (anything else: ``stop``).
 STOP_REASONS: Final[Mapping[str, FinishReason]] = {
@@ -69,8 +83,36 @@ def _tool_input(call: ToolCall) -> dict[str, Any]:
         raise InvalidRequestError(f"tool call {call.id!r} has invalid arguments: {exc}") from None
 
 
+def thinking_metadata(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """``provider_metadata`` that carries a response's thinking blocks (empty for none)."""
+    return {METADATA_KEY: {"thinking_blocks": blocks}} if blocks else {}
+
+
+def _sent_thinking_blocks(message: Message) -> list[dict[str, Any]]:
+    """The signed thinking blocks an assistant message carries, as copies to send back."""
+    entry = message.provider_metadata.get(METADATA_KEY)
+    if entry is None:
+        return []
+    blocks = entry.get("thinking_blocks") if type(entry) is dict else None
+    if blocks is None:
+        return []
+    if type(blocks) is not list or not all(
+        type(b) is dict and b.get("type") in _THINKING_TYPES for b in blocks
+    ):
+        raise InvalidRequestError(
+            "provider_metadata['anthropic']['thinking_blocks'] must be a list of "
+            f"thinking or redacted_thinking blocks, got {blocks!r}"
+        )
+    return [copy.deepcopy(b) for b in blocks]
+
+
 def convert_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
-    """``(system, messages)`` in the Messages API shape; consecutive tool results merge."""
+    """``(system, messages)`` in the Messages API shape; consecutive tool results merge.
+
+    An assistant message's content is its thinking blocks (from ``provider_metadata``,
+    unchanged), then its text, then its ``tool_use`` blocks. A tool message with
+    ``is_error`` becomes a ``tool_result`` with ``"is_error": true``.
+    """
     system: list[str] = []
     out: list[dict[str, Any]] = []
     for message in messages:
@@ -79,7 +121,7 @@ def convert_messages(messages: list[Message]) -> tuple[str | None, list[dict[str
         elif message.role == "user":
             out.append({"role": "user", "content": message.content})
         elif message.role == "assistant":
-            blocks: list[dict[str, Any]] = []
+            blocks = _sent_thinking_blocks(message)
             if message.content:
                 blocks.append({"type": "text", "text": message.content})
             for call in message.tool_calls:
@@ -95,11 +137,13 @@ def convert_messages(messages: list[Message]) -> tuple[str | None, list[dict[str
         else:
             if not message.tool_call_id:
                 raise InvalidRequestError("a tool message needs a tool_call_id")
-            block = {
+            block: dict[str, Any] = {
                 "type": "tool_result",
                 "tool_use_id": message.tool_call_id,
                 "content": message.content,
             }
+            if message.is_error:
+                block["is_error"] = True
             previous = out[-1] if out else None
             if (
                 previous is not None
@@ -214,12 +258,18 @@ def completion_from_message(message: Any) -> Completion:
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
+    thinking: list[dict[str, Any]] = []
     for block in message.content:
         kind = getattr(block, "type", None)
         if kind == "text":
             text.append(block.text)
         elif kind == "thinking":
             reasoning.append(block.thinking)
+            thinking.append(
+                {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+            )
+        elif kind == "redacted_thinking":
+            thinking.append({"type": "redacted_thinking", "data": block.data})
         elif kind == "tool_use":
             calls.append(ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input)))
     reason = STOP_REASONS.get(message.stop_reason or "", "stop")
@@ -229,7 +279,11 @@ def completion_from_message(message: Any) -> Completion:
         tool_calls=calls,
         usage=_usage(message.usage),
         finish_reason=reason,
-        provider_metadata={"id": message.id, "model": message.model},
+        provider_metadata={
+            "id": message.id,
+            "model": message.model,
+            **thinking_metadata(thinking),
+        },
     )
 
 
@@ -239,7 +293,8 @@ class StreamTranslator:
 
     The message id and model are sent as one ``metadata`` event just before the first
     content event, so that nothing reaches the consumer before the first token (a failure
-    until then can still be retried).
+    until then can still be retried). The response's thinking blocks, signatures included,
+    are sent as one ``metadata`` event just before ``finish`` (`thinking_metadata`).
     """
 
     def __init__(self) -> None:
@@ -251,6 +306,10 @@ class StreamTranslator:
         self._tools: dict[int, tuple[str, int]] = {}
         self._tool_args: dict[int, bool] = {}  # content block index -> had input deltas
         self._tool_inputs: dict[int, Any] = {}  # input given whole in content_block_start
+        # content block index -> a thinking block: its type and its fields, the text of a
+        # ``thinking`` block in pieces (joined once, at the end)
+        self._thinking: dict[int, dict[str, Any]] = {}
+        self._thinking_text: dict[int, list[str]] = {}
 
     def _out(self, event: StreamEvent) -> list[StreamEvent]:
         if self._metadata is not None:
@@ -284,19 +343,27 @@ class StreamTranslator:
         if kind == "message_stop":
             self.stopped = True
             reason = STOP_REASONS.get(str(self.stop_reason or ""), "stop")
-            return [
-                *self._out(StreamEvent.usage_report(self.usage)),
-                StreamEvent.finish(reason, usage=self.usage),
-            ]
+            events = self._out(StreamEvent.usage_report(self.usage))
+            if self._thinking:
+                events.append(StreamEvent.metadata(thinking_metadata(self._thinking_blocks())))
+            events.append(StreamEvent.finish(reason, usage=self.usage))
+            return events
         return []
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[StreamEvent]:
         kind = block.get("type")
         if kind == "text" and block.get("text"):
             return self._out(StreamEvent(type="text", text=_string(block["text"], "text")))
-        if kind == "thinking" and block.get("thinking"):
-            thinking = _string(block["thinking"], "thinking")
-            return self._out(StreamEvent(type="reasoning", text=thinking))
+        if kind == "thinking":
+            thinking = _string(block.get("thinking") or "", "thinking")
+            signature = _string(block.get("signature") or "", "signature")
+            self._thinking[index] = {"type": "thinking", "signature": signature}
+            self._thinking_text[index] = [thinking]
+            return self._out(StreamEvent(type="reasoning", text=thinking)) if thinking else []
+        if kind == "redacted_thinking":
+            data = _string(block.get("data"), "redacted_thinking data")
+            self._thinking[index] = {"type": "redacted_thinking", "data": data}
+            return []
         if kind == "tool_use":
             call_id = _string(block.get("id"), "tool_use id")
             name = _string(block.get("name"), "tool_use name")
@@ -313,7 +380,17 @@ class StreamTranslator:
             return self._out(StreamEvent(type="text", text=_string(delta.get("text"), "text")))
         if kind == "thinking_delta":
             thinking = _string(delta.get("thinking"), "thinking")
+            pieces = self._thinking_text.get(index)
+            if pieces is not None:
+                pieces.append(thinking)
             return self._out(StreamEvent(type="reasoning", text=thinking))
+        if kind == "signature_delta":
+            signature = _string(delta.get("signature"), "signature")
+            block = self._thinking.get(index)
+            if block is None or block["type"] != "thinking":
+                raise ProviderResponseError(f"signature_delta for non-thinking block {index}")
+            block["signature"] = signature
+            return []
         if kind == "input_json_delta":
             tool = self._tools.get(index)
             if tool is None:
@@ -323,6 +400,17 @@ class StreamTranslator:
             piece = _string(delta.get("partial_json"), "partial_json")
             return self._out(StreamEvent.tool_call_delta(call_id, piece, index=position))
         return []
+
+    def _thinking_blocks(self) -> list[dict[str, Any]]:
+        """The thinking blocks seen so far, in block order, as the Messages API shapes them."""
+        blocks: list[dict[str, Any]] = []
+        for index in sorted(self._thinking):
+            block = self._thinking[index]
+            if block["type"] == "thinking":
+                text = "".join(self._thinking_text[index])
+                block = {"type": "thinking", "thinking": text, "signature": block["signature"]}
+            blocks.append(block)
+        return blocks
 
     def _block_stop(self, index: int) -> list[StreamEvent]:
         tool = self._tools.get(index)

@@ -2,7 +2,8 @@
 
 It speaks the documented wire format: ``POST /v1/messages`` answers with Server-Sent Events
 (``message_start``, ``content_block_start`` / ``content_block_delta`` (``text_delta``,
-``thinking_delta``, ``input_json_delta``) / ``content_block_stop``, ``message_delta``,
+``thinking_delta``, ``signature_delta``, ``input_json_delta``) / ``content_block_stop``
+(``redacted_thinking`` blocks come whole in their start), ``message_delta``,
 ``message_stop``, ``ping``, ``error``) when the body asks for ``"stream": true``, and with a
 Message JSON object otherwise; errors are HTTP statuses with Anthropic's error body. Each
 request takes the next scripted `AnthropicReply` (the last one repeats). The app runs on any
@@ -42,7 +43,8 @@ class AnthropicReply:
     """One scripted answer.
 
     Success: ``text`` streamed as ``chunks`` (default: word by word), optional ``thinking``
-    first, then ``tool_calls`` (``(name, arguments JSON)``, each streamed in ``tool_chunks``
+    (signed with ``signature``) and ``redacted_thinking`` blocks (their ``data``) first,
+    then ``tool_calls`` (``(name, arguments JSON)``, each streamed in ``tool_chunks``
     ``input_json_delta`` pieces). ``delay`` is slept before every event after
     ``message_start``. ``failure`` happens once ``fail_after`` content deltas were sent:
     an ``error`` event of ``error_type``, a dropped connection, a malformed data line or
@@ -54,6 +56,8 @@ class AnthropicReply:
     text: str = "Hello world"
     chunks: Sequence[str] | None = None
     thinking: str = ""
+    signature: str = "c2lnbmF0dXJl"
+    redacted_thinking: Sequence[str] = ()
     tool_calls: Sequence[tuple[str, str]] = ()
     tool_chunks: int = 3
     stop_reason: str | None = None
@@ -120,8 +124,10 @@ class AnthropicReply:
             block(
                 {"type": "thinking", "thinking": "", "signature": ""},
                 [{"type": "thinking_delta", "thinking": t} for t in _words(self.thinking)]
-                + [{"type": "signature_delta", "signature": "c2lnbmF0dXJl"}],
+                + [{"type": "signature_delta", "signature": self.signature}],
             )
+        for data in self.redacted_thinking:
+            block({"type": "redacted_thinking", "data": data}, [])
         if chunks and any(chunks):
             block(
                 {"type": "text", "text": ""},
@@ -159,7 +165,11 @@ class AnthropicReply:
         """The non-streamed Message object."""
         content: list[dict[str, Any]] = []
         if self.thinking:
-            content.append({"type": "thinking", "thinking": self.thinking, "signature": "c2ln"})
+            content.append(
+                {"type": "thinking", "thinking": self.thinking, "signature": self.signature}
+            )
+        for data in self.redacted_thinking:
+            content.append({"type": "redacted_thinking", "data": data})
         if self.text:
             content.append({"type": "text", "text": "".join(self.text_chunks())})
         for n, (name, arguments) in enumerate(self.tool_calls):

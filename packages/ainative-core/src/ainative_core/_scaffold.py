@@ -209,10 +209,17 @@ class Test{n.cls}Conformance(ProviderConformance):
     def provider_factory(self) -> ProviderFactory:
         def make(scenario: Scenario) -> {n.cls}:
             # Return a provider that behaves as `scenario` says: usually one pointed at a
-            # fake upstream (a loopback server) scripted for scenario.name.
+            # fake upstream (a loopback server) scripted for scenario.name. The tool result
+            # scenarios send the results of two calls and expect scenario.text back.
             return {n.cls}(api_key="test", base_url=None)
 
         return make
+
+    def upstream_tool_results(self) -> list[tuple[str, str]]:
+        # Each tool result of the last request your fake upstream received, in order, as
+        # (tool call id, content text), read from its record of requests. A provider with
+        # no upstream sets `has_upstream = False` on the class instead.
+        return super().upstream_tool_results()
 ''',
         "tests/test_plugin.py": f'''\
 """The plugin registers its provider under the ainative entry point group."""

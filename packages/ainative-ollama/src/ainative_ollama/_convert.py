@@ -44,7 +44,13 @@ def _arguments(text: str, call_id: str) -> Any:
 
 
 def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
-    """Messages in the ``/api/chat`` shape; a tool result names its tool (``tool_name``)."""
+    """Messages in the ``/api/chat`` shape; a tool result names its tool (``tool_name``).
+
+    Assistant tool calls carry their arguments as a JSON object. Ollama has no call ids: a
+    tool message's ``tool_name`` is the name of the call with its ``tool_call_id`` earlier in
+    the conversation (else the message's ``name``). Ollama has no error flag either: an
+    ``is_error`` result is sent as its content, the error's message.
+    """
     names: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     for message in messages:
@@ -61,7 +67,7 @@ def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
             ]
             names.update((call.id, call.name) for call in message.tool_calls)
         elif message.role == "tool":
-            name = message.name or names.get(message.tool_call_id or "")
+            name = names.get(message.tool_call_id or "") or message.name
             if name:
                 item["tool_name"] = name
         out.append(item)

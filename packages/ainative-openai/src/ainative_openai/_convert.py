@@ -9,6 +9,7 @@ from typing import Any, Final, final
 from ainative_core import (
     FinishReason,
     GenerateRequest,
+    InvalidRequestError,
     Message,
     ProviderResponseError,
     StreamEvent,
@@ -30,6 +31,12 @@ FINISH_REASONS: Final[dict[str, FinishReason]] = {
 
 
 def _message(message: Message) -> dict[str, Any]:
+    """One message in the Chat Completions shape.
+
+    Assistant tool calls are ``function`` calls whose ``arguments`` is the JSON text; a tool
+    result is a ``tool`` message answering ``tool_call_id`` (the API has no error flag: an
+    ``is_error`` result is sent as its content, the error's message).
+    """
     out: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.name is not None and message.role in ("system", "user", "assistant"):
         out["name"] = message.name
@@ -45,7 +52,9 @@ def _message(message: Message) -> dict[str, Any]:
         if not message.content:
             out["content"] = None
     if message.role == "tool":
-        out["tool_call_id"] = message.tool_call_id or ""
+        if not message.tool_call_id:
+            raise InvalidRequestError("a tool message needs a tool_call_id")
+        out["tool_call_id"] = message.tool_call_id
     return out
 
 
