@@ -1453,9 +1453,9 @@ class AIApp {
   }
 
   #update(id, changes) {
-    const messages = this.state.messages.map((m) =>
-      m.id === id ? { ...m, ...changes, metadata: { ...(m.metadata ?? {}), ...(changes.metadata ?? {}) } } : m,
-    );
+    const merge = (m) =>
+      changes.metadata === undefined ? { ...m, ...changes } : { ...m, ...changes, metadata: { ...(m.metadata ?? {}), ...changes.metadata } };
+    const messages = this.state.messages.map((m) => (m.id === id ? merge(m) : m));
     this.#set({ messages });
   }
 
