@@ -1177,7 +1177,9 @@ function wireMessage(message) {
   const wire = { role: message.role, content: message.content ?? '' };
   if (message.name) wire.name = message.name;
   if (message.toolCallId !== undefined) wire.tool_call_id = message.toolCallId;
-  if (message.toolCalls?.length) wire.tool_calls = message.toolCalls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args }));
+  if (message.toolCalls?.length) {
+    wire.tool_calls = message.toolCalls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args }));
+  }
   if (message.isError) wire.is_error = true;
   if (message.providerMetadata && Object.keys(message.providerMetadata).length) {
     wire.provider_metadata = message.providerMetadata;
@@ -1198,9 +1200,8 @@ function stateFields(wire) {
     }));
   }
   if (wire.is_error === true) fields.isError = true;
-  if (wire.provider_metadata && typeof wire.provider_metadata === 'object' && Object.keys(wire.provider_metadata).length) {
-    fields.providerMetadata = wire.provider_metadata;
-  }
+  const metadata = wire.provider_metadata;
+  if (metadata && typeof metadata === 'object' && Object.keys(metadata).length) fields.providerMetadata = metadata;
   return fields;
 }
 
@@ -1240,7 +1241,7 @@ class AIApp {
       ...(config.initialState ?? {}),
     };
     this.listeners = new Set();
-    /** The client's tools the last stream's model called (`{id, name, arguments}`): answer them with `submitToolResults`. */
+    /** The client's tools the last stream's model called (`{id, name, arguments}`): see `submitToolResults`. */
     this.pendingToolCalls = [];
     if (this.config.debug) {
       this.eventBus.onAll((event) => console.log('[AINative Debug]', event.type, event.payload));
@@ -1371,10 +1372,12 @@ class AIApp {
           this.#set({ metadata: { ...this.state.metadata, ...payload.metadata } });
         } else if (payload.type === 'tool_call' && payload.tool_call?.phase === 'end') {
           const call = payload.tool_call;
-          calls = [...calls, { id: String(call.id), name: String(call.name ?? ''), arguments: String(call.arguments ?? '') }];
+          const entry = { id: String(call.id), name: String(call.name ?? ''), arguments: String(call.arguments ?? '') };
+          calls = [...calls, entry];
           this.#update(reply.id, { toolCalls: calls });
         } else if (payload.type === 'tool_result' && payload.tool_result && typeof payload.tool_result === 'object') {
-          this.#set({ messages: [...this.state.messages, this.#message('tool', '', resultFields(payload.tool_result))] });
+          const answer = this.#message('tool', '', resultFields(payload.tool_result));
+          this.#set({ messages: [...this.state.messages, answer] });
           afterResults = true;
         }
       }),
@@ -1454,7 +1457,9 @@ class AIApp {
 
   #update(id, changes) {
     const merge = (m) =>
-      changes.metadata === undefined ? { ...m, ...changes } : { ...m, ...changes, metadata: { ...(m.metadata ?? {}), ...changes.metadata } };
+      changes.metadata === undefined
+        ? { ...m, ...changes }
+        : { ...m, ...changes, metadata: { ...(m.metadata ?? {}), ...changes.metadata } };
     const messages = this.state.messages.map((m) => (m.id === id ? merge(m) : m));
     this.#set({ messages });
   }
