@@ -4,6 +4,7 @@ repeated."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -174,3 +175,30 @@ def test_bearer_key_typed_into_the_page_stays_in_memory(
         assert replies(page) == ["hello there"]
         stored = page.evaluate("[localStorage.length, sessionStorage.length, document.cookie]")
         assert stored == [0, 0, ""]
+
+
+@TRANSPORTS
+def test_page_shows_each_tool_call_with_its_arguments_and_result(
+    page: Page, chat_server: ChatServer, transport: str
+) -> None:
+    script = {
+        "tool_call": [
+            {"name": "calculate", "arguments": {"expression": "6*7"}},
+            {"name": "calculate", "arguments": {"expression": "1/0"}},
+        ]
+    }
+    with chat_server(delay=0.0, model_tools=["calculate"]) as (_, live):
+        open_page(page, live.base_url + "/", transport)
+        page.fill("#options", json.dumps(script))
+        send(page, "what is 6*7?")
+        wait_until_idle(page)
+        lines = page.locator(".message.assistant .tool-call")
+        expect(lines).to_have_count(2, timeout=TIMEOUT)
+        assert lines.nth(0).inner_text() == 'calculate({"expression": "6*7"}) → 42'
+        assert lines.nth(1).inner_text().startswith('calculate({"expression": "1/0"}) → error: ')
+        assert lines.nth(1).get_attribute("class") == "tool-call failed"
+        shown = replies(page)
+        assert len(shown) == 2  # the turn that called the tools, and the answer to the results
+        assert shown[1].startswith("42\n")
+        expect(page.locator(".message.tool")).to_have_count(0)
+        expect(page.locator("#status")).to_have_text("")

@@ -8,7 +8,7 @@
  * `data`, `id`: tool events again); `stream-reconnect` (`attempt`, `delay`, `error`,
  * `lastEventId`); `stream-error` (`error` message, `code`, `retryable`, and `id` or
  * `status`); `stream-end` (`reason`: `complete | aborted | error`, `finishReason`,
- * `streamId`, `usage`), exactly once per stream.
+ * `streamId`, `usage`, `toolCalls`), exactly once per stream.
  */
 
 import {
@@ -48,6 +48,10 @@ function normalize(config) {
 
 const NO_ROUTE_CODES = new Set(['http_error', 'no_route', 'method_not_allowed']);
 
+function objects(value) {
+  return Array.isArray(value) ? value.filter((item) => item !== null && typeof item === 'object') : [];
+}
+
 function canFallBack(error) {
   if (error instanceof ServerError) {
     // A status with an ainative error body is the server's answer, not a missing route.
@@ -80,6 +84,8 @@ class Run {
     this.lastEventId = undefined;
     this.finishReason = undefined;
     this.usage = undefined;
+    this.messages = [];
+    this.toolCalls = [];
     this.streamError = undefined;
     this.reconnects = 0;
     this.stopped = false;
@@ -115,8 +121,12 @@ export class StreamingEngine {
 
   /**
    * Run a stream to its end, emitting bus events; resolves with the result
-   * (`{reason, finishReason, error, streamId, transport, reconnects, usage}`). Errors are
-   * reported on the bus and in the result, not thrown. `config`: `{url, method: 'SSE' |
+   * (`{reason, finishReason, error, streamId, transport, reconnects, usage, messages,
+   * toolCalls}`). `messages` are what the server's tool steps added to the conversation
+   * (wire messages: `tool_calls`, `tool_call_id`...); `toolCalls` (`{id, name, arguments}`)
+   * are the calls to the client's own tools a stream ended by (`finishReason`
+   * `'tool_call'`) waits for: answer them with `withToolResults`. Errors are reported on
+   * the bus and in the result, not thrown. `config`: `{url, method: 'SSE' |
    * 'WS' | 'AUTO', headers, reconnect, reconnectDelay, maxReconnectAttempts, signal}`
    * (delays in milliseconds); `data`: the action request (`{action, params, ...}`).
    */
@@ -255,6 +265,8 @@ export class StreamingEngine {
       transport: run.transportName,
       reconnects: run.reconnects,
       usage: run.usage,
+      messages: run.messages,
+      toolCalls: run.toolCalls,
     };
     this.lastResult = run.result;
     if (this.#run === run) this.#run = null;
@@ -263,6 +275,7 @@ export class StreamingEngine {
       finishReason: run.finishReason,
       streamId: run.streamId,
       usage: run.usage,
+      toolCalls: run.toolCalls,
     });
   }
 
@@ -273,6 +286,8 @@ export class StreamingEngine {
     if (type === 'done') {
       run.finishReason = typeof data?.finish_reason === 'string' ? data.finish_reason : 'stop';
       run.usage = data?.usage ?? undefined;
+      run.messages = objects(data?.messages);
+      run.toolCalls = objects(data?.tool_calls);
     } else if (type === 'error') {
       const message = typeof data === 'string' ? data : JSON.stringify(data);
       run.streamError = new ServerError(message, {

@@ -3,6 +3,7 @@
  *
  *     AINativeError            code, retryable
  *     ├── StreamingError       misuse: a stream is already active
+ *     ├── InvalidRequestError  a request this client cannot send (a tool call without output)
  *     ├── ConnectionError      could not connect (network down, route not served)
  *     ├── StreamInterrupted    the connection dropped before the stream's done event
  *     ├── ProtocolError        the server sent something undecodable
@@ -23,6 +24,13 @@ export class StreamingError extends AINativeError {
   constructor(message) {
     super(message, 'streaming_error');
     this.name = 'StreamingError';
+  }
+}
+
+export class InvalidRequestError extends AINativeError {
+  constructor(message) {
+    super(message, 'invalid_request');
+    this.name = 'InvalidRequestError';
   }
 }
 

@@ -13,6 +13,10 @@ export declare class AINativeError extends Error {
 export declare class StreamingError extends AINativeError {
   constructor(message: string);
 }
+/** A request this client cannot send: a tool call without an output or error. */
+export declare class InvalidRequestError extends AINativeError {
+  constructor(message: string);
+}
 /** Could not connect (network down, route not served). */
 export declare class ConnectionError extends AINativeError {
   constructor(message: string, options?: { cause?: unknown });
@@ -75,8 +79,8 @@ export interface StreamDataPayload {
   token?: string;
   metadata?: { stream_id?: string; provider?: string; model?: string | null; [key: string]: any };
   reasoning?: string;
-  tool_call?: Record<string, any>;
-  tool_result?: Record<string, any>;
+  tool_call?: ToolCallEventData;
+  tool_result?: ToolResultEventData;
   usage?: Record<string, any>;
   [key: string]: any;
 }
@@ -106,6 +110,8 @@ export interface StreamEndPayload {
   finishReason?: string;
   streamId?: string;
   usage?: Record<string, any>;
+  /** The calls to the client's own tools the stream ended by (`finishReason` `'tool_call'`). */
+  toolCalls: ToolCall[];
 }
 
 export interface EventPayloads {
@@ -166,9 +172,77 @@ export interface ActionRequest {
   context?: Record<string, any>;
   provider?: string | null;
   model?: string | null;
+  /** Provider options; the client's own tools go here as `tools: ToolSpec[]`. */
   options?: Record<string, any>;
+  /** The server tools the model may call: `true` (all) or their names (absent: the server's default). */
+  tools?: boolean | string[] | null;
   [key: string]: any;
 }
+
+// -- tools ---------------------------------------------------------------------------------
+
+/** A tool call the model asked for; `arguments` is the JSON text it produced. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/** A client tool offered to the model (in `options.tools`): `parameters` is a JSON schema. */
+export interface ToolSpec {
+  name: string;
+  description?: string;
+  parameters?: Record<string, any>;
+}
+
+/** A message as the wire carries it (`context.messages`, `done.messages`). */
+export interface WireMessage {
+  role: 'user' | 'assistant' | 'system' | 'tool';
+  content?: string;
+  name?: string;
+  tool_call_id?: string;
+  tool_calls?: ToolCall[];
+  is_error?: boolean;
+  provider_metadata?: Record<string, any>;
+}
+
+/** `tool_call` event data: `start` has `name`, `delta` `args_delta`, `end` `name` and `arguments`. */
+export interface ToolCallEventData {
+  phase: 'start' | 'delta' | 'end';
+  id: string;
+  index: number;
+  name?: string;
+  args_delta?: string;
+  arguments?: string;
+  /** The server runs this call (a server tool). */
+  server?: boolean;
+}
+
+/** `tool_result` event data: a server tool call that finished, with `result` or `error`. */
+export interface ToolResultEventData {
+  id: string;
+  name: string;
+  arguments: Record<string, any>;
+  result?: any;
+  error?: string;
+  duration_ms?: number;
+}
+
+/** Answers by tool call id: text as is, anything else sent as JSON. */
+export type ToolOutputs = Record<string, any>;
+
+/**
+ * The request that continues `request`'s conversation once the client ran the tools its
+ * stream ended with: its history, its message as the user's turn, `result.messages`, one
+ * tool message per call of `result.toolCalls`, and no `params.message`. Throws an
+ * `InvalidRequestError` for a call with neither output nor error.
+ */
+export declare function withToolResults(
+  request: ActionRequest,
+  result: Pick<StreamResult, 'messages' | 'toolCalls'>,
+  outputs: ToolOutputs,
+  options?: { errors?: Record<string, string> },
+): ActionRequest;
 
 export interface WireEvent {
   type: string;
@@ -193,6 +267,10 @@ export interface StreamResult {
   transport?: 'SSE' | 'WS';
   reconnects: number;
   usage?: Record<string, any>;
+  /** What the server's tool steps added to the conversation. */
+  messages: WireMessage[];
+  /** The calls to the client's own tools to answer (`finishReason` `'tool_call'`). */
+  toolCalls: ToolCall[];
 }
 
 export interface EngineOptions {
@@ -273,6 +351,14 @@ export interface Message {
   content: string;
   timestamp: number;
   metadata?: Record<string, any>;
+  /** On assistant messages: the tools the model called in this turn. */
+  toolCalls?: ToolCall[];
+  /** On tool messages: the call this answers, the tool's name, and whether it failed. */
+  toolCallId?: string;
+  name?: string;
+  isError?: boolean;
+  /** What a provider attached to an assistant turn and needs back (sent as `provider_metadata`). */
+  providerMetadata?: Record<string, any>;
 }
 
 export interface AIState {
@@ -294,7 +380,10 @@ export interface AppConfig extends EngineOptions {
   headers?: Record<string, string>;
   provider?: string;
   model?: string;
+  /** Provider options sent with every request; the client's own tools as `tools: ToolSpec[]`. */
   options?: Record<string, any>;
+  /** The server tools the model may call, sent with every request: `true` or their names. */
+  tools?: boolean | string[];
   reconnectDelay?: number;
   maxReconnectAttempts?: number;
 }
@@ -313,7 +402,13 @@ export declare class AIApp {
   getState(): Readonly<AIState>;
   onStateChange(listener: (state: AIState) => void): () => void;
   configure(changes: Partial<AppConfig>): void;
+  /** The client's tools the last stream's model called: answer them with `submitToolResults`. */
+  pendingToolCalls: ToolCall[];
   sendMessage(content: string, options?: ActionOptions): Promise<AIState>;
+  submitToolResults(
+    outputs: ToolOutputs,
+    options?: ActionOptions & { errors?: Record<string, string> },
+  ): Promise<AIState>;
   action(name: string, params?: Record<string, any>, options?: ActionOptions): Promise<AIState>;
   stopStreaming(): Promise<void>;
   destroy(): void;

@@ -43,8 +43,9 @@ for (const method of ['SSE', 'WS']) {
       assert.deepEqual(result.usage, { output_tokens: 10 });
       assert.equal(engine.isActive(), false);
       assert.deepEqual(of('stream-end'), [
-        { reason: 'complete', finishReason: 'stop', streamId: 's_1', usage: { output_tokens: 10 } },
+        { reason: 'complete', finishReason: 'stop', streamId: 's_1', usage: { output_tokens: 10 }, toolCalls: [] },
       ]);
+      assert.deepEqual([result.messages, result.toolCalls], [[], []]);
       const data = of('stream-data');
       assert.deepEqual(data[0], {
         type: 'metadata',

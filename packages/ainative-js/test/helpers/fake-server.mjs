@@ -9,15 +9,20 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** One stream: its log of events (wire JSON objects) and the followers reading it. */
 class Stream {
-  constructor(id, tokens, { delay = 0, error } = {}) {
+  constructor(id, tokens, { delay = 0, error, script } = {}) {
     this.id = id;
     this.events = [{ type: 'metadata', data: { stream_id: id, provider: 'fake', model: 'fake' } }];
     this.followers = new Set();
     this.finished = false;
     this.cancelled = false;
-    this.pending = [...tokens.map((token) => ({ type: 'token', data: token }))];
-    if (error) this.pending.push({ type: 'error', data: error.message, code: error.code, retryable: false });
-    this.pending.push({ type: 'done', data: { finish_reason: error ? 'error' : 'stop', usage: { output_tokens: tokens.length } } });
+    if (script) {
+      this.pending = [...script];
+      if (this.pending.at(-1)?.type !== 'done') this.pending.push({ type: 'done', data: { finish_reason: 'stop' } });
+    } else {
+      this.pending = [...tokens.map((token) => ({ type: 'token', data: token }))];
+      if (error) this.pending.push({ type: 'error', data: error.message, code: error.code, retryable: false });
+      this.pending.push({ type: 'done', data: { finish_reason: error ? 'error' : 'stop', usage: { output_tokens: tokens.length } } });
+    }
     this.delay = delay;
     this.timer = null;
   }
@@ -121,7 +126,10 @@ function readFrames(socket, onText, onClose) {
  * events), `cutAfter` (events a connection carries before the server drops it; applies
  * to every connection), `refuse(request)` returning `{status, error}` to refuse a start,
  * `noSSE` / `noWS` (the route answers a plain 404), `apiKey`, `error` (an error event
- * `{message, code}` before done).
+ * `{message, code}` before done), `script(request)` returning the wire events (`{type,
+ * data}`: tool calls and results, tokens, a `done` with `messages` and `tool_calls`) to
+ * send after the metadata instead of the tokens (a plain `done` is added when the list
+ * does not end with one).
  */
 export async function fakeServer(options = {}) {
   const streams = new Map();
@@ -135,7 +143,12 @@ export async function fakeServer(options = {}) {
 
   const newStream = (request) => {
     counter += 1;
-    const stream = new Stream(`s_${counter}`, tokensOf(request), { delay: options.delay ?? 0, error: options.error });
+    const script = options.script?.(request);
+    const stream = new Stream(`s_${counter}`, script ? [] : tokensOf(request), {
+      delay: options.delay ?? 0,
+      error: options.error,
+      script,
+    });
     streams.set(stream.id, stream);
     stream.start();
     return stream;

@@ -9,6 +9,7 @@ const __errors = (() => {
  *
  *     AINativeError            code, retryable
  *     ├── StreamingError       misuse: a stream is already active
+ *     ├── InvalidRequestError  a request this client cannot send (a tool call without output)
  *     ├── ConnectionError      could not connect (network down, route not served)
  *     ├── StreamInterrupted    the connection dropped before the stream's done event
  *     ├── ProtocolError        the server sent something undecodable
@@ -29,6 +30,13 @@ class StreamingError extends AINativeError {
   constructor(message) {
     super(message, 'streaming_error');
     this.name = 'StreamingError';
+  }
+}
+
+class InvalidRequestError extends AINativeError {
+  constructor(message) {
+    super(message, 'invalid_request');
+    this.name = 'InvalidRequestError';
   }
 }
 
@@ -102,7 +110,7 @@ async function responseError(response) {
   }
   return refusalError(response.status, fields, response.headers.get('retry-after'));
 }
-return { AINativeError, StreamingError, ConnectionError, StreamInterrupted, ProtocolError, ServerError, refusalError, responseError };
+return { AINativeError, StreamingError, InvalidRequestError, ConnectionError, StreamInterrupted, ProtocolError, ServerError, refusalError, responseError };
 })();
 
 // -- events.js ---------------------------------------------------------------------------
@@ -675,7 +683,7 @@ const __engine = (() => {
  * `data`, `id`: tool events again); `stream-reconnect` (`attempt`, `delay`, `error`,
  * `lastEventId`); `stream-error` (`error` message, `code`, `retryable`, and `id` or
  * `status`); `stream-end` (`reason`: `complete | aborted | error`, `finishReason`,
- * `streamId`, `usage`), exactly once per stream.
+ * `streamId`, `usage`, `toolCalls`), exactly once per stream.
  */
 
 const { AINativeError, ConnectionError, ServerError, StreamInterrupted, StreamingError } = __errors;
@@ -709,6 +717,10 @@ function normalize(config) {
 
 const NO_ROUTE_CODES = new Set(['http_error', 'no_route', 'method_not_allowed']);
 
+function objects(value) {
+  return Array.isArray(value) ? value.filter((item) => item !== null && typeof item === 'object') : [];
+}
+
 function canFallBack(error) {
   if (error instanceof ServerError) {
     // A status with an ainative error body is the server's answer, not a missing route.
@@ -741,6 +753,8 @@ class Run {
     this.lastEventId = undefined;
     this.finishReason = undefined;
     this.usage = undefined;
+    this.messages = [];
+    this.toolCalls = [];
     this.streamError = undefined;
     this.reconnects = 0;
     this.stopped = false;
@@ -776,8 +790,12 @@ class StreamingEngine {
 
   /**
    * Run a stream to its end, emitting bus events; resolves with the result
-   * (`{reason, finishReason, error, streamId, transport, reconnects, usage}`). Errors are
-   * reported on the bus and in the result, not thrown. `config`: `{url, method: 'SSE' |
+   * (`{reason, finishReason, error, streamId, transport, reconnects, usage, messages,
+   * toolCalls}`). `messages` are what the server's tool steps added to the conversation
+   * (wire messages: `tool_calls`, `tool_call_id`...); `toolCalls` (`{id, name, arguments}`)
+   * are the calls to the client's own tools a stream ended by (`finishReason`
+   * `'tool_call'`) waits for: answer them with `withToolResults`. Errors are reported on
+   * the bus and in the result, not thrown. `config`: `{url, method: 'SSE' |
    * 'WS' | 'AUTO', headers, reconnect, reconnectDelay, maxReconnectAttempts, signal}`
    * (delays in milliseconds); `data`: the action request (`{action, params, ...}`).
    */
@@ -916,6 +934,8 @@ class StreamingEngine {
       transport: run.transportName,
       reconnects: run.reconnects,
       usage: run.usage,
+      messages: run.messages,
+      toolCalls: run.toolCalls,
     };
     this.lastResult = run.result;
     if (this.#run === run) this.#run = null;
@@ -924,6 +944,7 @@ class StreamingEngine {
       finishReason: run.finishReason,
       streamId: run.streamId,
       usage: run.usage,
+      toolCalls: run.toolCalls,
     });
   }
 
@@ -934,6 +955,8 @@ class StreamingEngine {
     if (type === 'done') {
       run.finishReason = typeof data?.finish_reason === 'string' ? data.finish_reason : 'stop';
       run.usage = data?.usage ?? undefined;
+      run.messages = objects(data?.messages);
+      run.toolCalls = objects(data?.tool_calls);
     } else if (type === 'error') {
       const message = typeof data === 'string' ? data : JSON.stringify(data);
       run.streamError = new ServerError(message, {
@@ -1063,6 +1086,69 @@ class StreamingEngine {
 return { StreamingEngine };
 })();
 
+// -- tools.js ----------------------------------------------------------------------------
+
+const __tools = (() => {
+/**
+ * Answering the client's tools: the request that continues a stream ended by tool calls.
+ */
+
+const { InvalidRequestError } = __errors;
+
+const own = (object, key) => object != null && Object.prototype.hasOwnProperty.call(object, key);
+
+/**
+ * The wire `tool` message answering `call` (`{id, name}`): `outputs[id]` (text as is,
+ * anything else as JSON) or `errors[id]` (with `is_error`, read by the model as the call's
+ * error). A call with neither is an `InvalidRequestError`.
+ */
+function toolAnswer(call, outputs = {}, errors = {}) {
+  const id = String(call?.id);
+  const answer = { role: 'tool', tool_call_id: id };
+  if (call?.name) answer.name = String(call.name);
+  if (own(outputs, id)) {
+    const value = outputs[id];
+    answer.content = typeof value === 'string' ? value : JSON.stringify(value);
+  } else if (own(errors, id)) {
+    answer.content = String(errors[id]);
+    answer.is_error = true;
+  } else {
+    throw new InvalidRequestError(
+      `no output for tool call ${JSON.stringify(id)} (${call?.name}): give it in outputs or errors`,
+    );
+  }
+  return answer;
+}
+
+/**
+ * The request that continues `request`'s conversation once the client ran the tools its
+ * stream ended with (`result.finishReason === 'tool_call'`; `result` is what
+ * `StreamingEngine.start` resolved with).
+ *
+ * Its `context.messages` are `request`'s, then its `params.message` as the user's turn,
+ * then what the stream added (`result.messages`), then one tool message per call of
+ * `result.toolCalls`: `outputs[id]` or `errors[id]` (see `toolAnswer`). It has no
+ * `params.message`: the server continues the conversation as it stands. A call with
+ * neither output nor error throws an `InvalidRequestError`.
+ */
+function withToolResults(request, result, outputs, { errors = {} } = {}) {
+  const context = request?.context ?? {};
+  const messages = [...(Array.isArray(context.messages) ? context.messages : [])];
+  const params = { ...(request?.params ?? {}) };
+  let message = params.message;
+  delete params.message;
+  if (!message) {
+    message = params.prompt;
+    delete params.prompt;
+  }
+  if (typeof message === 'string') messages.push({ role: 'user', content: message });
+  messages.push(...(result?.messages ?? []));
+  for (const call of result?.toolCalls ?? []) messages.push(toolAnswer(call, outputs, errors));
+  return { ...request, params, context: { ...context, messages } };
+}
+return { toolAnswer, withToolResults };
+})();
+
 // -- app.js ------------------------------------------------------------------------------
 
 const __app = (() => {
@@ -1071,11 +1157,15 @@ const __app = (() => {
  *
  * State: `{messages, context, streaming, error, metadata}` plus the keys of
  * `initialState`; a new object on every change (listeners can compare by identity).
+ * Messages: `{id, role, content, timestamp, metadata?}`; assistant messages may hold
+ * `toolCalls` (`{id, name, arguments}`, arguments as JSON text) and `providerMetadata`,
+ * tool messages `toolCallId`, `name` and `isError`.
  */
 
-const { ConnectionError, StreamingError, responseError } = __errors;
+const { ConnectionError, InvalidRequestError, StreamingError, responseError } = __errors;
 const { EventBus } = __events;
 const { StreamingEngine } = __engine;
+const { toolAnswer } = __tools;
 const { endpoints } = __urls;
 
 let counter = 0;
@@ -1085,12 +1175,61 @@ function messageId() {
   return `m${Date.now().toString(36)}${counter}`;
 }
 
+/** A state message as the wire's Message (`tool_calls`, `tool_call_id`, `is_error`...). */
+function wireMessage(message) {
+  const wire = { role: message.role, content: message.content ?? '' };
+  if (message.name) wire.name = message.name;
+  if (message.toolCallId !== undefined) wire.tool_call_id = message.toolCallId;
+  if (message.toolCalls?.length) {
+    wire.tool_calls = message.toolCalls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args }));
+  }
+  if (message.isError) wire.is_error = true;
+  if (message.providerMetadata && Object.keys(message.providerMetadata).length) {
+    wire.provider_metadata = message.providerMetadata;
+  }
+  return wire;
+}
+
+/** The fields of a state message for a wire Message (no `id`, `timestamp`). */
+function stateFields(wire) {
+  const fields = { role: wire.role, content: typeof wire.content === 'string' ? wire.content : '' };
+  if (wire.name) fields.name = String(wire.name);
+  if (wire.tool_call_id != null) fields.toolCallId = String(wire.tool_call_id);
+  if (Array.isArray(wire.tool_calls) && wire.tool_calls.length) {
+    fields.toolCalls = wire.tool_calls.map((call) => ({
+      id: String(call?.id),
+      name: String(call?.name ?? ''),
+      arguments: typeof call?.arguments === 'string' ? call.arguments : JSON.stringify(call?.arguments ?? {}),
+    }));
+  }
+  if (wire.is_error === true) fields.isError = true;
+  const metadata = wire.provider_metadata;
+  if (metadata && typeof metadata === 'object' && Object.keys(metadata).length) fields.providerMetadata = metadata;
+  return fields;
+}
+
+/** The state fields of the tool message a `tool_result` event's data stands for. */
+function resultFields(data) {
+  const fields = { role: 'tool', toolCallId: String(data.id) };
+  if (data.name) fields.name = String(data.name);
+  if (data.error !== undefined) {
+    fields.content = String(data.error);
+    fields.isError = true;
+  } else {
+    fields.content = typeof data.result === 'string' ? data.result : JSON.stringify(data.result ?? null);
+  }
+  return fields;
+}
+
 class AIApp {
   /**
    * `config`: `apiUrl` (default: the page's origin), `streamMethod` (`'SSE'`, `'WS'`,
    * `'AUTO'`), `initialState`, `reconnect`, `debug` (logs every bus event), and beyond the
    * seed: `apiKey`, `headers`, `provider`, `model`, `options` (provider options sent with
-   * every request), `reconnectDelay`, `maxReconnectAttempts`, `fetch`, `WebSocket`.
+   * every request; the client's own tools go there as `options.tools`, `[{name,
+   * description, parameters}]`), `tools` (the server tools the model may call: `true` or
+   * their names; sent with every request), `reconnectDelay`, `maxReconnectAttempts`,
+   * `fetch`, `WebSocket`.
    */
   constructor(config = {}) {
     this.config = { streamMethod: 'SSE', reconnect: true, ...config };
@@ -1105,6 +1244,8 @@ class AIApp {
       ...(config.initialState ?? {}),
     };
     this.listeners = new Set();
+    /** The client's tools the last stream's model called (`{id, name, arguments}`): see `submitToolResults`. */
+    this.pendingToolCalls = [];
     if (this.config.debug) {
       this.eventBus.onAll((event) => console.log('[AINative Debug]', event.type, event.payload));
     }
@@ -1130,14 +1271,37 @@ class AIApp {
 
   /**
    * Append the user's message and stream the reply into a new assistant message (the
-   * conversation so far goes along as `context.messages`). Resolves with the state once
-   * the reply has ended; errors end up in `state.error` and on the bus.
+   * conversation so far goes along as `context.messages`, tool calls and results
+   * included). Resolves with the state once the reply has ended; errors end up in
+   * `state.error` and on the bus. A tool loop shows as it runs: each call joins the
+   * assistant message's `toolCalls`, each server tool's result is a `tool` message after
+   * it, and what the model says next is a new assistant message. A reply ended by calls
+   * to the client's own tools leaves them in `pendingToolCalls`.
    */
   async sendMessage(content, options = {}) {
     if (options.stream !== false) this.#checkIdle();
-    const history = this.state.messages.map(({ role, content: text }) => ({ role, content: text }));
+    const history = this.state.messages.map(wireMessage);
     this.#set({ messages: [...this.state.messages, this.#message('user', content)] });
     return this.action('chat', { message: content }, { stream: true, ...options, history });
+  }
+
+  /**
+   * Answer `pendingToolCalls` (`outputs[id]`: text as is, anything else as JSON; or
+   * `errors[id]`, which the model reads as the call's error) and let the model go on: the
+   * tool messages join the state and the conversation is sent without a new message.
+   * Throws an `InvalidRequestError` when a call has no answer or none is pending.
+   */
+  async submitToolResults(outputs = {}, options = {}) {
+    const { errors = {}, ...rest } = options;
+    if (rest.stream !== false) this.#checkIdle();
+    const pending = this.pendingToolCalls;
+    if (!pending.length) throw new InvalidRequestError('cannot submit tool results: no pending calls');
+    const answers = pending.map((call) => toolAnswer(call, outputs, errors));
+    this.pendingToolCalls = [];
+    const added = answers.map((answer) => this.#message('tool', '', stateFields(answer)));
+    this.#set({ messages: [...this.state.messages, ...added] });
+    const history = this.state.messages.map(wireMessage);
+    return this.action('chat', {}, { stream: true, ...rest, history });
   }
 
   /** Run action `name` with `params`, streamed (`{stream: true}`) or not; `context` is merged in. */
@@ -1151,6 +1315,7 @@ class AIApp {
       context: history === undefined ? { ...this.state.context } : { ...this.state.context, messages: history },
       options: { ...(this.config.options ?? {}) },
     };
+    if (this.config.tools !== undefined && this.config.tools !== null) request.tools = this.config.tools;
     if (this.config.provider) request.provider = this.config.provider;
     if (this.config.model) request.model = this.config.model;
     this.eventBus.emit('action', { action: name, params });
@@ -1184,17 +1349,39 @@ class AIApp {
   }
 
   async #stream(request) {
-    const reply = this.#message('assistant', '');
-    this.#set({ messages: [...this.state.messages, reply], streaming: true, error: null });
+    const first = this.#message('assistant', '');
+    this.pendingToolCalls = [];
+    this.#set({ messages: [...this.state.messages, first], streaming: true, error: null });
+    const firstIndex = this.state.messages.length - 1;
+    // The assistant message the model writes to now; after tool results, the next token opens another.
+    let reply = first;
     let text = '';
+    let calls = [];
+    let afterResults = false;
     const bus = this.eventBus;
     const stops = [
       bus.on('stream-data', ({ payload }) => {
         if (payload.type === 'token') {
+          if (afterResults) {
+            afterResults = false;
+            reply = this.#message('assistant', '');
+            text = '';
+            calls = [];
+            this.#set({ messages: [...this.state.messages, reply] });
+          }
           text += payload.token;
           this.#update(reply.id, { content: text });
         } else if (payload.type === 'metadata') {
           this.#set({ metadata: { ...this.state.metadata, ...payload.metadata } });
+        } else if (payload.type === 'tool_call' && payload.tool_call?.phase === 'end') {
+          const call = payload.tool_call;
+          const entry = { id: String(call.id), name: String(call.name ?? ''), arguments: String(call.arguments ?? '') };
+          calls = [...calls, entry];
+          this.#update(reply.id, { toolCalls: calls });
+        } else if (payload.type === 'tool_result' && payload.tool_result && typeof payload.tool_result === 'object') {
+          const answer = this.#message('tool', '', resultFields(payload.tool_result));
+          this.#set({ messages: [...this.state.messages, answer] });
+          afterResults = true;
         }
       }),
       bus.on('stream-error', ({ payload }) => {
@@ -1212,11 +1399,30 @@ class AIApp {
     try {
       const result = await this.engine.start(config, request);
       this.#update(reply.id, { metadata: { finishReason: result.finishReason, streamId: result.streamId } });
+      this.pendingToolCalls = [...(result.toolCalls ?? [])];
+      this.#exactTranscript(firstIndex, result.messages ?? []);
     } finally {
       for (const stop of stops) stop();
       this.#set({ streaming: false });
     }
     return this.state;
+  }
+
+  /**
+   * Put the server's own record of the tool steps (what providers attached to them
+   * included) in place of the messages built while they streamed.
+   */
+  #exactTranscript(first, transcript) {
+    const shown = this.state.messages.slice(first, first + transcript.length);
+    if (!transcript.length || shown.map((m) => m.role).join() !== transcript.map((m) => m.role).join()) return;
+    const messages = [...this.state.messages];
+    transcript.forEach((wire, offset) => {
+      const { id, timestamp, metadata } = messages[first + offset];
+      const exact = { id, timestamp, ...stateFields(wire) };
+      if (metadata !== undefined) exact.metadata = metadata;
+      messages[first + offset] = exact;
+    });
+    this.#set({ messages });
   }
 
   async #call(request) {
@@ -1235,7 +1441,7 @@ class AIApp {
       }
       if (!response.ok) throw await responseError(response);
       const body = await response.json();
-      const added = (body.messages ?? []).map((m) => this.#message(m.role, m.content));
+      const added = (body.messages ?? []).map((m) => this.#message(m.role, '', stateFields(m)));
       this.#set({
         messages: [...this.state.messages, ...added],
         context: { ...this.state.context, ...(body.context ?? {}) },
@@ -1248,14 +1454,16 @@ class AIApp {
     return this.state;
   }
 
-  #message(role, content) {
-    return { id: messageId(), role, content, timestamp: Date.now() };
+  #message(role, content, fields = {}) {
+    return { id: messageId(), role, content, timestamp: Date.now(), ...fields };
   }
 
   #update(id, changes) {
-    const messages = this.state.messages.map((m) =>
-      m.id === id ? { ...m, ...changes, metadata: { ...(m.metadata ?? {}), ...(changes.metadata ?? {}) } } : m,
-    );
+    const merge = (m) =>
+      changes.metadata === undefined
+        ? { ...m, ...changes }
+        : { ...m, ...changes, metadata: { ...(m.metadata ?? {}), ...changes.metadata } };
+    const messages = this.state.messages.map((m) => (m.id === id ? merge(m) : m));
     this.#set({ messages });
   }
 
@@ -1387,13 +1595,15 @@ return { AINativeClient };
 const { AIApp, createAIApp } = __app;
 const { AINativeClient } = __client;
 const { StreamingEngine } = __engine;
-const { AINativeError, ConnectionError, ProtocolError, ServerError, StreamInterrupted, StreamingError } = __errors;
+const { AINativeError, ConnectionError, InvalidRequestError, ProtocolError, ServerError, StreamInterrupted, StreamingError } = __errors;
 const { EventBus } = __events;
 const { SSEDecoder } = __sse;
+const { withToolResults } = __tools;
 /**
  * ainative's browser and Node client: `StreamingEngine` and `EventBus` with the seed's
  * names and payloads, `AINativeClient` for tokens as an async iterator, and `AIApp` for
- * a chat's state. Streams over SSE (fetch) or WebSocket, resume after a dropped
+ * a chat's state (tool calls included; `withToolResults` answers the client's own tools
+ * for the engine). Streams over SSE (fetch) or WebSocket, resume after a dropped
  * connection with nothing lost or repeated, and stop on the server when stopped here.
  */
 
@@ -1406,6 +1616,7 @@ export {
   AINativeError,
   ConnectionError,
   EventBus,
+  InvalidRequestError,
   ProtocolError,
   SSEDecoder,
   ServerError,
@@ -1414,4 +1625,5 @@ export {
   StreamingError,
   VERSION,
   createAIApp,
+  withToolResults,
 };
