@@ -60,16 +60,6 @@ def frontend_modules() -> Path:
 Node = Callable[..., Any]
 
 
-async def wait_until(condition: Callable[[], bool]) -> None:
-    """Return once ``condition()`` holds (polled for at most 10 s, else AssertionError)."""
-    with anyio.fail_after(10):
-        for _ in range(2000):
-            if condition():
-                return
-            await anyio.sleep(0.005)
-    raise AssertionError("condition never held")
-
-
 @pytest.fixture
 def node(frontend_modules: Path) -> Node:
     """``await node("ui_chat.mjs", {...})``: run a script of this folder; its JSON output."""

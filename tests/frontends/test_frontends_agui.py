@@ -16,11 +16,12 @@ import httpx
 import pytest
 from ag_ui.core import Event, RunFinishedCancelledOutcome
 from pydantic import BaseModel, TypeAdapter
+from tests.server.server_helpers import wait_until
 
 from ainative_core import ProviderUnavailable, SSEDecoder, StreamEvent, Usage
 from ainative_testing import FakeProvider, ScriptedProvider, TCPProxy
 
-from .conftest import Node, Serve, wait_until
+from .conftest import Node, Serve
 
 pytestmark = pytest.mark.anyio
 

@@ -15,11 +15,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from tests.server.server_helpers import wait_until
 
 from ainative_core import StreamEvent, Usage
 from ainative_testing import FakeProvider, ScriptedProvider, TCPProxy
 
-from .conftest import Node, Serve, wait_until
+from .conftest import Node, Serve
 
 pytestmark = pytest.mark.anyio
 

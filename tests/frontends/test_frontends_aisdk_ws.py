@@ -12,10 +12,11 @@ import random
 from typing import Any
 
 import pytest
+from tests.server.server_helpers import wait_until
 
 from ainative_testing import FakeProvider
 
-from .conftest import Node, Serve, wait_until
+from .conftest import Node, Serve
 
 pytestmark = pytest.mark.anyio
 

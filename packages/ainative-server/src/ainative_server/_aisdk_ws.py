@@ -46,6 +46,7 @@ from ._aliases import StreamAliases
 from ._conversation import RESPOND
 from ._encoding import Encoder, Encoding
 from ._http import validate
+from ._parts import numbered
 from ._socket import SocketSession, socket_endpoint
 from ._store import StoredEvent
 
@@ -90,14 +91,11 @@ class UIChunkEncoding(Encoding[Chunks]):
         super().__init__("ai-sdk-ws")
 
     def encoder(self, stream_id: str) -> Encoder[Chunks]:
-        make = UI_MESSAGE_STREAM.parts(stream_id)
-        count = 0
+        number = numbered(UI_MESSAGE_STREAM.parts(stream_id))
 
         def encode(event: StoredEvent) -> Chunks:
-            nonlocal count
-            parts = make(event)
-            first = count
-            count += len(parts)
+            ordinal, parts = number(event)
+            first = ordinal - 1  # sequences start at 0
             tails = tuple(
                 f',"sequence":{first + i},"chunk":{part}}}' for i, part in enumerate(parts)
             )
