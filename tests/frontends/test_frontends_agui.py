@@ -16,6 +16,7 @@ import httpx
 import pytest
 from ag_ui.core import Event, RunFinishedCancelledOutcome
 from pydantic import BaseModel, TypeAdapter
+from tests.server.server_helpers import wait_until
 
 from ainative_core import ProviderUnavailable, SSEDecoder, StreamEvent, Usage
 from ainative_testing import FakeProvider, ScriptedProvider, TCPProxy
@@ -77,15 +78,6 @@ def validated(objs: list[dict[str, Any]]) -> list[Any]:
 
 def decode(body: bytes) -> list[tuple[int, dict[str, Any]]]:
     return [(int(e.id), json.loads(e.data)) for e in SSEDecoder().feed(body)]
-
-
-async def wait_until(condition: Any) -> None:
-    with anyio.fail_after(10):
-        for _ in range(2000):
-            if condition():
-                return
-            await anyio.sleep(0.005)
-    raise AssertionError("condition never held")
 
 
 async def test_http_agent_runs_reasoning_text_and_a_tool_call(serve: Serve, node: Node) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from tests.server.server_helpers import wait_until
 
 from ainative_core import StreamEvent, Usage
 from ainative_testing import FakeProvider, ScriptedProvider, TCPProxy
@@ -45,15 +46,6 @@ def chat(api: str, *, chat_id: str = "chat-1", **extra: Any) -> dict[str, Any]:
 
 def without_message_id(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k != "id"}
-
-
-async def wait_until(condition: Any) -> None:
-    with anyio.fail_after(10):
-        for _ in range(2000):
-            if condition():
-                return
-            await anyio.sleep(0.005)
-    raise AssertionError("condition never held")
 
 
 async def test_use_chat_reads_reasoning_text_and_a_tool_call_into_one_message(

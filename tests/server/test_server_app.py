@@ -273,7 +273,15 @@ async def test_a_plugin_transport_adds_its_route(
             with anyio.fail_after(10):
                 denied = await client.get("/ai/hello")
                 hello = await client.get("/ai/hello", headers={"Authorization": "Bearer k"})
-    assert sorted(server.transports()) == ["ag-ui", "ai-sdk", "hello", "openai", "sse", "ws"]
+    assert sorted(server.transports()) == [
+        "ag-ui",
+        "ai-sdk",
+        "ai-sdk-ws",
+        "hello",
+        "openai",
+        "sse",
+        "ws",
+    ]
     assert denied.status_code == 401
     assert hello.json() == {"hello": "echo"}
 

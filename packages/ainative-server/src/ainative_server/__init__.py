@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ._agui import AGUITransport as AGUITransport
     from ._aisdk import UIMessageStreamEncoding as UIMessageStreamEncoding
     from ._aisdk import UIMessageStreamTransport as UIMessageStreamTransport
+    from ._aisdk_ws import UIChunkEncoding as UIChunkEncoding
+    from ._aisdk_ws import UIMessageSocketTransport as UIMessageSocketTransport
     from ._config import ServerConfig as ServerConfig
     from ._encoding import Batch as Batch
     from ._encoding import Encoder as Encoder
@@ -97,6 +99,8 @@ __all__ = [
     "Tool",
     "ToolRegistry",
     "ToolRequest",
+    "UIChunkEncoding",
+    "UIMessageSocketTransport",
     "UIMessageStreamEncoding",
     "UIMessageStreamTransport",
     "WebSocketEncoding",

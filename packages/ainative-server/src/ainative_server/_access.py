@@ -216,7 +216,7 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         from ._http import error_response
-        from ._ws import refuse_handshake
+        from ._socket import refuse_handshake
 
         conn = HTTPConnection(scope)
         try:

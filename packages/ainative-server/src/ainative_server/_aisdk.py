@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ainative_core import InvalidRequestError, StreamNotFoundError, WireEvent
+from ainative_core import ActionRequest, InvalidRequestError, StreamNotFoundError, WireEvent
 
 from ._aliases import StreamAliases
 from ._conversation import RESPOND, conversation_request
@@ -48,7 +48,14 @@ from ._store import StoredEvent
 if TYPE_CHECKING:
     from ._server import AINativeServer
 
-__all__ = ["UIMessageStreamEncoding", "UIMessageStreamTransport", "messages_from_ui"]
+__all__ = [
+    "UI_MESSAGE_STREAM",
+    "UIMessageStreamEncoding",
+    "UIMessageStreamTransport",
+    "chat_request",
+    "messages_from_ui",
+    "stream_of",
+]
 
 STREAM_HEADER: Final = {"x-vercel-ai-ui-message-stream": "v1"}
 RUN_ID_HEADER: Final = "x-workflow-run-id"
@@ -360,6 +367,24 @@ def _assistant_step(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"role": "assistant", "content": text, "tool_calls": calls}, *results]
 
 
+def chat_request(data: Any, prefix: str = "") -> tuple[ActionRequest, str | None]:
+    """The ``respond`` request of a ``useChat`` body (``id``, ``messages``, and optional
+    ``provider``, ``model``, ``options``, ``tools``), and its chat id; `InvalidRequestError` names
+    what is wrong (after ``prefix``)."""
+    body = validate(_ChatBody, data, prefix)
+    messages = messages_from_ui([m.model_dump() for m in body.messages])
+    if not messages:
+        raise InvalidRequestError(f"{prefix}messages: nothing to answer (no text or tool output)")
+    action = conversation_request(
+        messages,
+        provider=body.provider,
+        model=body.model,
+        options=body.options,
+        tools=body.tools,
+    )
+    return action, body.id
+
+
 def _start_index(request: Request) -> int:
     raw = request.query_params.get("startIndex")
     if raw is None:
@@ -391,21 +416,9 @@ class UIMessageStreamTransport:
 
         async def start(request: Request) -> Response:
             """Start a run on useChat's conversation; stream its UI message parts."""
-            body = validate(
-                _ChatBody,
-                await read_json(request, limit, max_depth=depth, plain_text=server.config),
+            action, chat_id = chat_request(
+                await read_json(request, limit, max_depth=depth, plain_text=server.config)
             )
-            messages = messages_from_ui([m.model_dump() for m in body.messages])
-            if not messages:
-                raise InvalidRequestError("messages: nothing to answer (no text or tool output)")
-            action = conversation_request(
-                messages,
-                provider=body.provider,
-                model=body.model,
-                options=body.options,
-                tools=body.tools,
-            )
-            chat_id = body.id
 
             def started(stream_id: str) -> dict[str, str]:
                 if chat_id:
@@ -420,7 +433,7 @@ class UIMessageStreamTransport:
             """The parts after ``startIndex`` of a stream, or of a chat's running stream."""
             name = request.path_params["id"]
             index = _start_index(request)
-            stream_id = await _stream_of(server, chats, name, running_only=True)
+            stream_id = await stream_of(server, chats, name, running_only=True)
             if stream_id is None:
                 return Response(status_code=204)
             headers = dict(STREAM_HEADER)
@@ -435,7 +448,7 @@ class UIMessageStreamTransport:
         async def stop(request: Request) -> Response:
             """Stop a chat's latest run (or a stream): its provider call is cancelled."""
             name = request.path_params["id"]
-            stream_id = await _stream_of(server, chats, name, running_only=False)
+            stream_id = await stream_of(server, chats, name, running_only=False)
             if stream_id is None:
                 raise StreamNotFoundError(f"no stream for {name!r}")
             was_running = await server.cancel(stream_id, caller=server.caller(request))
@@ -448,7 +461,7 @@ class UIMessageStreamTransport:
         ]
 
 
-async def _stream_of(
+async def stream_of(
     server: AINativeServer, aliases: StreamAliases, name: str, *, running_only: bool
 ) -> str | None:
     """The stream ``name`` stands for: a retained stream of that id, else the latest stream

@@ -42,6 +42,7 @@ __all__ = [
     "PartsResponse",
     "count_parts",
     "drop_parts",
+    "numbered",
     "token_json",
 ]
 
@@ -71,22 +72,31 @@ class PartsEncoding(Encoding[bytes]):
         """A new part maker for ``stream_id``, called once per event from event 1."""
 
     def encoder(self, stream_id: str) -> Encoder[bytes]:
-        make = self.parts(stream_id)
-        ordinal = 0
+        number = numbered(self.parts(stream_id))
 
         def encode(event: StoredEvent) -> bytes:
-            nonlocal ordinal
-            parts = make(event)
+            first, parts = number(event)
             if len(parts) == 1:  # the common case: one token, one delta
-                ordinal += 1
-                return f"id: {ordinal}\ndata: {parts[0]}\n\n".encode()
-            blocks = []
-            for part in parts:
-                ordinal += 1
-                blocks.append(f"id: {ordinal}\ndata: {part}\n\n")
+                return f"id: {first}\ndata: {parts[0]}\n\n".encode()
+            blocks = [f"id: {first + i}\ndata: {part}\n\n" for i, part in enumerate(parts)]
             return "".join(blocks).encode()
 
         return encode
+
+
+def numbered(make: Parts) -> Callable[[StoredEvent], tuple[int, list[str]]]:
+    """``make`` with the ordinal of each event's first part (parts are numbered 1, 2, 3 ...
+    across the stream): called once per event in id order from event 1, as ``make`` is."""
+    count = 0
+
+    def number(event: StoredEvent) -> tuple[int, list[str]]:
+        nonlocal count
+        parts = make(event)
+        first = count + 1
+        count += len(parts)
+        return first, parts
+
+    return number
 
 
 def _part_id(body: bytes, start: int) -> int | None:

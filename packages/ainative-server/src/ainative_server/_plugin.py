@@ -13,6 +13,7 @@ def ainative_register_transports(register: Any) -> None:
     register("ws", server="ainative_server._ws:WebSocketTransport")
     register("openai", server="ainative_server._openai_api:OpenAIAPI")
     register("ai-sdk", server="ainative_server._aisdk:UIMessageStreamTransport")
+    register("ai-sdk-ws", server="ainative_server._aisdk_ws:UIMessageSocketTransport")
     register("ag-ui", server="ainative_server._agui:AGUITransport")
 
 

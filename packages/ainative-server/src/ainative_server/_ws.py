@@ -22,7 +22,6 @@ ping/pong (uvicorn ``ws_ping_interval``, Hypercorn ``websocket_ping_interval``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -31,33 +30,26 @@ import anyio.abc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from ainative_core import (
     ActionRequest,
-    AINativeError,
-    AuthenticationError,
     InvalidRequestError,
-    PayloadTooLargeError,
     WireEvent,
     error_fields,
-    get_logger,
 )
 
 from ._encoding import Encoder, Encoding
-from ._http import client_can_resume, error_response, error_status, log_unexpected, validate
-from ._json import parse_json
+from ._http import client_can_resume, error_status, validate
+from ._socket import SocketSession, socket_endpoint
 from ._store import StoredEvent
 
 if TYPE_CHECKING:
     from ._access import Caller
     from ._server import AINativeServer
 
-__all__ = ["WebSocketEncoding", "WebSocketTransport", "refusal_frames", "refuse_handshake"]
+__all__ = ["WebSocketEncoding", "WebSocketTransport", "refusal_frames"]
 
-_logger = get_logger("ainative.server")
-
-_CLOSED = (WebSocketDisconnect, OSError, RuntimeError)
 _MAX_ID_DIGITS: Final = 18
 
 
@@ -102,133 +94,70 @@ def refusal_frames(exc: BaseException, stream_id: str | None = None) -> list[str
 
 
 @final
-class _Session:
-    """One socket: reads client frames and runs one subscription task per stream."""
+class _Session(SocketSession):
+    """One socket of wire protocol v1: one subscription task per stream."""
 
     def __init__(self, server: AINativeServer, websocket: WebSocket, caller: Caller) -> None:
-        self.server = server
-        self.websocket = websocket
-        self.caller = caller
-        """Who opened the socket: the owner of the streams it starts."""
-        self.lock = anyio.Lock()
+        super().__init__(server, websocket, caller)
         self.followers: dict[str, anyio.CancelScope] = {}
         self.resumable = client_can_resume(websocket)
         """Whether the client resumes after a drop (the upgrade's declaration, or hello)."""
 
-    async def send(self, frames: list[str]) -> None:
-        """Send ``frames`` in order; `TimeoutError` when the client stops reading for
-        ``send_timeout`` seconds."""
-        with anyio.fail_after(self.server.config.send_timeout):
-            async with self.lock:
-                for frame in frames:
-                    await self.websocket.send_text(frame)
+    async def handle(self, frame: dict[str, Any], tg: anyio.abc.TaskGroup) -> None:
+        kind = frame.get("type")
+        if kind == "cancel":
+            await self.server.cancel(_stream_id(frame), caller=self.caller)
+        elif kind == "resume":
+            stream_id = _stream_id(frame)
+            after = _last_event_id(frame.get("last_event_id", 0))
+            tg.start_soon(self._follow, None, stream_id, after)
+        elif kind is None or kind == "action":
+            request = validate(ActionRequest, frame)
+            tg.start_soon(self._follow, request, None, 0)
+        elif kind == "hello":
+            resumable = frame.get("resumable", False)
+            if not isinstance(resumable, bool):
+                raise InvalidRequestError("resumable: expected true or false")
+            self.resumable = resumable
+        else:
+            raise InvalidRequestError(
+                f"type: unknown frame type {kind!r}; expected an action request, "
+                "'cancel', 'resume' or 'hello'"
+            )
 
-    async def run(self) -> None:
-        async with anyio.create_task_group() as tg:
-            try:
-                while True:
-                    try:
-                        message = await self.websocket.receive()
-                    except _CLOSED:
-                        break
-                    if message["type"] == "websocket.disconnect":
-                        break
-                    text = message.get("text")
-                    if text is None:
-                        data = message.get("bytes") or b""
-                        text = data.decode("utf-8", errors="replace")
-                    await self.handle(text, tg)
-            finally:
-                tg.cancel_scope.cancel()
-
-    async def handle(self, text: str, tg: anyio.abc.TaskGroup) -> None:
-        frame: Any = None
-        try:
-            config = self.server.config
-            if len(text) > config.max_body_bytes:
-                raise PayloadTooLargeError(f"frame exceeds {config.max_body_bytes} bytes")
-            frame = parse_json(text, max_depth=config.max_json_depth, what="frame")
-            if not isinstance(frame, dict):
-                raise InvalidRequestError("frame must be a JSON object")
-            kind = frame.get("type")
-            if kind == "cancel":
-                await self.server.cancel(_stream_id(frame), caller=self.caller)
-            elif kind == "resume":
-                stream_id = _stream_id(frame)
-                after = _last_event_id(frame.get("last_event_id", 0))
-                tg.start_soon(self._follow, None, stream_id, after)
-            elif kind is None or kind == "action":
-                request = validate(ActionRequest, frame)
-                tg.start_soon(self._follow, request, None, 0)
-            elif kind == "hello":
-                resumable = frame.get("resumable", False)
-                if not isinstance(resumable, bool):
-                    raise InvalidRequestError("resumable: expected true or false")
-                self.resumable = resumable
-            else:
-                raise InvalidRequestError(
-                    f"type: unknown frame type {kind!r}; expected an action request, "
-                    "'cancel', 'resume' or 'hello'"
-                )
-        except Exception as exc:  # a bug must not close the socket's other streams
-            log_unexpected(exc, "ws.frame_failed")
-            named = frame.get("stream_id") if isinstance(frame, dict) else None
-            await self._refuse(exc, named if isinstance(named, str) else None)
-
-    async def _refuse(self, exc: BaseException, stream_id: str | None) -> None:
-        with contextlib.suppress(*_CLOSED):
-            await self.send(refusal_frames(exc, stream_id))
+    def refusal(self, exc: BaseException, frame: Any) -> list[str]:
+        named = frame.get("stream_id") if isinstance(frame, dict) else None
+        return refusal_frames(exc, named if isinstance(named, str) else None)
 
     async def _follow(
         self, request: ActionRequest | None, stream_id: str | None, after: int
     ) -> None:
         scope = anyio.CancelScope()
+
+        async def follow() -> None:
+            subscribing = self.server.subscribe(
+                WS,
+                request,
+                stream_id=stream_id,
+                after=after,
+                resumable=self.resumable,
+                caller=self.caller,
+            )
+            async with subscribing as subscription:
+                sid = subscription.stream_id
+                previous = self.followers.get(sid)
+                if previous is not None:
+                    previous.cancel()  # the client resumes what this socket followed
+                self.followers[sid] = scope
+                try:
+                    async for batch in subscription:
+                        await self.send(batch.frames)
+                finally:
+                    if self.followers.get(sid) is scope:
+                        del self.followers[sid]
+
         with scope:
-            try:
-                subscribing = self.server.subscribe(
-                    WS,
-                    request,
-                    stream_id=stream_id,
-                    after=after,
-                    resumable=self.resumable,
-                    caller=self.caller,
-                )
-                async with subscribing as subscription:
-                    sid = subscription.stream_id
-                    previous = self.followers.get(sid)
-                    if previous is not None:
-                        previous.cancel()  # the client resumes what this socket followed
-                    self.followers[sid] = scope
-                    try:
-                        async for batch in subscription:
-                            await self.send(batch.frames)
-                    finally:
-                        if self.followers.get(sid) is scope:
-                            del self.followers[sid]
-            except _CLOSED:
-                pass
-            except TimeoutError:
-                _logger.info("ws.send_timeout", stream_id=stream_id)
-                with contextlib.suppress(*_CLOSED), anyio.move_on_after(1):
-                    await self.websocket.close(code=1008, reason="send timeout")
-            except Exception as exc:
-                log_unexpected(exc, "ws.stream_failed")
-                await self._refuse(exc, stream_id)
-
-
-async def refuse_handshake(websocket: WebSocket, exc: AINativeError) -> None:
-    """Refuse a WebSocket upgrade with the HTTP error response an SSE request would get.
-
-    Where the server lacks the ASGI denial-response extension, the socket is closed with
-    code 1008 (policy violation) instead.
-    """
-    if "websocket.http.response" not in websocket.scope.get("extensions", {}):
-        await websocket.close(code=1008, reason=exc.code)
-        return
-    response = error_response(exc)
-    if isinstance(exc, AuthenticationError):
-        response.headers["WWW-Authenticate"] = "Bearer"
-    await websocket.send_denial_response(response)
+            await self.guard(follow, lambda exc: refusal_frames(exc, stream_id))
 
 
 def _stream_id(frame: dict[str, Any]) -> str:
@@ -255,14 +184,7 @@ class WebSocketTransport:
     encoding = WS
 
     def routes(self, server: AINativeServer) -> list[BaseRoute]:
-        async def endpoint(websocket: WebSocket) -> None:
-            try:
-                caller = server.caller(websocket)
-            except AINativeError as exc:  # a bad key or ticket (401), an origin refused (403)
-                await refuse_handshake(websocket, exc)
-                return
-            await websocket.accept()
-            await _Session(server, websocket, caller).run()
+        endpoint = socket_endpoint(server, _Session)
 
         async def ticket(request: Request) -> Response:
             """A single-use ticket for ``?ticket=`` on a WebSocket, for browsers (which

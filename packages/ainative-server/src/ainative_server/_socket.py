@@ -1,0 +1,165 @@
+"""What every WebSocket protocol of the server shares: the handshake, the frame loop, sends.
+
+A protocol over WebSocket is a `SocketSession` subclass: `socket_endpoint` checks the
+upgrade (the caller's key or ticket, the page's Origin; a refusal is the HTTP error an SSE
+request would get), accepts it and runs one session per socket. The session reads client
+text frames, parses each as a bounded JSON object and hands it to `SocketSession.handle`
+with the socket's task group, in which the protocol runs one follower per stream; a
+failing frame is answered with the protocol's `SocketSession.refusal` frames and the socket
+stays open. Sends are serialised and bounded by ``send_timeout``; leaving (the socket
+closed) cancels the socket's followers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import anyio.abc
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ainative_core import (
+    AINativeError,
+    AuthenticationError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+    get_logger,
+)
+
+from ._http import error_response, log_unexpected
+from ._json import parse_json
+
+if TYPE_CHECKING:
+    from ._access import Caller
+    from ._server import AINativeServer
+
+__all__ = ["CLOSED", "SocketSession", "refuse_handshake", "socket_endpoint"]
+
+CLOSED: Final = (WebSocketDisconnect, OSError, RuntimeError)
+"""What sending to or receiving from a socket the client has closed raises."""
+
+_logger = get_logger("ainative.server")
+
+
+class SocketSession(ABC):
+    """One accepted socket of a protocol: its frames, its sends, its followers' task group."""
+
+    def __init__(self, server: AINativeServer, websocket: WebSocket, caller: Caller) -> None:
+        self.server = server
+        self.websocket = websocket
+        self.caller = caller
+        """Who opened the socket: the owner of the streams it starts."""
+        self.lock = anyio.Lock()
+
+    @abstractmethod
+    async def handle(self, frame: dict[str, Any], tg: anyio.abc.TaskGroup) -> None:
+        """Act on one client frame (a JSON object); start followers in ``tg``."""
+
+    @abstractmethod
+    def refusal(self, exc: BaseException, frame: Any) -> list[str]:
+        """The frames answering a client frame that failed with ``exc`` (``frame``: what
+        was parsed of it, None when it was not JSON)."""
+
+    async def send(self, frames: list[str]) -> None:
+        """Send ``frames`` in order; `TimeoutError` when the client stops reading for
+        ``send_timeout`` seconds."""
+        with anyio.fail_after(self.server.config.send_timeout):
+            async with self.lock:
+                for frame in frames:
+                    await self.websocket.send_text(frame)
+
+    async def run(self) -> None:
+        """Read frames until the socket closes; then cancel the socket's followers."""
+        async with anyio.create_task_group() as tg:
+            try:
+                while True:
+                    try:
+                        message = await self.websocket.receive()
+                    except CLOSED:
+                        break
+                    if message["type"] == "websocket.disconnect":
+                        break
+                    text = message.get("text")
+                    if text is None:
+                        data = message.get("bytes") or b""
+                        text = data.decode("utf-8", errors="replace")
+                    await self._frame(text, tg)
+            finally:
+                tg.cancel_scope.cancel()
+
+    async def _frame(self, text: str, tg: anyio.abc.TaskGroup) -> None:
+        frame: Any = None
+        try:
+            config = self.server.config
+            if len(text) > config.max_body_bytes:
+                raise PayloadTooLargeError(f"frame exceeds {config.max_body_bytes} bytes")
+            frame = parse_json(text, max_depth=config.max_json_depth, what="frame")
+            if not isinstance(frame, dict):
+                raise InvalidRequestError("frame must be a JSON object")
+            await self.handle(frame, tg)
+        except Exception as exc:  # a bug must not close the socket's other streams
+            log_unexpected(exc, "ws.frame_failed")
+            await self.answer(self.refusal(exc, frame))
+
+    async def answer(self, frames: list[str]) -> None:
+        """Send ``frames`` unless the socket has closed."""
+        if frames:
+            with contextlib.suppress(*CLOSED):
+                await self.send(frames)
+
+    async def guard(
+        self, follow: Callable[[], Awaitable[None]], refusal: Callable[[BaseException], list[str]]
+    ) -> None:
+        """Run one follower: a closed socket ends it quietly, a client that stops reading
+        (``send_timeout``) closes the socket with 1008, any other failure is answered with
+        ``refusal(exc)``."""
+        try:
+            await follow()
+        except CLOSED:
+            pass
+        except TimeoutError:
+            _logger.info("ws.send_timeout", path=self.websocket.url.path)
+            with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
+                await self.websocket.close(code=1008, reason="send timeout")
+        except Exception as exc:
+            log_unexpected(exc, "ws.stream_failed")
+            await self.answer(refusal(exc))
+
+
+async def refuse_handshake(websocket: WebSocket, exc: AINativeError) -> None:
+    """Refuse a WebSocket upgrade with the HTTP error response an SSE request would get.
+
+    Where the server lacks the ASGI denial-response extension, the socket is closed with
+    code 1008 (policy violation) instead.
+    """
+    if "websocket.http.response" not in websocket.scope.get("extensions", {}):
+        await websocket.close(code=1008, reason=exc.code)
+        return
+    response = error_response(exc)
+    if isinstance(exc, AuthenticationError):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    await websocket.send_denial_response(response)
+
+
+SessionFactory = Callable[["AINativeServer", WebSocket, "Caller"], SocketSession]
+
+
+def socket_endpoint(
+    server: AINativeServer, session: SessionFactory
+) -> Callable[[WebSocket], Awaitable[None]]:
+    """A WebSocket endpoint: checks the caller (key, ticket, Origin; refused as
+    `refuse_handshake` does), accepts, and runs ``session(server, websocket, caller)``."""
+
+    async def endpoint(websocket: WebSocket) -> None:
+        try:
+            caller = server.caller(websocket)
+        except AINativeError as exc:  # a bad key or ticket (401), an origin refused (403)
+            await refuse_handshake(websocket, exc)
+            return
+        await websocket.accept()
+        await session(server, websocket, caller).run()
+
+    return endpoint
