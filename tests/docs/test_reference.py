@@ -1,0 +1,93 @@
+"""The reference pages: every public name in the API reference, generated pages current."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from ainative_server import ServerConfig
+
+from .reference import CLI_PAGE, CONFIG_PAGE, command_group, pages
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULES = [
+    "ainative",
+    "ainative.server",
+    "ainative.streaming",
+    "ainative.tools",
+    "ainative_core",
+    "ainative_client",
+    "ainative_server",
+    "ainative_openai",
+    "ainative_anthropic",
+    "ainative_ollama",
+    "ainative_testing",
+]
+
+
+def inventory_names(path: Path) -> set[str]:
+    """The object names of a Sphinx ``objects.inv`` (four header lines, then zlib)."""
+    header, _, body = path.read_bytes().partition(b"zlib.\n")
+    assert header.startswith(b"# Sphinx inventory version 2"), header[:40]
+    lines = zlib.decompress(body).decode().splitlines()
+    return {line.split(" ", 1)[0] for line in lines if line}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site as ``mkdocs build --strict`` writes it (a warning or broken link fails)."""
+    out = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [str(Path(sys.executable).with_name("mkdocs")), "build", "--strict", "-q", "-d", out],
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+        env={"PATH": str(Path(sys.executable).parent), "NO_MKDOCS_2_WARNING": "1"},
+    )
+    return out
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_the_reference_lists_every_name_of_all(site: Path, module: str) -> None:
+    names = inventory_names(site / "objects.inv")
+    public = importlib.import_module(module).__all__
+    assert public, module
+    missing = [name for name in public if f"{module}.{name}" not in names]
+    assert missing == [], f"{module}: not in the API reference: {missing}"
+
+
+def test_the_inventory_reader_sees_a_missing_name(site: Path) -> None:
+    names = inventory_names(site / "objects.inv")
+    assert "ainative_core.AINativeError" in names
+    assert "ainative_core.NoSuchName" not in names
+
+
+@pytest.mark.parametrize("page", [CLI_PAGE, CONFIG_PAGE], ids=lambda p: p.name)
+def test_generated_pages_are_current(page: Path) -> None:
+    fresh = pages()[page]
+    assert page.read_text() == fresh, (
+        f"{page.relative_to(ROOT)} is stale: run `python tests/docs/reference.py`"
+    )
+
+
+def test_the_cli_page_has_every_command_and_option() -> None:
+    text = CLI_PAGE.read_text()
+    group = command_group()
+    assert {"serve", "chat", "generate", "plugins", "doctor"} <= set(group.commands)
+    for name, command in group.commands.items():
+        assert f"## `ainative {name}`" in text
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("-"):
+                    assert opt in text, (name, opt)
+
+
+def test_the_config_page_has_every_field_and_variable() -> None:
+    text = CONFIG_PAGE.read_text()
+    for name in ServerConfig.model_fields:
+        assert f"| `{name}` | `AINATIVE_{name.upper()}` |" in text
