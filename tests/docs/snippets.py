@@ -1,21 +1,23 @@
 """Extract the Python snippets of Markdown pages and run them.
 
-Every ```` ```python ```` block of the README and of ``docs/`` is one of (the words after
-``python`` in the fence's info string say which):
+Every ```` ```python ```` block of the README and of ``docs/`` is one of (an HTML comment
+``<!-- docs: KIND -->`` just before the block says which; the reader does not see it):
 
-- ``python``: a complete program. It reads the server's URL from ``AINATIVE_URL`` (default
+- no comment: a complete program. It reads the server's URL from ``AINATIVE_URL`` (default
   ``http://127.0.0.1:8000``, what ``ainative serve`` binds) and is run as ``__main__``
-  against a live loopback server: the app of the nearest ``python app`` block above it on
-  the same page, or else ``ainative serve``'s app on the echo provider.
-- ``python app``: a program that builds an ASGI ``app`` (and serves it under
+  against a live loopback server: the app of the nearest ``app`` block above it on the same
+  page, or else ``ainative serve``'s app on the echo provider.
+- ``<!-- docs: app -->``: a program that builds an ASGI ``app`` (and serves it under
   ``if __name__ == "__main__":``). It is run under another module name, so it does not
   serve; its ``app`` is served on a loopback port for the programs after it.
-- ``python test``: a pytest module; it is run by pytest in a child process.
-- ``python fragment``: part of a program (a file of a plugin project, a method); it is
-  compiled, not run.
+- ``<!-- docs: test -->``: a pytest module; it is run by pytest in a child process.
+- ``<!-- docs: fragment -->``: part of a program (a file of a plugin project, a method); it
+  is compiled, not run.
 
-A block marked otherwise, or not at all with another language tag that means Python
-(``py``, ``python3``), fails the tests. The parser is markdown-it-py's (CommonMark, so the
+A block with more than ``python`` in its info string, another tag that means Python (``py``,
+``python3``), or a comment naming another kind fails the tests. The marker is a comment, not
+a word of the info string, because the site's Markdown (pymdownx.superfences) would not
+render ```` ```python app ```` as code. The parser is markdown-it-py's (CommonMark, so the
 blocks found are the blocks a reader sees, inside lists and admonitions too).
 ``pytest-examples``, ``phmdoctest``, ``mktestdocs`` and ``pytest-markdown-docs`` were
 considered: none pairs a block with a live server started by a fixture (per backend, or from
@@ -79,28 +81,42 @@ class Snippet:
         return ("asyncio", "trio")
 
 
+MARKER = re.compile(r"<!--\s*docs:\s*(\S+)\s*-->")
+
+
 def extract(path: Path, text: str | None = None) -> list[Snippet]:
     """The Python blocks of a Markdown file, each program paired with its app block."""
     text = path.read_text() if text is None else text
     snippets: list[Snippet] = []
     app: Snippet | None = None
+    previous = None
     for token in MarkdownIt("commonmark").parse(text):
-        if token.type != "fence" or token.map is None:
-            continue
-        tag, _, marker = token.info.strip().partition(" ")
-        if tag not in PYTHON_TAGS:
-            continue
-        line = token.map[0] + 1
-        if tag != "python" or marker.strip() not in KINDS:
-            raise SnippetError(
-                f"{path.name}:{line}: a Python block is ```python (a complete program) or "
-                f"```python app|test|fragment, not ```{token.info.strip()}"
-            )
-        kind = KINDS[marker.strip()]
-        snippet = Snippet(path, line, kind, token.content, app if kind == "program" else None)
-        if kind == "app":
-            app = snippet
-        snippets.append(snippet)
+        if token.type == "fence" and token.map is not None:
+            tag = token.info.strip()
+            if tag.split(" ", 1)[0] in PYTHON_TAGS:
+                line = token.map[0] + 1
+                if tag != "python":
+                    raise SnippetError(
+                        f"{path.name}:{line}: a Python block is ```python, marked by an "
+                        f"<!-- docs: app|test|fragment --> comment when it is not a "
+                        f"complete program; not ```{tag}"
+                    )
+                marker = ""
+                if previous is not None and previous.type == "html_block":
+                    found = MARKER.fullmatch(previous.content.strip())
+                    if found:
+                        marker = found[1]
+                if marker not in KINDS:
+                    raise SnippetError(f"{path.name}:{line}: unknown kind {marker!r}")
+                kind = KINDS[marker]
+                snippet = Snippet(
+                    path, line, kind, token.content, app if kind == "program" else None
+                )
+                if kind == "app":
+                    app = snippet
+                snippets.append(snippet)
+        if token.type in ("fence", "html_block", "paragraph_open", "heading_open"):
+            previous = token
     return snippets
 
 

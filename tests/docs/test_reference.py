@@ -13,7 +13,7 @@ import pytest
 
 from ainative_server import ServerConfig
 
-from .reference import CLI_PAGE, CONFIG_PAGE, command_group, pages
+from .reference import CLI_PAGE, CONFIG_PAGE, ERRORS_PAGE, command_group, error_classes, pages
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = [
@@ -83,7 +83,7 @@ def test_generated_pages_are_current() -> None:
 
 def test_the_config_page_is_made_from_the_fields() -> None:
     fresh = pages()
-    assert set(fresh) == {CLI_PAGE, CONFIG_PAGE}
+    assert set(fresh) == {CLI_PAGE, CONFIG_PAGE, ERRORS_PAGE}
     assert fresh[CONFIG_PAGE] == CONFIG_PAGE.read_text()
     assert "| `resume_grace` | `AINATIVE_RESUME_GRACE` | `float` | `15.0` |" in fresh[CONFIG_PAGE]
 
@@ -104,3 +104,12 @@ def test_the_config_page_has_every_field_and_variable() -> None:
     text = CONFIG_PAGE.read_text()
     for name in ServerConfig.model_fields:
         assert f"| `{name}` | `AINATIVE_{name.upper()}` |" in text
+
+
+def test_the_errors_page_has_every_exception_and_code() -> None:
+    text = ERRORS_PAGE.read_text()
+    classes = error_classes()
+    assert len(classes) > 40
+    for cls in classes:
+        assert f"[`{cls.__name__}`]" in text
+        assert f"| `{cls.code}` | {cls.status} |" in text

@@ -153,13 +153,28 @@ def test_fragment_compiles(snippet: Snippet) -> None:
 # -- the runner itself -------------------------------------------------------------------------
 
 
-def test_an_unmarked_python_block_is_refused(tmp_path: Path) -> None:
+def test_a_python_block_is_a_program_or_marked(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
+    page.write_text(
+        "```python\nprint(1)\n```\n\n<!-- docs: fragment -->\n\n```python\nawait x\n```\n\n"
+        "<!-- docs: app -->\n```python\napp = 1\n```\n\nText.\n\n```python\nprint(2)\n```\n"
+    )
+    program, fragment, app, client = extract(page)
+    assert [s.kind for s in (program, fragment, app, client)] == [
+        "program",
+        "fragment",
+        "app",
+        "program",
+    ]
+    assert (program.app, client.app) == (None, app)
     page.write_text("# Page\n\n```py\nprint('hi')\n```\n")
     with pytest.raises(SnippetError, match=r"page\.md:3: a Python block is"):
         extract(page)
-    page.write_text("```python example\nprint('hi')\n```\n")
-    with pytest.raises(SnippetError, match="not ```python example"):
+    page.write_text("```python app\nprint('hi')\n```\n")
+    with pytest.raises(SnippetError, match="not ```python app"):
+        extract(page)
+    page.write_text("<!-- docs: example -->\n\n```python\nprint('hi')\n```\n")
+    with pytest.raises(SnippetError, match="unknown kind 'example'"):
         extract(page)
 
 
@@ -219,7 +234,9 @@ def test_anyio_run_takes_the_tests_backend(tmp_path: Path) -> None:
 
 def test_a_failing_test_block_fails(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("```python test\ndef test_it() -> None:\n    assert 2 + 2 == 5\n```\n")
+    page.write_text(
+        "<!-- docs: test -->\n\n```python\ndef test_it() -> None:\n    assert 2 + 2 == 5\n```\n"
+    )
     (snippet,) = extract(page)
     result = run_test_module(snippet, tmp_path)
     assert result.returncode == 1
