@@ -50,6 +50,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
+    assert (out / "images" / "benchmarks.svg").read_text().startswith("<?xml")  # beside it
     return report.read_text(), json.loads(raw.read_text())
 
 
@@ -133,3 +134,21 @@ def test_no_server_outlives_the_run(smoke_run: tuple[str, dict[str, Any]]) -> No
         except psutil.NoSuchProcess:
             continue
         assert "benchmarks._serve" not in " ".join(cmdline), pid
+
+
+def test_the_plot_is_drawn_from_the_report(tmp_path: Path) -> None:
+    """The committed report's goals parse, and the SVG drawn from them names each one."""
+    from benchmarks._plot import DEFAULT_REPORT, points_from_report, render_svg
+
+    points = points_from_report(DEFAULT_REPORT.read_text())
+    assert len(points) >= 20
+    assert {p.direction for p in points} == {"min", "max"}
+    assert all(p.low <= p.median <= p.high for p in points)
+    naive = next(p for p in points if p.text == "Single-stream throughput ≥ 5x naive (SSE)")
+    assert (naive.direction, naive.threshold, naive.passed) == ("min", 5.0, naive.median >= 5)
+    svg = tmp_path / "images" / "benchmarks.svg"
+    render_svg(points, svg)
+    text = svg.read_text()
+    assert text.startswith("<?xml")
+    for point in points:
+        assert point.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in text
