@@ -104,10 +104,11 @@ def render_svg(points: Sequence[GoalPoint], path: Path) -> None:
         ax.text(score, y, f" {point.median:g}", va="center", fontsize=7, color="#333333")
     ax.axvline(1, color="#333333", linewidth=1)
     ax.set_xscale("log")
-    ax.set_yticks(rows, [p.text for p in points], fontsize=7)
+    ax.set_yticks(rows, [p.text for p in points], fontsize=8)
     ax.set_xlabel(
-        "measured ratio relative to its target (log scale): right of 1 met, left missed; "
-        "line: min-max over the runs; number: the median ratio"
+        "ratio ÷ target, log scale (right of 1: met); line: min-max over the runs; "
+        "number: median ratio",
+        fontsize=8,
     )
     ax.set_title("Goals: ainative's ratios to its peers and targets", fontsize=10)
     fig.tight_layout()
