@@ -114,9 +114,13 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the mkdocs site (strict)."""
-    session.install("mkdocs>=1.6")
-    session.run("mkdocs", "build", "--strict")
+    """Build the docs site strictly into site/ (`-- serve`: serve it on 127.0.0.1:8000)."""
+    _sync(session)
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", "--dev-addr", "127.0.0.1:8000", env=env)
+    else:
+        session.run("mkdocs", "build", "--strict", env=env)
 
 
 @nox.session

@@ -9,6 +9,7 @@ import os
 import signal
 import statistics
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from ._figures import AINATIVE_OPENAI, AINATIVE_SSE, ECHO_IN_PROCESS, FULL, SMOKE, Bench
 from ._pipeline import PIPELINE_FULL, PIPELINE_SMOKE, Pipeline, pipeline_goals
+from ._plot import points_from_goals, render_svg
 from ._procs import STARTED, raise_fd_limit
 from ._redis import redis_figures
 from ._report import busy_seconds, machine, render, versions
@@ -53,7 +55,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated figures to run, e.g. figure1,figure3 (or 1,3) or pipeline; "
         "default: all",
     )
-    parser.add_argument("--output", default="docs/benchmarks.md", help="the Markdown report")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="the Markdown report, its plot in images/benchmarks.svg beside it "
+        "(default: docs/benchmarks.md; with --smoke, a temporary directory, so that a smoke "
+        "run never overwrites the committed figures)",
+    )
     parser.add_argument("--json", default=None, help="also write the raw per-run values here")
     parser.add_argument(
         "--litellm",
@@ -69,6 +77,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown figures: {', '.join(unknown)} (choose from {', '.join(FIGURES)})")
     args.only = only or FIGURES
+    if args.output is None:
+        args.output = (
+            str(Path(tempfile.mkdtemp(prefix="ainative-bench-")) / "benchmarks.md")
+            if args.smoke
+            else "docs/benchmarks.md"
+        )
     if args.runs is None:
         args.runs = 1 if args.smoke else 3
     if args.litellm is None:
@@ -419,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         output = Path.cwd() / output
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
+    render_svg(points_from_goals(goals), output.parent / "images" / "benchmarks.svg")
     if args.json:
         Path(args.json).write_text(
             json.dumps(

@@ -126,6 +126,11 @@ def render(
         "then summarised the same way.",
         "",
     ]
+    lines += [
+        "![Each goal's measured ratio relative to its target: right of 1 met, left missed]"
+        "(images/benchmarks.svg)",
+        "",
+    ]
     if smoke:
         lines += [
             "**Smoke run**: tiny sizes that only show the runner works; the numbers mean nothing.",

@@ -50,6 +50,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
+    assert (out / "images" / "benchmarks.svg").read_text().startswith("<?xml")  # beside it
     return report.read_text(), json.loads(raw.read_text())
 
 
@@ -133,3 +134,29 @@ def test_no_server_outlives_the_run(smoke_run: tuple[str, dict[str, Any]]) -> No
         except psutil.NoSuchProcess:
             continue
         assert "benchmarks._serve" not in " ".join(cmdline), pid
+
+
+def test_the_plot_is_drawn_from_the_report(tmp_path: Path) -> None:
+    """``python -m benchmarks._plot REPORT`` draws every goal of the committed report."""
+    report = tmp_path / "benchmarks.md"
+    report.write_text((ROOT / "docs" / "benchmarks.md").read_text())
+    goals = [
+        line.split(" | ")[0].removeprefix("| ")
+        for line in report.read_text().splitlines()
+        if line.startswith("| ") and (" | ≥ " in line or " | ≤ " in line)
+    ]
+    assert len(goals) >= 20
+    drawn = subprocess.run(
+        [sys.executable, "-m", "benchmarks._plot", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert drawn.returncode == 0, drawn.stderr
+    assert f"({len(goals)} goals)" in drawn.stdout
+    svg = (tmp_path / "images" / "benchmarks.svg").read_text()
+    assert svg.startswith("<?xml")
+    for goal in goals:
+        assert goal.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in svg, goal

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -28,3 +28,15 @@ def serve(anyio_backend: str) -> Serve:
     """``with serve(app) as live``: uvicorn when the test runs on asyncio, Hypercorn on trio."""
     backend: ServerBackend = "uvicorn" if anyio_backend == "asyncio" else "hypercorn"
     return lambda app: live_server(app, backend=backend)
+
+
+@pytest.fixture(scope="module")
+def default_server_url() -> Iterator[str]:
+    """An echo server (``ainative serve``'s app) on uvicorn for the module."""
+    from ainative import ServerConfig, create_app
+    from ainative_testing import PluginSandbox as Sandbox
+
+    sandbox = Sandbox()
+    sandbox.add_plugin(server_plugin, name="server")
+    with live_server(create_app(ServerConfig(), plugins=sandbox.plugins)) as server:
+        yield server.base_url

@@ -107,7 +107,9 @@ class ServerConfig(BaseSettings):
     openai_api: bool = True
     """Serve the OpenAI-compatible API (``/v1/chat/completions``, ``/v1/models``)."""
     host: str = "127.0.0.1"
+    """Address ``ainative serve`` binds."""
     port: int = Field(default=8000, ge=0, le=65535)
+    """Port ``ainative serve`` binds."""
     # access and caps
     ws_query_token: bool = False
     """Accept the API key as a WebSocket's ``?access_token=`` (it then ends up in access
