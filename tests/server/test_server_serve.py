@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -170,25 +172,41 @@ def test_doctor_reports_the_store(
     assert "store: redis://127.0.0.1:1/0 UNAVAILABLE cannot reach the store" in output
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_serve_on_port_0_names_the_bound_port_once_listening(backend: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
+@contextmanager
+def serving_on_port_0(
+    backend: str, **env: str
+) -> Iterator[tuple[subprocess.Popen[str], int, list[str]]]:
+    """``ainative serve --port 0``: the process, the port its banner names, and the banner's
+    lines. Terminated (then killed) on exit unless it ended."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
     process = subprocess.Popen(
         [str(SCRIPT), "serve", "--port", "0", "--backend", backend, "--no-page"],
-        env=env,
+        env={**environment, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert process.stdout is not None
-        banner = process.stdout.readline()  # written once the socket listens
-        prompt = process.stdout.readline()
+        banner = [process.stdout.readline(), process.stdout.readline()]  # once it listens
         prefix = "ainative serving on http://127.0.0.1:"
-        assert banner.startswith(prefix), banner
-        port = int(banner[len(prefix) :].split(" ", 1)[0])
+        assert banner[0].startswith(prefix), banner
+        yield process, int(banner[0][len(prefix) :].split(" ", 1)[0]), banner
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_serve_on_port_0_names_the_bound_port_once_listening(backend: str) -> None:
+    with serving_on_port_0(backend) as (process, port, banner):
         assert port > 0
-        assert prompt == "Press Ctrl+C to quit\n"
+        assert banner[1] == "Press Ctrl+C to quit\n"
         deadline = time.monotonic() + 30
         for _ in range(600):  # the socket accepts at once; the app answers once started
             try:
@@ -199,13 +217,6 @@ def test_serve_on_port_0_names_the_bound_port_once_listening(backend: str) -> No
                 assert time.monotonic() < deadline, "no answer on the bound port"
                 time.sleep(0.05)
         assert health.status_code == 200
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
 
 
 def test_serve_on_a_port_in_use_ends_with_one_line() -> None:
@@ -238,24 +249,11 @@ def test_serve_on_a_port_in_use_ends_with_one_line() -> None:
 def test_sigterm_drains_open_streams_then_exits_cleanly(
     backend: str, drain: str, tokens: int, reason: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AINATIVE_")}
-    env["AINATIVE_SHUTDOWN_DRAIN"] = drain
-    process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--port", "0", "--backend", backend, "--no-page"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        port = int(banner.split("http://127.0.0.1:", 1)[1].split(" ", 1)[0])
+    with serving_on_port_0(backend, AINATIVE_SHUTDOWN_DRAIN=drain) as (process, port, _):
         body = {"params": {"message": "x"}, "options": {"tokens": tokens, "delay": 0.1}}
         lines: list[str] = []
-        with httpx.stream(
-            "POST", f"http://127.0.0.1:{port}/ai/stream", json=body, timeout=20
-        ) as response:
+        url = f"http://127.0.0.1:{port}/ai/stream"
+        with httpx.stream("POST", url, json=body, timeout=20) as response:
             signalled = False
             for line in response.iter_lines():
                 lines.append(line)
@@ -263,11 +261,8 @@ def test_sigterm_drains_open_streams_then_exits_cleanly(
                     process.send_signal(signal.SIGTERM)  # once the stream is under way
                     signalled = True
         returncode = process.wait(timeout=20)
-        err = process.communicate(timeout=10)[1]
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        assert process.stderr is not None
+        err = process.stderr.read()
     data = [line[len("data: ") :] for line in lines if line.startswith("data: ")]
     assert data[-1] == "[DONE]"
     assert json.loads(data[-2])["data"]["finish_reason"] == reason
