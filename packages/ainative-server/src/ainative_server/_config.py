@@ -37,8 +37,12 @@ class ServerConfig(BaseSettings):
     """
 
     # Inputs stay out of error messages: they hold API keys.
+    # ``model_tools`` is a setting, not pydantic's: only ``settings_`` stays protected.
     model_config = SettingsConfigDict(
-        env_prefix="AINATIVE_", extra="forbid", hide_input_in_errors=True
+        env_prefix="AINATIVE_",
+        extra="forbid",
+        hide_input_in_errors=True,
+        protected_namespaces=("settings_",),
     )
 
     provider: str = "echo"
