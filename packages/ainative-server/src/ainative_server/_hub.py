@@ -45,6 +45,7 @@ from ainative_core import (
 from ._config import ServerConfig
 from ._encoding import Encoding
 from ._manager import EventSink, StreamManager
+from ._send_watch import SendWatch
 from ._store import EventStore, StoredEvent, store_for
 from ._subscription import TICKS_PER_PING, Feed, Subscription
 
@@ -174,6 +175,8 @@ class StreamHub:
         """Seconds between the hub's wake-ups of every waiting follower (None: no ticker)."""
         self.draining = False
         """`drain` began: new runs are refused."""
+        self.sends = SendWatch(self.config.send_timeout)
+        """Bounds every follower's write by ``send_timeout`` (one timer for the hub)."""
         self._drained: anyio.Event | None = None
 
     # -- life cycle ------------------------------------------------------------------------
@@ -184,6 +187,7 @@ class StreamHub:
         cancelled, and ends before the store closes."""
         async with self.store.opened(self._cancel_here), anyio.create_task_group() as tg:
             self._tg = tg
+            tg.start_soon(self.sends.run, name="ainative-hub-send-watch")
             if self.store.wake_all():
                 self.wake_tick = self.config.ping_interval / TICKS_PER_PING
                 tg.start_soon(self._wake_waiters, self.wake_tick, name="ainative-hub-wake")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
+from time import monotonic
 from typing import TYPE_CHECKING, final
 
-import anyio
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -80,7 +80,6 @@ class StreamResponse(Response):
             after=after,
         )
         self.resumable = resumable
-        self._send_timeout = server.config.send_timeout
         extra = headers or {}
         self.raw_headers = [
             (b"content-type", media_type.encode("latin-1")),
@@ -96,7 +95,7 @@ class StreamResponse(Response):
         try:
             caller = self._server.caller(HTTPConnection(scope))
             async with (
-                cancel_on_disconnect(receive),
+                cancel_on_disconnect(receive) as body,
                 self._subscribe(resumable=resumable, caller=caller) as subscription,
             ):
                 headers = [
@@ -106,17 +105,25 @@ class StreamResponse(Response):
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 started = True
                 end = False
-                send_timeout = self._send_timeout
-                async for batch in subscription:
-                    end = batch.end
-                    body = b"".join(batch.frames)
-                    message = {"type": "http.response.body", "body": body, "more_body": not end}
-                    with anyio.fail_after(send_timeout):  # a client that stopped reading
+                # A client that stops reading: the hub's watch cancels ``body`` once a write
+                # has waited ``send_timeout`` (no timer per write).
+                with self._server.hub.sends.guard(body) as guard:
+                    async for batch in subscription:
+                        end = batch.end
+                        body_bytes = b"".join(batch.frames)
+                        message = {
+                            "type": "http.response.body",
+                            "body": body_bytes,
+                            "more_body": not end,
+                        }
+                        guard.since = monotonic()
                         await send(message)
-                if not end:
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (OSError, TimeoutError):
-            pass  # the client went away, or stopped reading: the connection is dropped
+                        guard.since = None
+                    if not end:
+                        guard.since = monotonic()
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass  # the client went away: the connection is dropped
         except Exception as exc:
             log_unexpected(exc)
             if started:

@@ -248,7 +248,7 @@ def serve_command(
     # Bound here, before the banner: the banner names the real address (port 0 gives a
     # free port), and an address in use is one line rather than the server's traceback.
     separate = workers > 1 or reload  # processes that build their app from the environment
-    sock = _bind(config.host, config.port) if not separate else None
+    sock = _bind(config.host, config.port, config.send_timeout) if not separate else None
     host, port = config.host, sock.getsockname()[1] if sock is not None else config.port
     url = f"http://{_url_host(host)}:{port}"
     processes = f", {workers} processes" if workers > 1 else ""
@@ -370,12 +370,22 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port``; `click.ClickException` if it cannot be."""
+def _bind(host: str, port: int, send_timeout: float) -> socket.socket:
+    """A listening TCP socket on ``host``:``port``; `click.ClickException` if it cannot be.
+
+    Where the system has ``TCP_USER_TIMEOUT`` (Linux), the kernel aborts a connection whose
+    sent data has waited ``send_timeout`` seconds unacknowledged, a client that stopped
+    reading included (its connections inherit the option). The hub's `SendWatch` drops
+    such a follower in the app, but that needs a cancellable write: Hypercorn on trio
+    shields its socket writes from cancellation, so there only the kernel can end them.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "TCP_USER_TIMEOUT"):
+            milliseconds = max(1, int(send_timeout * 1000))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, milliseconds)
         sock.bind((host.strip("[]"), port))
         sock.listen(2048)
     except OSError as exc:
