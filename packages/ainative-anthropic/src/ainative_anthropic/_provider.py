@@ -8,12 +8,13 @@ from typing import Any, Final, final
 
 import anyio
 import httpx2
-from anthropic import AsyncAnthropic
+from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient
 
 from ainative_core import (
     BaseProvider,
     Completion,
     GenerateRequest,
+    HttpClientChoice,
     ProviderAuthError,
     ProviderResponseError,
     ResponseBody,
@@ -21,10 +22,12 @@ from ainative_core import (
     ServerSentEvent,
     SSEDecoder,
     StreamEvent,
+    aiohttp_transport,
     build_request,
     get_logger,
     retry_call,
     retry_stream,
+    use_aiohttp,
 )
 
 from ._convert import StreamTranslator, build_params, completion_from_message, parse_event
@@ -54,6 +57,19 @@ _REHEARSAL: Final = (
 )
 
 
+def _http_client(choice: HttpClientChoice, provider: str, default: Any) -> dict[str, Any]:
+    """The SDK's ``http_client`` argument: its own client (``default``, the SDK's defaults)
+    over aiohttp when `use_aiohttp` says so; else nothing (the SDK's httpx2 client)."""
+    if not use_aiohttp(choice, provider=provider, module="httpx_aiohttp"):
+        return {}
+    from httpx_aiohttp.httpx2 import AiohttpTransport
+
+    transport = aiohttp_transport(
+        AiohttpTransport, connect_timeout=httpx2.ConnectTimeout, connect_error=httpx2.ConnectError
+    )
+    return {"http_client": default(transport=transport)}
+
+
 @final
 class AnthropicProvider(BaseProvider):
     """Claude models over the Messages API, streamed through the ``anthropic`` SDK.
@@ -80,8 +96,10 @@ class AnthropicProvider(BaseProvider):
         max_retry_wait: float = 8.0,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         default_headers: dict[str, str] | None = None,
+        http_client: HttpClientChoice = "auto",
         **_settings: Any,
     ) -> None:
+        self.http_client: HttpClientChoice = http_client
         self.api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         self.model = model or os.environ.get("ANTHROPIC_MODEL") or DEFAULT_MODEL
@@ -104,6 +122,7 @@ class AnthropicProvider(BaseProvider):
             if not self.api_key:
                 raise ProviderAuthError("no Anthropic API key: set ANTHROPIC_API_KEY or api_key")
             self._client = AsyncAnthropic(
+                **_http_client(self.http_client, self.name, DefaultAsyncHttpxClient),
                 api_key=self.api_key,
                 base_url=self.base_url,
                 timeout=self.timeout,

@@ -66,6 +66,9 @@ from ._fake_upstream import RecordedRequest as RecordedRequest
 from ._fake_upstream import UpstreamAnswer as UpstreamAnswer
 from ._hookspecs import hookimpl as hookimpl
 from ._hookspecs import hookspec as hookspec
+from ._http_client import HttpClientChoice as HttpClientChoice
+from ._http_client import aiohttp_transport as aiohttp_transport
+from ._http_client import use_aiohttp as use_aiohttp
 from ._lazy import lazy_exports as lazy_exports
 from ._logging import ROOT_LOGGER as ROOT_LOGGER
 from ._logging import get_logger as get_logger
@@ -144,6 +147,7 @@ __all__ = [
     "GenerateRequest",
     "HTTPStatusError",
     "HostNotAllowedError",
+    "HttpClientChoice",
     "InvalidRequestError",
     "Listener",
     "Message",
@@ -205,6 +209,7 @@ __all__ = [
     "__version__",
     "accumulate",
     "accumulate_async",
+    "aiohttp_transport",
     "build_request",
     "echo_tokens",
     "encode_sse",
@@ -226,5 +231,6 @@ __all__ = [
     "retry_call",
     "retry_stream",
     "set_plugins",
+    "use_aiohttp",
     "wire_event_from_stream_event",
 ]

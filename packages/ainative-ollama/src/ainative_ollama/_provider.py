@@ -16,14 +16,17 @@ from ainative_core import (
     Completion,
     CompletionAccumulator,
     GenerateRequest,
+    HttpClientChoice,
     ProviderResponseError,
     ResponseBody,
     RetryPolicy,
     StreamEvent,
+    aiohttp_transport,
     build_request,
     get_logger,
     retry_call,
     retry_stream,
+    use_aiohttp,
 )
 
 from ._convert import ChunkTranslator, build_body
@@ -73,7 +76,9 @@ class OllamaProvider(BaseProvider):
     (or ``OLLAMA_API_KEY``) is sent as a bearer token, for Ollama behind a proxy.
     ``max_retries`` attempts with ``retry_backoff`` seconds of exponential backoff happen
     only before the first event reaches the consumer. The HTTP client is made on first use,
-    on the running event loop; ``aclose()`` releases it.
+    on the running event loop; ``aclose()`` releases it. ``http_client`` picks what moves the
+    bytes (`ainative_core.use_aiohttp`): by default aiohttp on asyncio when ``httpx-aiohttp``
+    is installed, else httpx.
     """
 
     name = "ollama"
@@ -89,8 +94,10 @@ class OllamaProvider(BaseProvider):
         max_retries: int = 2,
         retry_backoff: float = 0.25,
         max_retry_wait: float = 8.0,
+        http_client: HttpClientChoice = "auto",
         **_settings: Any,
     ) -> None:
+        self.http_client: HttpClientChoice = http_client
         self.base_url = parse_host(base_url or host or os.environ.get("OLLAMA_HOST"))
         self.model = model or os.environ.get("OLLAMA_MODEL") or DEFAULT_MODEL
         self.api_key = api_key or os.environ.get("OLLAMA_API_KEY") or None
@@ -109,7 +116,17 @@ class OllamaProvider(BaseProvider):
         """The httpx client (made on first use)."""
         if self._client is None:
             headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+            transport: dict[str, Any] = {}
+            if use_aiohttp(self.http_client, provider=self.name, module="httpx_aiohttp"):
+                from httpx_aiohttp import AiohttpTransport
+
+                transport["transport"] = aiohttp_transport(
+                    AiohttpTransport,
+                    connect_timeout=httpx.ConnectTimeout,
+                    connect_error=httpx.ConnectError,
+                )
             self._client = httpx.AsyncClient(
+                **transport,
                 base_url=self.base_url,
                 headers=headers,
                 timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
@@ -186,26 +203,34 @@ class OllamaProvider(BaseProvider):
             ending: list[StreamEvent] = []
             while True:
                 events: list[StreamEvent] = []
+                failure: Exception | None = None
                 with map_ollama_errors(streaming=True):
                     data: bytes | None
                     try:
                         data = await anext(chunks)
                     except StopAsyncIteration:
                         data = None
-                    if data is None:  # the end: a last line may lack its newline
-                        lines, pending = [pending], b""
-                    else:
-                        *lines, pending = (pending + data).split(b"\n")
-                    for line in lines:
-                        if translator.done:
-                            break
-                        if line.strip():
+                if data is None:  # the end: a last line may lack its newline
+                    lines, pending = [pending], b""
+                else:
+                    *lines, pending = (pending + data).split(b"\n")
+                for line in lines:
+                    if translator.done:
+                        break
+                    if line.strip():
+                        try:
                             events += translator.feed(json.loads(line))
+                        except Exception as exc:  # the lines before it still count
+                            failure = exc
+                            break
                 if translator.done:
                     ending += events
                 else:
                     for event in events:
                         yield event
+                if failure is not None:
+                    with map_ollama_errors(streaming=True):
+                        raise failure
                 if data is None:
                     break
             if not translator.done:

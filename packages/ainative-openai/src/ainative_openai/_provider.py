@@ -12,14 +12,17 @@ import httpx2
 from ainative_core import (
     BaseProvider,
     GenerateRequest,
+    HttpClientChoice,
     ProviderAuthError,
     ResponseBody,
     RetryPolicy,
     SSEDecoder,
     StreamEvent,
+    aiohttp_transport,
     build_request,
     get_logger,
     retry_stream,
+    use_aiohttp,
 )
 
 from ._convert import ChunkMapper, parse_chunk, request_params
@@ -41,6 +44,19 @@ _REHEARSAL: Final = (
     b'[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
     b"data: [DONE]\n\n"
 )
+
+
+def _http_client(choice: HttpClientChoice, provider: str, default: Any) -> dict[str, Any]:
+    """The SDK's ``http_client`` argument: its own client (``default``, the SDK's defaults)
+    over aiohttp when `use_aiohttp` says so; else nothing (the SDK's httpx2 client)."""
+    if not use_aiohttp(choice, provider=provider, module="httpx_aiohttp"):
+        return {}
+    from httpx_aiohttp.httpx2 import AiohttpTransport
+
+    transport = aiohttp_transport(
+        AiohttpTransport, connect_timeout=httpx2.ConnectTimeout, connect_error=httpx2.ConnectError
+    )
+    return {"http_client": default(transport=transport)}
 
 
 @final
@@ -79,8 +95,10 @@ class OpenAIProvider(BaseProvider):
         backoff: float = 0.5,
         max_backoff: float = 20.0,
         stream_usage: bool = True,
+        http_client: HttpClientChoice = "auto",
         **_settings: Any,
     ) -> None:
+        self.http_client: HttpClientChoice = http_client
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.organization = organization or os.environ.get("OPENAI_ORG_ID") or None
@@ -121,6 +139,7 @@ class OpenAIProvider(BaseProvider):
 
                 options: dict[str, Any] = {} if self.timeout is None else {"timeout": self.timeout}
                 self._client = openai.AsyncOpenAI(
+                    **_http_client(self.http_client, self.name, openai.DefaultAsyncHttpxClient),
                     api_key=self.api_key or _NO_KEY,
                     base_url=self.base_url,
                     organization=self.organization,
