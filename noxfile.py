@@ -129,9 +129,9 @@ def wheels(session: nox.Session) -> None:
 
     Install from it with `pip install --no-index --find-links dist "ainative[openai]"`.
     `--no-index` matters: PyPI has an unrelated `ainative-openai` 0.1.0 whose wheel has the
-    same name as ours, and pip, given both, installs that one. The third-party wheels (and
-    hatchling, so that a plugin project installs with `pip install -e`) are the locked
-    versions (uv.lock, hashes checked) for the Python and platform running this session.
+    same name as ours, and pip, given both, installs that one. The third-party wheels are the
+    locked versions (uv.lock, hashes checked) for the Python and platform running this
+    session; hatchling and editables are there for `pip install -e` of a plugin project.
     """
     dist = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist")
     os.makedirs(dist, exist_ok=True)
@@ -156,7 +156,7 @@ def wheels(session: nox.Session) -> None:
     session.install("pip")
     download = ("python", "-m", "pip", "download", "--quiet", "--only-binary", ":all:")
     session.run(*download, "--dest", dist, "--requirement", locked)
-    session.run(*download, "--dest", dist, "hatchling>=1.25")
+    session.run(*download, "--dest", dist, "hatchling>=1.25", "editables>=0.3")
     wheels = [name for name in os.listdir(dist) if name.endswith(".whl")]
     session.log(f"wheelhouse: {dist} ({len(wheels)} wheels)")
 
