@@ -124,6 +124,44 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def wheels(session: nox.Session) -> None:
+    """A wheelhouse in dist/: the 8 distributions' wheels and, locked, everything they need.
+
+    Install from it with `pip install --no-index --find-links dist "ainative[openai]"`.
+    `--no-index` matters: PyPI has an unrelated `ainative-openai` 0.1.0 whose wheel has the
+    same name as ours, and pip, given both, installs that one. The third-party wheels are the
+    locked versions (uv.lock, hashes checked) for the Python and platform running this
+    session; hatchling and editables are there for `pip install -e` of a plugin project.
+    """
+    dist = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist")
+    os.makedirs(dist, exist_ok=True)
+    for name in os.listdir(dist):
+        if name.endswith(".whl"):
+            os.remove(os.path.join(dist, name))
+    session.run("uv", "build", "--all-packages", "--wheel", "--out-dir", dist, external=True)
+    locked = os.path.join(session.create_tmp(), "locked.txt")
+    session.run(
+        "uv",
+        "export",
+        "--quiet",
+        "--locked",
+        "--all-packages",
+        "--all-extras",
+        "--no-dev",
+        "--no-emit-workspace",
+        "--output-file",
+        locked,
+        external=True,
+    )
+    session.install("pip")
+    download = ("python", "-m", "pip", "download", "--quiet", "--only-binary", ":all:")
+    session.run(*download, "--dest", dist, "--requirement", locked)
+    session.run(*download, "--dest", dist, "hatchling>=1.25", "editables>=0.3")
+    wheels = [name for name in os.listdir(dist) if name.endswith(".whl")]
+    session.log(f"wheelhouse: {dist} ({len(wheels)} wheels)")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks side by side with the peers; writes docs/benchmarks.md (`-- --smoke`: tiny)."""
     _sync(session)

@@ -97,7 +97,8 @@ def test_unknown_provider_lists_installed_and_suggests() -> None:
     message = str(info.value)
     assert "unknown provider 'goood'; installed: good" in message
     assert "did you mean 'good'?" in message
-    assert 'pip install "ainative[openai]" for openai' in message
+    assert "pip install --no-index --find-links " in message
+    assert '"ainative[openai]" for openai' in message
     assert info.value.status == 404
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from click.testing import CliRunner
@@ -17,7 +19,7 @@ from click.testing import CliRunner
 from ainative_core import ConfigurationError
 from ainative_core._cli import cli
 from ainative_core._scaffold import plugin_names, scaffold_plugin
-from ainative_testing import serve_process
+from ainative_testing import live_server, serve_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,11 +50,21 @@ def test_scaffold_writes_a_plugin_distribution(tmp_path: Path) -> None:
     assert pyproject["project"]["entry-points"]["ainative"] == {"acme": "ainative_acme._plugin"}
     assert pyproject["build-system"]["build-backend"] == "hatchling.build"
     assert "ainative-testing>=0.1.0,<0.2" in pyproject["project"]["optional-dependencies"]["test"]
-    assert pyproject["project"]["dependencies"] == ["ainative-core>=0.1.0,<0.2"]
+    assert pyproject["project"]["dependencies"] == [
+        "ainative-core>=0.1.0,<0.2",
+        "anyio>=4.10",
+        "httpx>=0.27",
+    ]
     for path in root.rglob("*.py"):
         ast.parse(path.read_text(), filename=str(path))
     provider = (root / "src/ainative_acme/_provider.py").read_text()
-    assert "raise NotImplementedError" in provider
+    assert "NotImplementedError" not in provider
+    assert "class AcmeProvider(BaseProvider):" in provider
+    assert "ACME_BASE_URL" in provider
+    assert (
+        "class FakeAcme(FakeUpstream[AcmeReply]):"
+        in (root / "src/ainative_acme/testing.py").read_text()
+    )
     conformance = (root / "tests/test_conformance.py").read_text()
     assert "class TestAcmeProviderConformance(ProviderConformance):" in conformance
     assert "def anyio_backend" in (root / "tests/conftest.py").read_text()
@@ -84,104 +96,58 @@ def test_new_plugin_command(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["new-plugin", "acme", "--directory", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "created" in result.output
+    # The next step names the wheelhouse to install from (this checkout's dist/).
+    assert f'pip install --no-index --find-links {REPO / "dist"} -e ".[test]"' in result.output
     assert (tmp_path / "ainative-acme/src/ainative_acme/_plugin.py").exists()
     again = CliRunner().invoke(cli, ["new-plugin", "acme", "--directory", str(tmp_path)])
     assert again.exit_code != 0
     assert "not empty" in again.output
 
 
-# A small working provider written into the scaffolded project: it streams the user's
-# message word by word and, driven by its settings, calls a tool or fails.
-WORKING_PROVIDER = """
-from __future__ import annotations
-
-import re
-from collections.abc import AsyncIterator
-from typing import Any
-
-import anyio
-
-from ainative_core import (
-    BaseProvider, GenerateRequest, ProviderAuthError, ProviderRateLimited,
-    ProviderUnavailable, StreamEvent, Usage,
-)
-
-_ERRORS = {
-    "auth_error": lambda: ProviderAuthError("bad key"),
-    "rate_limited": lambda: ProviderRateLimited("slow down", retry_after=2.0),
-    "unavailable": lambda: ProviderUnavailable("down"),
-}
-
-
-RECEIVED: list[GenerateRequest] = []
-
-
-class AcmeProvider(BaseProvider):
-    name = "acme"
-
-    def __init__(self, *, delay: float = 0.0, tools: list[tuple[str, str]] | None = None,
-                 fail: str | None = None, **_settings: Any) -> None:
-        self.delay, self.tools, self.fail = delay, tools or [], fail
-
-    def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
-        RECEIVED.append(request)  # stands for the requests an upstream received
-        return self._run(request)
-
-    async def _run(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
-        if self.fail:
-            raise _ERRORS[self.fail]()
-        text = [m for m in request.messages if m.role == "user"][-1].content
-        usage = Usage(input_tokens=len(text.split()), output_tokens=1)
-        if self.tools:
-            for n, (name, arguments) in enumerate(self.tools):
-                yield StreamEvent.tool_call_start(f"call_{n}", name, index=n)
-                yield StreamEvent.tool_call_delta(f"call_{n}", arguments, index=n)
-                yield StreamEvent.tool_call_end(f"call_{n}", index=n)
-            yield StreamEvent.finish("tool_call", usage=usage)
-            return
-        words = re.findall(r"\\s*\\S+", text)
-        for word in words:
-            await anyio.sleep(self.delay)
-            yield StreamEvent.text_delta(word)
-        usage = Usage(input_tokens=len(words), output_tokens=len(words))
-        yield StreamEvent.usage_report(usage)
-        yield StreamEvent.finish("stop", usage=usage)
-"""
-
-WORKING_FACTORY = """
-        def make(scenario: Scenario) -> AcmeProvider:
-            if scenario.name == "slow":
-                return AcmeProvider(delay=scenario.token_delay)
-            if scenario.name == "tool_call":
-                return AcmeProvider(tools=[(scenario.tool_name, scenario.tool_arguments)])
-            if scenario.name == "parallel_tool_calls":
-                return AcmeProvider(tools=[(c.name, c.arguments) for c in scenario.tool_calls()])
-            if scenario.name in ("auth_error", "rate_limited", "unavailable"):
-                return AcmeProvider(fail=scenario.name)
-            return AcmeProvider()
-"""
-
-
-WORKING_HOOK = """
-        from ainative_acme._provider import RECEIVED
-
-        messages = RECEIVED[-1].messages
-        return [(m.tool_call_id or "", m.content) for m in messages if m.role == "tool"]
-"""
-
-
-def run(*args: str | Path, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AINATIVE_", "PYTEST_"))}
-    env.pop("VIRTUAL_ENV", None)
+def run(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    child = {k: v for k, v in os.environ.items() if not k.startswith(("AINATIVE_", "PYTEST_"))}
+    child.pop("VIRTUAL_ENV", None)
+    child.update(env or {})
     return subprocess.run(
         [str(a) for a in args],
         cwd=cwd,
-        env=env,
+        env=child,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def load_fake(root: Path) -> ModuleType:
+    """The scaffolded project's ``testing`` module (it needs ainative-core only)."""
+    spec = importlib.util.spec_from_file_location(
+        "acme_testing", root / "src/ainative_acme/testing.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while made
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+@pytest.mark.slow
+def test_scaffolded_project_passes_ruff_and_mypy_strict(tmp_path: Path) -> None:
+    root = scaffold_plugin("acme", tmp_path)
+    bindir = Path(sys.executable).parent
+    for command in (("ruff", "check", "."), ("ruff", "format", "--check", ".")):
+        checked = run(bindir / command[0], *command[1:], cwd=root)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    # mypy reads the project's own configuration: strict, over src and tests.
+    typed = run(bindir / "mypy", "--no-incremental", cwd=root)
+    assert typed.returncode == 0, typed.stdout + typed.stderr
+    assert "Success: no issues found in 7 source files" in typed.stdout
 
 
 @pytest.mark.slow
@@ -210,44 +176,35 @@ def test_scaffolded_plugin_installs_lists_serves_and_passes_the_conformance_suit
     assert "acme  [ainative-acme 0.1.0]" in listed.stdout
     assert "providers: acme" in listed.stdout
 
-    # As scaffolded, the provider raises NotImplementedError on purpose: the suite says so.
-    skeleton = run(python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", cwd=root)
-    assert skeleton.returncode == 1, skeleton.stdout
-    assert "NotImplementedError" in skeleton.stdout
-
-    # Written, it streams from the CLI and passes the whole suite on asyncio and trio.
-    (root / "src/ainative_acme/_provider.py").write_text(WORKING_PROVIDER)
-    tests = root / "tests/test_conformance.py"
-    source = tests.read_text()
-    start = source.index("        def make(")
-    end = source.index("        return make")
-    source = source[:start] + WORKING_FACTORY.lstrip("\n") + "\n" + source[end:]
-    hook = "        return super().upstream_tool_results()\n"
-    assert hook in source
-    tests.write_text(source.replace(hook, WORKING_HOOK.lstrip("\n")))
-
-    generated = run(venv / "bin/ainative", "generate", "Hello from acme", "-p", "acme", cwd=root)
-    assert generated.returncode == 0, generated.stderr
-    assert generated.stdout.strip() == "Hello from acme"
-
+    # As scaffolded, unmodified, the project passes the whole suite on asyncio and trio.
     passed = run(python, "-m", "pytest", "-v", "-p", "no:cacheprovider", cwd=root)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     on_asyncio = len(re.findall(r"\[[^\]]*asyncio[^\]]*\] PASSED", passed.stdout))
     on_trio = len(re.findall(r"\[[^\]]*trio[^\]]*\] PASSED", passed.stdout))
-    assert on_asyncio == on_trio >= 15  # the whole suite, tools and errors included, twice
+    assert on_asyncio == on_trio >= 19  # the whole suite, tools and errors included, twice
     assert "test_tool_call_assembly[trio] PASSED" in passed.stdout
     assert "test_tool_error_reaches_the_upstream[trio] PASSED" in passed.stdout
+    assert "test_cancel_closes_stream[asyncio] PASSED" in passed.stdout
 
-    served = serve_once(venv / "bin/ainative", root, "Served by acme")
-    assert served == "Served by acme"
+    # From the CLI and from a server, it streams what its backend (the fake) answers.
+    fake = load_fake(root)
+    upstream = fake.FakeAcme(fake.AcmeReply(text="Hello from acme"))
+    with live_server(upstream) as backend:
+        env = {"ACME_BASE_URL": backend.base_url}
+        generated = run(venv / "bin/ainative", "generate", "Hi", "-p", "acme", cwd=root, env=env)
+        assert generated.returncode == 0, generated.stderr
+        assert generated.stdout.strip() == "Hello from acme"
+        assert upstream.requests[-1].body["messages"][-1] == {"role": "user", "content": "Hi"}
+        served = serve_once(venv / "bin/ainative", root, "Served by acme", env)
+    assert served == "Hello from acme"
 
 
-def serve_once(ainative: Path, cwd: Path, message: str) -> str:
+def serve_once(ainative: Path, cwd: Path, message: str, env: dict[str, str]) -> str:
     """Run ``ainative serve --provider acme``, stream one chat, return the joined tokens."""
     import httpx
 
     with serve_process(
-        "--provider", "acme", executable=ainative, cwd=cwd, env={"VIRTUAL_ENV": None}
+        "--provider", "acme", executable=ainative, cwd=cwd, env={"VIRTUAL_ENV": None, **env}
     ) as base:
         body = {"action": "chat", "params": {"message": message}}
         response = httpx.post(f"{base}/ai/stream", json=body, timeout=15)

@@ -236,6 +236,7 @@ def generate_command(
 def new_plugin_command(name: str, directory: str) -> None:
     """Scaffold a third-party provider plugin project (ainative-NAME)."""
     from ._scaffold import plugin_names, scaffold_plugin
+    from ._wheelhouse import install_command
 
     try:
         root = scaffold_plugin(name, directory)
@@ -244,7 +245,7 @@ def new_plugin_command(name: str, directory: str) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"created {root}")
     click.echo(f"  provider {names.provider!r}: write it in src/{names.module}/_provider.py")
-    click.echo(f"  next: cd {root} && pip install -e '.[test]' && pytest")
+    click.echo(f"  next: cd {root} && {install_command('.[test]', editable=True)} && pytest")
 
 
 @cli.command("doctor")

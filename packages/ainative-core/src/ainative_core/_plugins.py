@@ -48,6 +48,7 @@ from ._exceptions import (
 )
 from ._logging import get_logger
 from ._provider import Provider
+from ._wheelhouse import install_command
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -600,7 +601,7 @@ class Plugins:
     def _unknown(kind: str, name: str, installed: list[str]) -> str:
         message = f"unknown {kind} {name!r}; installed: {', '.join(installed) or 'none'}"
         hints = [
-            f'pip install "ainative[{extra}]" for {prov}'
+            f"{install_command(f'ainative[{extra}]')} for {prov}"
             for prov, extra in _KNOWN_EXTRAS.items()
             if kind == "provider" and prov not in installed
         ]

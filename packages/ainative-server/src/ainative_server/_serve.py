@@ -242,8 +242,10 @@ def serve_command(
         raise click.ClickException(f"cannot serve: {exc.message}") from None
     server = "uvicorn" if backend == "asyncio" else "hypercorn"
     if backend == "trio" and not _importable("trio", "hypercorn"):
+        from ainative_core._wheelhouse import install_command
+
         raise click.ClickException(
-            'the trio backend needs trio and Hypercorn: pip install "ainative[trio]"'
+            f"the trio backend needs trio and Hypercorn: {install_command('ainative[trio]')}"
         )
     # Bound here, before the banner: the banner names the real address (port 0 gives a
     # free port), and an address in use is one line rather than the server's traceback.

@@ -324,8 +324,10 @@ def store_for(config: ServerConfig) -> EventStore:
     try:
         from ._redis import RedisEventStore
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        from ainative_core._wheelhouse import install_command
+
         raise ConfigurationError(
-            f'the Redis store needs coredis: pip install "ainative-server[redis]" ({exc})'
+            f"the Redis store needs coredis: {install_command('ainative-server[redis]')} ({exc})"
         ) from None
     return RedisEventStore(
         url,
