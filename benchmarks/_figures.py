@@ -103,7 +103,7 @@ class Bench:
 
     def start_servers(self, names: list[str]) -> None:
         """Start, all at once, the shared servers the named figures use (not figure 5's)."""
-        shared = set(names) - {"figure5", "pipeline"}
+        shared = set(names) - {"figure5", "pipeline", "abuse"}
         targets = [*self._targets(AINATIVE_SSE, peers=PEERS)] if shared else []
         if "figure7" in names:
             targets += self._trio_targets()

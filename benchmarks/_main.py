@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from ._abuse import ABUSE_FULL, ABUSE_SMOKE, abuse_figures
 from ._figures import AINATIVE_OPENAI, AINATIVE_SSE, ECHO_IN_PROCESS, FULL, SMOKE, Bench
 from ._pipeline import PIPELINE_FULL, PIPELINE_SMOKE, Pipeline, pipeline_goals
 from ._plot import points_from_goals, render_svg
@@ -37,6 +38,7 @@ FIGURES = [
     "figure7",
     "figure8",
     "pipeline",
+    "abuse",
 ]
 FD_LIMIT = 20_000
 _ANALYSIS = Path(__file__).with_name("analysis.md")
@@ -52,7 +54,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated figures to run, e.g. figure1,figure3 (or 1,3) or pipeline; "
+        help="comma-separated figures to run, e.g. figure1,figure3 (or 1,3), pipeline or "
+        "abuse; "
         "default: all",
     )
     parser.add_argument(
@@ -387,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         "figure7": lambda: list(bench.trio()),
         "figure8": lambda: redis_figures(bench),
         "pipeline": lambda: list(pipeline.figures()),
+        "abuse": lambda: abuse_figures(ABUSE_SMOKE if args.smoke else ABUSE_FULL, log),
     }
     try:
         log("starting the servers …")

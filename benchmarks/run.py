@@ -1,6 +1,6 @@
 """Run the benchmarks and write docs/benchmarks.md: ``python benchmarks/run.py [--smoke]``.
 
-Options: ``--runs N``, ``--only figure1,figure3`` (or ``pipeline``), ``--output PATH``,
+Options: ``--runs N``, ``--only figure1,figure3`` (or ``pipeline``, ``abuse``), ``--output PATH``,
 ``--json PATH``, ``--no-litellm``.
 """
 

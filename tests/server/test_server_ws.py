@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import socket
+import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -11,7 +14,7 @@ import httpx
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError, aconnect_ws
 
-from ainative_core import ProviderRateLimited
+from ainative_core import BaseProvider, GenerateRequest, ProviderRateLimited, StreamEvent
 from ainative_testing import FakeProvider, PluginSandbox
 
 from .server_helpers import Serve, wait_until
@@ -114,6 +117,75 @@ async def test_cancel_frame_stops_the_provider(serve: Serve, server_plugins: Plu
     assert frames[-1]["data"]["finish_reason"] == "cancelled"
     await wait_until(fake.closed.is_set)
     assert fake.cancelled.is_set()
+
+
+class _Backlog(BaseProvider):
+    """Logs ``count`` tokens of ``size`` characters at once, then waits to be cancelled;
+    ``logged`` counts the streams that have logged theirs."""
+
+    name = "backlog"
+
+    def __init__(self, count: int, size: int) -> None:
+        self.count = count
+        self.token = "x" * (size - 1) + " "
+        self.logged = 0
+        self._lock = threading.Lock()
+
+    def stream(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[StreamEvent]:
+        for _ in range(self.count):
+            yield StreamEvent.text_delta(self.token)
+        with self._lock:
+            self.logged += 1
+        await anyio.sleep_forever()
+        yield StreamEvent.finish("stop")  # pragma: no cover
+
+
+async def test_a_cancelled_stream_gets_its_done_before_the_frames_the_socket_has_waiting(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    # Two streams log 4,000 frames of 4 kB each (16 MB apiece) while the client reads
+    # nothing: the socket falls far behind (the kernel's buffers hold at most about 4 MB).
+    # Cancelling one then ends it next: its done comes before its own backlog and before
+    # the other stream's.
+    backlog = _Backlog(4_000, 4_000)
+    server_plugins.add_provider("backlog", backlog)
+    small = 65_536
+    transport = httpx.AsyncHTTPTransport(
+        socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, small)]
+    )
+    with serve() as (_, live):
+        async with httpx.AsyncClient(transport=transport) as client:
+            with anyio.fail_after(30):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws",
+                    client,
+                    session_class=AsyncWebSocketSession,
+                    queue_size=4,
+                    max_message_size_bytes=small,
+                ) as ws:
+                    body = json.dumps({**CHAT, "provider": "backlog"})
+                    await ws.send_text(body)
+                    target = (await receive(ws))["stream_id"]
+                    await ws.send_text(body)
+                    await wait_until(lambda: backlog.logged == 2)
+                    await ws.send_text(json.dumps({"type": "cancel", "stream_id": target}))
+                    after: list[dict[str, Any]] = []
+                    for _ in range(2 * backlog.count + 10):
+                        frame = await receive(ws)
+                        if frame["stream_id"] == target and frame["type"] == "done":
+                            break
+                        after.append(frame)
+                    else:
+                        raise AssertionError("no done frame")
+    assert frame["data"]["finish_reason"] == "cancelled"
+    assert frame["id"] == backlog.count + 2  # after the metadata and every token
+    own = [f for f in after if f["stream_id"] == target]
+    # Only what was already on its way, far from the 4,000 waiting.
+    assert len(own) < backlog.count // 2
+    assert len(after) < backlog.count // 2
 
 
 async def test_resume_after_a_dropped_socket_loses_and_repeats_nothing(serve: Serve) -> None:

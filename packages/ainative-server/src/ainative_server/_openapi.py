@@ -28,6 +28,10 @@ _ERROR: Final = {
     "description": 'An error: `{"error": {"code", "message", "retryable"}}`',
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
+_OPENAI_ERROR: Final = {
+    "description": 'An error in OpenAI\'s shape: `{"error": {"message", "type", "param", "code"}}`',
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}},
+}
 
 
 def openapi_schema(app: FastAPI, prefix: str) -> dict[str, Any]:
@@ -52,6 +56,22 @@ def openapi_schema(app: FastAPI, prefix: str) -> dict[str, Any]:
                     "retry_after": {"type": "number"},
                 },
                 "required": ["code", "message", "retryable"],
+            }
+        },
+    }
+    nullable_string = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    components["OpenAIError"] = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "param": nullable_string,
+                    "code": nullable_string,
+                },
+                "required": ["message", "type"],
             }
         },
     }
@@ -85,7 +105,11 @@ def _operation(route: Route, method: str, prefix: str) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary or f"{method} {route.path}",
         "operationId": f"{route.name}_{method.lower()}_{route.path}".replace("/", "_"),
-        "responses": {"200": {"description": "Success"}, "4XX": _ERROR},
+        "responses": {
+            "200": {"description": "Success"},
+            # The OpenAI-compatible API answers errors as OpenAI does.
+            "4XX": _OPENAI_ERROR if route.path.startswith("/v1/") else _ERROR,
+        },
     }
     if description:
         operation["description"] = description

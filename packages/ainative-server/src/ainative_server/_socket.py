@@ -6,7 +6,9 @@ request would get), accepts it and runs one session per socket. The session read
 text frames, parses each as a bounded JSON object and hands it to `SocketSession.handle`
 with the socket's task group, in which the protocol runs one follower per stream; a
 failing frame is answered with the protocol's `SocketSession.refusal` frames and the socket
-stays open. Sends are serialised and bounded by ``send_timeout``; leaving (the socket
+stays open. Sends are serialised (first come, first served, but an urgent send goes before
+every waiting one, between two frames of the send under way) and bounded by
+``send_timeout``; a send still waiting for its turn can be withdrawn; leaving (the socket
 closed) cancels the socket's followers.
 """
 
@@ -14,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import anyio.abc
@@ -44,6 +47,76 @@ CLOSED: Final = (WebSocketDisconnect, OSError, RuntimeError)
 _logger = get_logger("ainative.server")
 
 
+@final
+class _Waiter:
+    __slots__ = ("event", "gone", "granted")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.granted = False
+        """The turn was handed to this waiter."""
+        self.gone = False
+        """Withdrawn or cancelled before its turn: skipped when the turn is handed on."""
+
+
+@final
+class _Turns:
+    """Whose turn it is to write to a socket: one writer at a time, in the order they came,
+    except that urgent writers go before every waiting one. A waiting writer may be
+    withdrawn by its key (it then gets no turn)."""
+
+    __slots__ = ("_busy", "_queue", "_urgent", "_waiting")
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._urgent: deque[_Waiter] = deque()
+        self._queue: deque[_Waiter] = deque()
+        self._waiting: dict[Hashable, _Waiter] = {}
+
+    async def take(self, *, urgent: bool, key: Hashable | None) -> bool:
+        """Wait for the turn (then `give` it back); False if withdrawn meanwhile."""
+        if not self._busy:
+            self._busy = True
+            return True
+        waiter = _Waiter()
+        (self._urgent if urgent else self._queue).append(waiter)
+        if key is not None:
+            self._waiting[key] = waiter
+        try:
+            await waiter.event.wait()
+        except BaseException:
+            if waiter.granted:
+                self.give()
+            waiter.gone = True
+            raise
+        finally:
+            if key is not None and self._waiting.get(key) is waiter:
+                del self._waiting[key]
+        return waiter.granted
+
+    def give(self) -> None:
+        """Hand the turn to the next waiter (urgent ones first), if any."""
+        for queue in (self._urgent, self._queue):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.gone:
+                    waiter.granted = True
+                    waiter.event.set()
+                    return
+        self._busy = False
+
+    def urgent_waiting(self) -> bool:
+        """Whether an urgent writer waits for the turn."""
+        return any(not waiter.gone for waiter in self._urgent)
+
+    def withdraw(self, key: Hashable) -> None:
+        """The writer waiting under ``key``, if any, stops waiting without its turn."""
+        waiter = self._waiting.pop(key, None)
+        if waiter is not None and not waiter.granted:
+            waiter.gone = True
+            waiter.event.set()
+
+
 class SocketSession(ABC):
     """One accepted socket of a protocol: its frames, its sends, its followers' task group."""
 
@@ -52,7 +125,7 @@ class SocketSession(ABC):
         self.websocket = websocket
         self.caller = caller
         """Who opened the socket: the owner of the streams it starts."""
-        self.lock = anyio.Lock()
+        self._turns = _Turns()
 
     @abstractmethod
     async def handle(self, frame: dict[str, Any], tg: anyio.abc.TaskGroup) -> None:
@@ -63,13 +136,35 @@ class SocketSession(ABC):
         """The frames answering a client frame that failed with ``exc`` (``frame``: what
         was parsed of it, None when it was not JSON)."""
 
-    async def send(self, frames: list[str]) -> None:
-        """Send ``frames`` in order; `TimeoutError` when the client stops reading for
-        ``send_timeout`` seconds."""
+    async def send(
+        self, frames: list[str], *, urgent: bool = False, key: Hashable | None = None
+    ) -> bool:
+        """Send ``frames`` in order, after the sends waiting before it (``urgent``: before
+        every waiting one); `TimeoutError` when the client stops reading for
+        ``send_timeout`` seconds. False, with nothing sent, if `withdraw` is called with
+        ``key`` while it waits for its turn."""
+        turns = self._turns
         with anyio.fail_after(self.server.config.send_timeout):
-            async with self.lock:
+            if not await turns.take(urgent=urgent, key=key):
+                return False
+            held = True
+            try:
                 for frame in frames:
+                    if turns.urgent_waiting():  # it goes between two frames of this batch
+                        held = False
+                        turns.give()
+                        await turns.take(urgent=False, key=None)
+                        held = True
                     await self.websocket.send_text(frame)
+            finally:
+                if held:
+                    turns.give()
+        return True
+
+    def withdraw(self, key: Hashable) -> None:
+        """A `send` waiting for its turn under ``key`` returns False at once, unsent (a
+        send already under way finishes)."""
+        self._turns.withdraw(key)
 
     async def run(self) -> None:
         """Read frames until the socket closes; then cancel the socket's followers."""

@@ -33,6 +33,9 @@ LINGER_BYTES: Final = 65_536
 PROBE_EVERY: Final = 8
 """A subscription woken by each event lingers after one wake-up in this many anyway, so it
 notices a producer that has sped up."""
+SMALLEST_EVENT: Final = 16
+"""Fewer bytes than any event's JSON: a read of ``max_batch_bytes // SMALLEST_EVENT + 1``
+events holds every event one batch can take, so a long replay is read a batch at a time."""
 TICKS_PER_PING: Final = 4
 """A hub whose store can wake every waiter does so this many times per ping interval."""
 
@@ -173,7 +176,7 @@ class Subscription(Generic[F]):
         hub = self._hub
         store = hub.store
         coalesce = hub.coalesce
-        limit = None if coalesce else 1
+        limit = hub.config.max_batch_bytes // SMALLEST_EVENT + 1 if coalesce else 1
         result = await store.read(self.stream_id, self.cursor, limit)
         if not result.events and result.finished and 0 < result.last_id <= self.cursor:
             # Resumed at (or past) the end of a finished stream: its last event (``done``)

@@ -16,7 +16,10 @@ an ``error`` frame without ``id`` carrying the error's ``code``, ``retryable``, 
 ``status`` and ``retry_after`` (the fields of an HTTP error body), then a ``done`` frame
 without ``id`` (``finish_reason: "error"``), which is what the seed's client waits for to
 end a stream; the socket stays open. Failures of the provider after its first event happen
-inside the stream: its ``error`` event, then ``done``. Keep-alive is the server's WebSocket
+inside the stream: its ``error`` event, then ``done``. A stream the socket cancels gets its
+``done`` next, before the frames other streams have waiting: what it logged that the socket
+had not sent yet is left out (a resume from the last id received still has it), so a
+socket that is behind stops a stream at once. Keep-alive is the server's WebSocket
 ping/pong (uvicorn ``ws_ping_interval``, Hypercorn ``websocket_ping_interval``).
 """
 
@@ -100,13 +103,19 @@ class _Session(SocketSession):
     def __init__(self, server: AINativeServer, websocket: WebSocket, caller: Caller) -> None:
         super().__init__(server, websocket, caller)
         self.followers: dict[str, anyio.CancelScope] = {}
+        self.cancelled: set[str] = set()
+        """Followed streams this socket has cancelled: only their end is still sent."""
         self.resumable = client_can_resume(websocket)
         """Whether the client resumes after a drop (the upgrade's declaration, or hello)."""
 
     async def handle(self, frame: dict[str, Any], tg: anyio.abc.TaskGroup) -> None:
         kind = frame.get("type")
         if kind == "cancel":
-            await self.server.cancel(_stream_id(frame), caller=self.caller)
+            stream_id = _stream_id(frame)
+            running = await self.server.cancel(stream_id, caller=self.caller)
+            if running and stream_id in self.followers:
+                self.cancelled.add(stream_id)
+                self.withdraw(stream_id)
         elif kind == "resume":
             stream_id = _stream_id(frame)
             after = _last_event_id(frame.get("last_event_id", 0))
@@ -151,10 +160,14 @@ class _Session(SocketSession):
                 self.followers[sid] = scope
                 try:
                     async for batch in subscription:
-                        await self.send(batch.frames)
+                        if sid not in self.cancelled:
+                            await self.send(batch.frames, key=sid)
+                        elif batch.end:  # its done, ahead of the other streams' frames
+                            await self.send(batch.frames[-1:], urgent=True)
                 finally:
                     if self.followers.get(sid) is scope:
                         del self.followers[sid]
+                        self.cancelled.discard(sid)
 
         with scope:
             await self.guard(follow, lambda exc: refusal_frames(exc, stream_id))
