@@ -133,9 +133,9 @@ class ServerConfig(BaseSettings):
 
     max_retained_bytes: int = Field(default=256 * 1_048_576, ge=1024)
     """Most encoded bytes the logs of this process's streams (running, or finished and
-    retained) hold together, with the memory store; over it finished streams are dropped
-    oldest first, and while running ones alone fill it new streams are refused (503
-    ``server_busy``)."""
+    retained) hold together, with the memory store; over it finished logs no follower
+    reads are dropped oldest first, and while the others fill it new streams are refused
+    (503 ``server_busy``)."""
     rate_limit: float = Field(default=50.0, ge=0)
     """Requests per second one API key (one client address without keys) may make on
     average to start work: stream, action, tool and chat POSTs, WebSocket upgrades and
@@ -150,8 +150,8 @@ class ServerConfig(BaseSettings):
     """Frames a WebSocket may send at once before ``ws_message_rate`` paces it."""
     # HTTP server (``ainative serve``)
     max_header_bytes: int = Field(default=32_768, ge=1024)
-    """Largest request line and headers ``ainative serve`` reads (uvicorn answers 400
-    above, Hypercorn 431) and closes the connection."""
+    """Most bytes of a request line and headers ``ainative serve`` buffers while they are
+    incomplete; over it uvicorn answers 400, Hypercorn 431, and the connection closes."""
     header_timeout: float = Field(default=10.0, gt=0)
     """Seconds ``ainative serve`` waits for a request's headers, from the connection's
     start or its previous response (the keep-alive timeout too); then it closes the
