@@ -81,12 +81,20 @@ async def test_websocket_frames_over_the_rate_are_refused_then_a_flood_closes(
                         await ws.send_text(hello)
                     with pytest.raises(WebSocketDisconnect) as closed:
                         await receive_all(ws)
+                async with aconnect_ws(  # the AI SDK's socket: its own bucket, its error frame
+                    f"{live.base_url}/ai/ui/ws", http, session_class=AsyncWebSocketSession
+                ) as chat:
+                    for n in range(3):
+                        await chat.send_text(json.dumps({"type": "abort", "requestId": f"r{n}"}))
+                    chat_refusal = json.loads(await chat.receive_text())
     error, done = refusal
     assert "id" not in error
     assert (error["type"], error["code"], error["status"]) == ("error", "rate_limited", 429)
     assert done["data"]["finish_reason"] == "error"
     assert "".join(e["data"] for e in answer if e["type"] == "token") == "hi"
     assert closed.value.code == 1008
+    assert (chat_refusal["type"], chat_refusal["requestId"]) == ("error", "r2")
+    assert chat_refusal["code"] == "rate_limited"
 
 
 def test_the_bucket_table_drops_refilled_and_least_recent_clients() -> None:

@@ -172,6 +172,8 @@ class StreamHub:
         """Runs admitted and not yet ended (the ``max_runs`` cap)."""
         self._per_client: dict[str, int] = {}
         """The same, per client (the ``max_runs_per_client`` cap)."""
+        self._finished: dict[str, Run] = {}
+        """The finished runs in ``_runs``, in the order they ended (the oldest first)."""
         self._retained = 0
         """Encoded bytes of the logs of the runs in ``_runs`` (the ``max_retained_bytes``
         cap; counted only for a store of this process alone)."""
@@ -560,6 +562,8 @@ class StreamHub:
         finally:
             run.status = "finished"
             run.ended_at = time.monotonic()
+            if self._runs.get(run.stream_id) is run:
+                self._finished[run.stream_id] = run
             run._ready.set()
             run.finished.set()
             if self._tg is not None:
@@ -595,6 +599,7 @@ class StreamHub:
         if self._runs.get(run.stream_id) is not run:
             return False
         del self._runs[run.stream_id]
+        self._finished.pop(run.stream_id, None)
         self._retained -= run.bytes
         return True
 
@@ -608,10 +613,10 @@ class StreamHub:
         """Drop finished runs, oldest first, until the logs hold ``target`` bytes or less
         (running runs, and finished ones a follower still reads, are not dropped)."""
         evicted = []
-        for run in list(self._runs.values()):
+        for run in list(self._finished.values()):
             if self._retained <= target:
                 break
-            if run.done and not run.followers and self._forget(run):
+            if not run.followers and self._forget(run):
                 evicted.append(run)
         for run in evicted:
             _logger.debug("stream.evicted", stream_id=run.stream_id, bytes=run.bytes)

@@ -28,6 +28,7 @@ from ainative_core import (
     AuthenticationError,
     InvalidRequestError,
     PayloadTooLargeError,
+    RateLimited,
     get_logger,
 )
 
@@ -104,28 +105,31 @@ class SocketSession(ABC):
     async def _frame(self, text: str, tg: anyio.abc.TaskGroup) -> None:
         frame: Any = None
         try:
+            limited = self._paced()  # every frame counts; a refusal may name its request
             config = self.server.config
             if len(text) > config.max_body_bytes:
                 raise PayloadTooLargeError(f"frame exceeds {config.max_body_bytes} bytes")
             frame = parse_json(text, max_depth=config.max_json_depth, what="frame")
             if not isinstance(frame, dict):
                 raise InvalidRequestError("frame must be a JSON object")
-            self._paced()
+            if limited is not None:
+                raise limited
             await self.handle(frame, tg)
         except Exception as exc:  # a bug must not close the socket's other streams
             log_unexpected(exc, "ws.frame_failed")
             await self.answer(self.refusal(exc, frame))
 
-    def _paced(self) -> None:
-        """Take a token for one frame, or raise `RateLimited`."""
+    def _paced(self) -> RateLimited | None:
+        """Take a token for one frame; without one, the `RateLimited` refusing it."""
         pace = self._pace
         if pace is None:
-            return
+            return None
         wait = pace.take()
         if wait:
             self._refused += 1
-            raise pace.refused(wait)
+            return pace.refused(wait)
         self._refused = 0
+        return None
 
     async def _close_flooded(self) -> None:
         _logger.info("ws.rate_limited", path=self.websocket.url.path, refused=self._refused)
