@@ -37,6 +37,7 @@ from ._exceptions import ProviderRateLimited as ProviderRateLimited
 from ._exceptions import ProviderResponseError as ProviderResponseError
 from ._exceptions import ProviderTimeout as ProviderTimeout
 from ._exceptions import ProviderUnavailable as ProviderUnavailable
+from ._exceptions import RateLimited as RateLimited
 from ._exceptions import RequestError as RequestError
 from ._exceptions import ServerBusy as ServerBusy
 from ._exceptions import StoreUnavailable as StoreUnavailable
@@ -170,6 +171,7 @@ __all__ = [
     "ProviderResponseError",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "RateLimited",
     "RecordedRequest",
     "RequestError",
     "ResponseBody",

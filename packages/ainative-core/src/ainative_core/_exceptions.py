@@ -32,7 +32,8 @@ retrying the same request may succeed (``retryable``)::
     ├── CapacityError                        the server is at one of its caps
     │   ├── TooManyStreams                   429  a client's concurrent runs
     │   ├── TooManyFollowers                 429  one stream's followers
-    │   └── ServerBusy                       503  the server's concurrent runs
+    │   ├── RateLimited                      429  a client's request rate
+    │   └── ServerBusy                       503  the server's concurrent runs or memory
     ├── ToolError
     │   ├── ToolArgumentsError               422  arguments do not fit the schema
     │   ├── ToolExecutionError               500  the tool itself failed
@@ -75,6 +76,7 @@ __all__ = [
     "ProviderResponseError",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "RateLimited",
     "RequestError",
     "ServerBusy",
     "StoreUnavailable",
@@ -267,6 +269,13 @@ class TooManyStreams(CapacityError):
 class TooManyFollowers(CapacityError):
     status = 429
     code = "too_many_followers"
+
+
+class RateLimited(CapacityError):
+    """A client sent requests (or WebSocket frames) faster than the server's rate limit."""
+
+    status = 429
+    code = "rate_limited"
 
 
 class ServerBusy(CapacityError):

@@ -131,6 +131,32 @@ class ServerConfig(BaseSettings):
     """Most connections following one stream in this server process (429
     ``too_many_followers`` above)."""
 
+    max_retained_bytes: int = Field(default=256 * 1_048_576, ge=1024)
+    """Most encoded bytes the logs of this process's streams (running, or finished and
+    retained) hold together, with the memory store; over it finished logs no follower
+    reads are dropped oldest first, and while the others fill it new streams are refused
+    (503 ``server_busy``)."""
+    rate_limit: float = Field(default=50.0, ge=0)
+    """Requests per second one API key (one client address without keys) may make on
+    average to start work: stream, action, tool and chat POSTs, WebSocket upgrades and
+    resumes (429 ``rate_limited`` above; 0: no limit)."""
+    rate_burst: int = Field(default=200, ge=1)
+    """Such requests a client may make at once before ``rate_limit`` paces it."""
+    ws_message_rate: float = Field(default=50.0, ge=0)
+    """Frames per second one WebSocket may send on average (0: no limit); a frame over
+    it is answered with a ``rate_limited`` error frame, and a socket that sends
+    ``ws_message_burst`` more frames without waiting is closed (1008)."""
+    ws_message_burst: int = Field(default=200, ge=1)
+    """Frames a WebSocket may send at once before ``ws_message_rate`` paces it."""
+    # HTTP server (``ainative serve``)
+    max_header_bytes: int = Field(default=32_768, ge=1024)
+    """Most bytes of a request line and headers ``ainative serve`` buffers while they are
+    incomplete; over it uvicorn answers 400, Hypercorn 431, and the connection closes."""
+    header_timeout: float = Field(default=10.0, gt=0)
+    """Seconds ``ainative serve`` waits for a request's headers, from the connection's
+    start or its previous response (the keep-alive timeout too); then it closes the
+    connection."""
+
     @model_validator(mode="before")
     @classmethod
     def _seed_settings(cls, data: Any) -> Any:

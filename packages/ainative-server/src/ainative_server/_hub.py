@@ -9,7 +9,9 @@ holds the follower's slot while it reads and releases it on the way out. When th
 follower of a running stream goes away, the producer keeps running for ``resume_grace``
 seconds if that follower was ``resumable`` (its client said it comes back); then it is
 cancelled. A follower that was not resumable cancels it at once. Finished logs stay readable for
-``retention`` seconds.
+``retention`` seconds. With a store of this process alone, the logs together hold at most
+``max_retained_bytes``: past it the oldest finished logs no follower reads are dropped, and
+while the others fill it new runs are refused (`ServerBusy`).
 
 With a store shared by several processes (``EventStore.shared``), a stream may be produced
 by one process and followed, resumed or cancelled through any other: the grace countdown
@@ -171,6 +173,11 @@ class StreamHub:
         """Runs admitted and not yet ended (the ``max_runs`` cap)."""
         self._per_client: dict[str, int] = {}
         """The same, per client (the ``max_runs_per_client`` cap)."""
+        self._finished: dict[str, Run] = {}
+        """The finished runs in ``_runs``, in the order they ended (the oldest first)."""
+        self._retained = 0
+        """Encoded bytes of the logs of the runs in ``_runs`` (the ``max_retained_bytes``
+        cap; counted only for a store of this process alone)."""
         self.wake_tick: float | None = None
         """Seconds between the hub's wake-ups of every waiting follower (None: no ticker)."""
         self.draining = False
@@ -208,6 +215,11 @@ class StreamHub:
     def runs(self) -> dict[str, Run]:
         """Runs this process knows of (running, or finished and retained)."""
         return self._runs
+
+    @property
+    def retained_bytes(self) -> int:
+        """Encoded bytes the logs of this process's runs hold (running or retained)."""
+        return self._retained
 
     @property
     def active(self) -> int:
@@ -366,6 +378,7 @@ class StreamHub:
                 "the stream hub is not running: serve the app with its lifespan "
                 "(an included router's lifespan runs with the app's), or use hub.running()"
             )
+        await self._make_room()
         self._admit(spec.client)
         produced = False
         try:
@@ -419,6 +432,13 @@ class StreamHub:
             raise ServerBusy(
                 f"the server runs {self._producing} streams, the most it takes "
                 f"(max_runs={config.max_runs}); retry shortly",
+                retry_after=CAP_RETRY_AFTER,
+            )
+        if self._retained >= config.max_retained_bytes and not self.store.shared:
+            raise ServerBusy(
+                f"streams running or being read hold {self._retained} bytes of logs, the most "
+                f"this server keeps (max_retained_bytes={config.max_retained_bytes}); "
+                "retry shortly",
                 retry_after=CAP_RETRY_AFTER,
             )
         if client is not None:
@@ -486,6 +506,10 @@ class StreamHub:
         stored = await self.store.append(run.stream_id, event)
         run.events += 1
         run.bytes += stored.size
+        if self._runs.get(run.stream_id) is run:
+            self._retained += stored.size
+            if self._retained > config.max_retained_bytes and not self.store.shared:
+                await self._evict(config.max_retained_bytes)
         if event.type == "token":
             run.tokens += 1
             if run.first_token_at is None:
@@ -542,6 +566,8 @@ class StreamHub:
         finally:
             run.status = "finished"
             run.ended_at = time.monotonic()
+            if self._runs.get(run.stream_id) is run:
+                self._finished[run.stream_id] = run
             run._ready.set()
             run.finished.set()
             if self._tg is not None:
@@ -564,15 +590,41 @@ class StreamHub:
 
     async def _forget_later(self, run: Run) -> None:
         await anyio.sleep(self.config.retention)
-        if self._runs.get(run.stream_id) is run:
-            del self._runs[run.stream_id]
+        if self._forget(run):
             await self.store.delete(run.stream_id)
 
     async def _discard(self, run: Run) -> None:
         """Forget a run at once (one whose client never learned its id)."""
-        if self._runs.get(run.stream_id) is run:
-            del self._runs[run.stream_id]
+        self._forget(run)
         await self.store.delete(run.stream_id)
+
+    def _forget(self, run: Run) -> bool:
+        """Drop ``run`` from the runs of this process; False if it was gone already."""
+        if self._runs.get(run.stream_id) is not run:
+            return False
+        del self._runs[run.stream_id]
+        self._finished.pop(run.stream_id, None)
+        self._retained -= run.bytes
+        return True
+
+    async def _make_room(self) -> None:
+        """Before a new run: drop finished logs while the logs fill ``max_retained_bytes``."""
+        cap = self.config.max_retained_bytes
+        if self._retained >= cap and not self.store.shared:
+            await self._evict(cap - 1)
+
+    async def _evict(self, target: int) -> None:
+        """Drop finished runs, oldest first, until the logs hold ``target`` bytes or less
+        (running runs, and finished ones a follower still reads, are not dropped)."""
+        evicted = []
+        for run in list(self._finished.values()):
+            if self._retained <= target:
+                break
+            if not run.followers and self._forget(run):
+                evicted.append(run)
+        for run in evicted:
+            _logger.debug("stream.evicted", stream_id=run.stream_id, bytes=run.bytes)
+            await self.store.delete(run.stream_id)
 
     # -- control ---------------------------------------------------------------------------
 

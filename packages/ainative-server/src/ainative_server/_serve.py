@@ -278,6 +278,8 @@ def serve_command(
     if backend == "asyncio":
         import uvicorn
 
+        from ._uvicorn import HTTP_PROTOCOL
+
         settings: dict[str, Any] = {
             "host": host,
             "port": port,
@@ -286,6 +288,10 @@ def serve_command(
             "ws_ping_timeout": _WS_PING,
             "ws_max_size": config.max_body_bytes,
             "timeout_graceful_shutdown": 2,
+            # h11: httptools bounds no header size; this h11 also bounds the wait for them.
+            "http": HTTP_PROTOCOL,
+            "h11_max_incomplete_event_size": config.max_header_bytes,
+            "timeout_keep_alive": config.header_timeout,
         }
         if app is None or sock is None:
             if reload:
@@ -304,6 +310,9 @@ def serve_command(
         hconfig.bind = [f"fd://{sock.fileno()}" if sock is not None else f"{host}:{port}"]
         hconfig.websocket_ping_interval = _WS_PING
         hconfig.websocket_max_message_size = config.max_body_bytes
+        hconfig.h11_max_incomplete_size = config.max_header_bytes
+        hconfig.h2_max_header_list_size = config.max_header_bytes
+        hconfig.keep_alive_timeout = config.header_timeout  # also bounds the wait for headers
         hconfig.graceful_timeout = 2.0
         hconfig.loglevel = "WARNING"
         if app is None:

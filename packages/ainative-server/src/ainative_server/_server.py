@@ -51,6 +51,7 @@ from ._http import error_response, framework_error_response, log_unexpected
 from ._hub import RunSpec, StreamHub
 from ._manager import EventSink, StreamManager
 from ._openapi import openapi_schema
+from ._ratelimit import RateLimitMiddleware
 from ._store import EventStore, StoredEvent
 from ._subscription import Subscription
 from ._tools import Tool, ToolRegistry
@@ -494,6 +495,8 @@ class AINativeServer:
                 app.swagger_ui_oauth2_redirect_url,
             )
             protected = [path for path in docs if path] if self.config.api_keys else []
+            if self.config.rate_limit:  # inside CORS: a page can read its 429
+                app.add_middleware(RateLimitMiddleware, server=self)
             if self.config.cors:
                 app.add_middleware(
                     CORSMiddleware,
@@ -503,6 +506,7 @@ class AINativeServer:
                     allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                     allow_headers=["*"],
                     expose_headers=[
+                        "Retry-After",
                         "X-AINative-Stream-Id",
                         "x-vercel-ai-ui-message-stream",
                         "x-workflow-run-id",

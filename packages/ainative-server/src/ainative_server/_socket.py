@@ -6,8 +6,10 @@ request would get), accepts it and runs one session per socket. The session read
 text frames, parses each as a bounded JSON object and hands it to `SocketSession.handle`
 with the socket's task group, in which the protocol runs one follower per stream; a
 failing frame is answered with the protocol's `SocketSession.refusal` frames and the socket
-stays open. Sends are serialised (first come, first served, but an urgent send goes before
-every waiting one, between two frames of the send under way) and bounded by
+stays open. Frames are paced by ``ws_message_rate``: one over it is refused
+(`RateLimited`), and a socket that sends ``ws_message_burst`` more without one accepted is
+closed (1008). Sends are serialised (first come, first served, but an urgent send goes
+before every waiting one, between two frames of the send under way) and bounded by
 ``send_timeout``; a send still waiting for its turn can be withdrawn; leaving (the socket
 closed) cancels the socket's followers.
 """
@@ -29,11 +31,13 @@ from ainative_core import (
     AuthenticationError,
     InvalidRequestError,
     PayloadTooLargeError,
+    RateLimited,
     get_logger,
 )
 
 from ._http import error_response, log_unexpected
 from ._json import parse_json
+from ._ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     from ._access import Caller
@@ -126,6 +130,11 @@ class SocketSession(ABC):
         self.caller = caller
         """Who opened the socket: the owner of the streams it starts."""
         self._turns = _Turns()
+        config = server.config
+        rate = config.ws_message_rate
+        self._pace = TokenBucket(rate, config.ws_message_burst) if rate else None
+        self._refused = 0
+        """Frames refused for the rate since the last one accepted."""
 
     @abstractmethod
     async def handle(self, frame: dict[str, Any], tg: anyio.abc.TaskGroup) -> None:
@@ -182,22 +191,45 @@ class SocketSession(ABC):
                         data = message.get("bytes") or b""
                         text = data.decode("utf-8", errors="replace")
                     await self._frame(text, tg)
+                    if self._refused > self.server.config.ws_message_burst:
+                        await self._close_flooded()
+                        break
             finally:
                 tg.cancel_scope.cancel()
 
     async def _frame(self, text: str, tg: anyio.abc.TaskGroup) -> None:
         frame: Any = None
         try:
+            limited = self._paced()  # every frame counts; a refusal may name its request
             config = self.server.config
             if len(text) > config.max_body_bytes:
                 raise PayloadTooLargeError(f"frame exceeds {config.max_body_bytes} bytes")
             frame = parse_json(text, max_depth=config.max_json_depth, what="frame")
             if not isinstance(frame, dict):
                 raise InvalidRequestError("frame must be a JSON object")
+            if limited is not None:
+                raise limited
             await self.handle(frame, tg)
         except Exception as exc:  # a bug must not close the socket's other streams
             log_unexpected(exc, "ws.frame_failed")
             await self.answer(self.refusal(exc, frame))
+
+    def _paced(self) -> RateLimited | None:
+        """Take a token for one frame; without one, the `RateLimited` refusing it."""
+        pace = self._pace
+        if pace is None:
+            return None
+        wait = pace.take()
+        if wait:
+            self._refused += 1
+            return pace.refused(wait)
+        self._refused = 0
+        return None
+
+    async def _close_flooded(self) -> None:
+        _logger.info("ws.rate_limited", path=self.websocket.url.path, refused=self._refused)
+        with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
+            await self.websocket.close(code=1008, reason="rate limited")
 
     async def answer(self, frames: list[str]) -> None:
         """Send ``frames`` unless the socket has closed."""
