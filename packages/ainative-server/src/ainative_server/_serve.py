@@ -288,7 +288,7 @@ def serve_command(
             "ws_ping_timeout": _WS_PING,
             "ws_max_size": config.max_body_bytes,
             "timeout_graceful_shutdown": 2,
-            # h11: httptools bounds no header size; this h11 also bounds the wait for them.
+            # httptools, with bounds on the size of request headers and the wait for them.
             "http": HTTP_PROTOCOL,
             "h11_max_incomplete_event_size": config.max_header_bytes,
             "timeout_keep_alive": config.header_timeout,

@@ -1,34 +1,55 @@
-"""uvicorn's h11 protocol with a deadline on request headers, for ``ainative serve``.
+"""uvicorn's httptools protocol with bounds on request headers, for ``ainative serve``.
 
-uvicorn bounds the size of a request's headers only with h11 (``h11_max_incomplete_event_size``;
-httptools has no bound) and bounds no wait for them in any mode: its keep-alive timer runs
-only between a response and the next request's first byte, so a connection that sends
-part of a request line, or nothing, stays open. `HeaderTimeoutH11Protocol` adds that
-deadline: from the connection's start, and from each response's end, the request's headers
-must arrive within uvicorn's ``timeout_keep_alive`` seconds, or the connection is closed,
-as Hypercorn does with its ``keep_alive_timeout``.
+uvicorn bounds neither the size of a request's headers under httptools (only its h11
+protocol has ``h11_max_incomplete_event_size``) nor, in any mode, the wait for them: its
+keep-alive timer runs only between a response and the next request's first byte, so a
+connection that sends part of a request line, or nothing, stays open. h11 is pure Python
+and costs more per response write than httptools, so rather than switching to it,
+`HeaderBoundHttpToolsProtocol` adds both bounds to httptools:
+
+- the request line and headers may hold at most ``h11_max_incomplete_event_size`` bytes
+  (the same setting as uvicorn's h11 bound), else the request is answered 400 and the
+  connection closed, as uvicorn answers a request it cannot parse;
+- from the connection's start, and from each response's end, the request's headers must
+  arrive within ``timeout_keep_alive`` seconds, else the connection is closed, as Hypercorn
+  does with its ``keep_alive_timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Final, final
+from typing import Any, Final, final
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["HTTP_PROTOCOL", "HeaderTimeoutH11Protocol"]
+__all__ = ["HTTP_PROTOCOL", "HeaderBoundHttpToolsProtocol"]
 
-HTTP_PROTOCOL: Final = "ainative_server._uvicorn:HeaderTimeoutH11Protocol"
-"""uvicorn's ``http`` setting naming `HeaderTimeoutH11Protocol` (importable by workers)."""
+HTTP_PROTOCOL: Final = "ainative_server._uvicorn:HeaderBoundHttpToolsProtocol"
+"""uvicorn's ``http`` setting naming `HeaderBoundHttpToolsProtocol` (importable by workers)."""
+
+_UNBOUNDED: Final = 1 << 62
+_PER_HEADER: Final = 4
+"""Bytes a header line adds to its name and value (``": "`` and CRLF)."""
+
+
+class _HeadersTooLarge(Exception):
+    """Raised from a parser callback: httptools reports it as a parse error (400)."""
 
 
 @final
-class HeaderTimeoutH11Protocol(H11Protocol):
-    """`H11Protocol` whose connections wait at most ``timeout_keep_alive`` seconds for the
-    headers of each request."""
+class HeaderBoundHttpToolsProtocol(HttpToolsProtocol):
+    """`HttpToolsProtocol` whose requests' headers are bounded in size and in the time they
+    may take to arrive."""
 
-    _header_deadline: asyncio.TimerHandle | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        bound = self.config.h11_max_incomplete_event_size
+        self._max_header_bytes = _UNBOUNDED if bound is None else bound
+        self._header_bytes = 0
+        self._header_deadline: asyncio.TimerHandle | None = None
+        self._answering = 0
+        """Requests whose headers are in and whose response has not ended (pipelined
+        requests included): while there is one, no deadline runs."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -38,19 +59,37 @@ class HeaderTimeoutH11Protocol(H11Protocol):
         self._stop_waiting()
         super().connection_lost(exc)
 
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
-            self._stop_waiting()  # the request's headers are in
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + _PER_HEADER)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._answering += 1
+        self._stop_waiting()  # the request's headers are in
+        super().on_headers_complete()
 
     def on_response_complete(self) -> None:
+        self._answering = max(0, self._answering - 1)
         super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+        if not self.transport.is_closing() and not self._answering:
             self._await_headers()
 
-    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+    def handle_websocket_upgrade(self) -> None:
         self._stop_waiting()
-        super().handle_websocket_upgrade(event)
+        super().handle_websocket_upgrade()
+
+    def _count(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > self._max_header_bytes:
+            raise _HeadersTooLarge
 
     def _await_headers(self) -> None:
         self._stop_waiting()
@@ -63,5 +102,5 @@ class HeaderTimeoutH11Protocol(H11Protocol):
 
     def _expired(self) -> None:
         self._header_deadline = None
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+        if not self.transport.is_closing() and not self._answering:
             self.transport.close()
