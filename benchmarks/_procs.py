@@ -122,7 +122,10 @@ class ServerProcess:
         return self
 
     def wait_ready(self, timeout: float = 60.0, *, attempts: int = 3) -> ServerProcess:
-        """Wait until the server listens; relaunch on another port if it exited at startup.
+        """Wait until the server answers HTTP; relaunch on another port if it exited at startup.
+
+        Answers, not just accepts: ``ainative serve`` listens before its app has started (so
+        that its banner names the bound port), and the kernel accepts connections meanwhile.
 
         (Another process on the machine may take the free port before the server binds it.)
         """
@@ -137,11 +140,9 @@ class ServerProcess:
                     self.port = free_port()
                     return self.launch().wait_ready(timeout, attempts=attempts - 1)
                 raise RuntimeError(f"{self.target} server exited with {proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
+            if _answers_http(self.port):
+                return self
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.target} server did not listen within {timeout} s")
 
@@ -210,3 +211,13 @@ class ServerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _answers_http(port: int) -> bool:
+    """Whether a server on ``port`` answers a ``GET /health`` with any HTTP status line."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+            return sock.recv(16).startswith(b"HTTP/")
+    except OSError:
+        return False
