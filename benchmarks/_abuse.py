@@ -71,7 +71,7 @@ ABUSE_SMOKE = AbuseSizes(
 
 def ainative_serve(backend: str, env: dict[str, str] | None = None) -> ServerProcess:
     """``ainative serve`` on ``backend`` in its own process (not started yet); the run caps
-    are lifted so that the load, not the caps, is measured."""
+    and the rate limits are lifted so that the load, not the caps, is measured."""
     from ._pipeline import _ainative_command
 
     command = [*_ainative_command(), "serve", "--backend", backend, "--no-page"]
@@ -79,6 +79,8 @@ def ainative_serve(backend: str, env: dict[str, str] | None = None) -> ServerPro
     caps: dict[str, str | None] = {
         "AINATIVE_MAX_RUNS": "100000",
         "AINATIVE_MAX_RUNS_PER_CLIENT": "100000",
+        "AINATIVE_RATE_LIMIT": "0",
+        "AINATIVE_WS_MESSAGE_RATE": "0",
         "PYTHONDONTWRITEBYTECODE": None,
     }
     return ServerProcess(

@@ -127,6 +127,9 @@ def _ainative_command() -> list[str]:
 # Installed packages come with their bytecode compiled: a server imports as users' would,
 # from cached bytecode (written on its first start when the environment says not to).
 _BYTECODE: Final[dict[str, str | None]] = {"PYTHONDONTWRITEBYTECODE": None}
+# The load comes from one address at hundreds of requests a second: over ainative's default
+# per-client rate limit, which is for clients, not for a benchmark's load generator.
+_NO_RATE_LIMIT: Final[dict[str, str | None]] = {"AINATIVE_RATE_LIMIT": "0"}
 
 
 def _vendor_env(vendor: Source, upstream: str) -> dict[str, str | None]:
@@ -187,9 +190,8 @@ class Pipeline:
             provider = "echo" if peer.vendor == "echo" else peer.vendor
             command = [*_ainative_command(), "serve", "--provider", provider]
             command += ["--host", "127.0.0.1", "--port", "{port}", "--no-page"]
-            return ServerProcess(
-                f"ainative-{peer.vendor}", command=command, env=_vendor_env(peer.vendor, upstream)
-            )
+            env = {**_vendor_env(peer.vendor, upstream), **_NO_RATE_LIMIT}
+            return ServerProcess(f"ainative-{peer.vendor}", command=command, env=env)
         if peer.kind == "naive":
             env = {"BENCH_UPSTREAM": upstream, **_BYTECODE}
             return ServerProcess(f"naive-{peer.vendor}", env=env)

@@ -6,7 +6,14 @@ from ainative_server import ServerConfig, create_app
 
 __all__ = ["app"]
 
-# The load figures open up to 5,000 streams from one address: caps above that, no rate limit.
+# The load figures open up to 5,000 streams from one address (hundreds on one WebSocket):
+# caps above that, no rate limits.
 app = create_app(
-    ServerConfig(provider="echo", max_runs=100_000, max_runs_per_client=100_000, rate_limit=0)
+    ServerConfig(
+        provider="echo",
+        max_runs=100_000,
+        max_runs_per_client=100_000,
+        rate_limit=0,
+        ws_message_rate=0,
+    )
 )
