@@ -280,6 +280,7 @@ def serve_command(
             "host": host,
             "port": port,
             "log_level": "warning",
+            "access_log": False,  # the app writes its own (ainative.access)
             "ws_ping_interval": _WS_PING,
             "ws_ping_timeout": _WS_PING,
             "ws_max_size": config.max_body_bytes,
@@ -304,6 +305,7 @@ def serve_command(
         hconfig.websocket_max_message_size = config.max_body_bytes
         hconfig.graceful_timeout = 2.0
         hconfig.loglevel = "WARNING"
+        hconfig.accesslog = None  # the app writes its own (ainative.access)
         if app is None:
             from hypercorn.run import run
 

@@ -43,6 +43,7 @@ from ._access import (
     key_digest,
     origin_allowed,
 )
+from ._access_log import AccessLogMiddleware
 from ._actions import CHAT, PROMPT, Action, ActionHandler, generate_request_for
 from ._builtin_tools import builtin_tools
 from ._config import LOOPBACK_ORIGINS, ServerConfig
@@ -516,6 +517,7 @@ class AINativeServer:
                 hosts=allowed_hosts(self.config),
                 protected=protected,
             )
+            app.add_middleware(AccessLogMiddleware, hub=self.hub)  # outermost: every request
             app.state.ainative_server = self
             self._app = app
         return self._app
