@@ -21,6 +21,7 @@ import pytest
 from httpx_ws import WebSocketSession, connect_ws
 
 from ainative_server._access_log import ACCESS_LOGGER
+from ainative_testing import FakeProvider, PluginSandbox
 
 from .server_helpers import Serve
 
@@ -205,3 +206,25 @@ def test_serve_writes_one_json_access_line_per_request_and_each_traceback_once(
     assert streamed["tokens"] == 1
     assert all(a["level"] == "info" and a["duration_ms"] >= 0 for a in access)
     assert "HTTP/1.1" not in text  # uvicorn's and Hypercorn's access lines are off
+
+
+def test_a_provider_failing_on_a_websocket_is_answered_and_logged_once(
+    serve: Serve, server_plugins: PluginSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A RuntimeError is also what a closed socket raises: the provider's must not pass as one.
+    early = RuntimeError("the provider broke early")
+    server_plugins.add_provider("early", lambda **_: FakeProvider(["a"], fail_before=early))
+    caplog.set_level(logging.INFO, logger="ainative")
+    with serve() as (_, live), httpx.Client(timeout=10) as client:
+        ws: WebSocketSession
+        with connect_ws(f"{live.base_url}/ai/ws", client) as ws:
+            ws.send_text(json.dumps({**CHAT, "provider": "early"}))
+            error, done = (json.loads(ws.receive_text(timeout=10)) for _ in range(2))
+            ws.send_text(json.dumps(CHAT))  # the socket serves on
+            frames = [json.loads(ws.receive_text(timeout=10)) for _ in range(5)]
+        access_records(caplog, 1)
+    assert (error["type"], error["code"], error["status"]) == ("error", "internal_error", 500)
+    assert done["data"]["finish_reason"] == "error"
+    assert [f["type"] for f in frames] == ["metadata", "token", "token", "token", "done"]
+    logged = [r for r in caplog.records if r.exc_info is not None]
+    assert [(r.getMessage(), r.exc_info[1]) for r in logged] == [("ws.stream_failed", early)]  # type: ignore[index]
