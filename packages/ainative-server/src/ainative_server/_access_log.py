@@ -4,13 +4,17 @@ An HTTP request is logged when its response ends (a stream's response when its b
 ends, or when the client leaves it) as ``request`` with ``method``, ``path``, ``status``,
 ``duration_ms`` and, for a stream's response, ``stream_id`` and the stream's ``tokens``.
 A WebSocket is logged when it closes as ``websocket`` with ``path``, ``status`` (101 once
-accepted, else the refusal's status), ``close_code``, ``streams`` (how many it carried),
-their ``tokens`` and ``duration_ms``. The path is logged without its query string (a
-ticket travels there). Lines are at ``info``: ``ainative --log-level info serve`` shows them.
+accepted, else the refusal's status), ``close_code``, ``streams`` (how many streams its
+frames named: wire protocol v1 names each in every frame), their ``tokens`` and
+``duration_ms``. The path is logged without its query string (a ticket travels there).
+
+Lines are at ``info`` on the stdlib logger ``ainative.access``, and nothing is computed for
+them unless it is enabled there: ``ainative --log-level info serve`` shows them.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -28,6 +32,12 @@ _STREAM_HEADER: Final = b"x-ainative-stream-id"
 _STREAM_FIELD: Final = '"stream_id":"'
 
 _logger = get_logger(ACCESS_LOGGER)
+_stdlib = logging.getLogger(ACCESS_LOGGER)
+
+
+def _enabled() -> bool:
+    """Whether access lines are wanted: they reach stdlib ``logging`` at ``info``."""
+    return _stdlib.isEnabledFor(logging.INFO)
 
 
 def _elapsed_ms(started: float) -> float:
@@ -77,6 +87,8 @@ class AccessLogMiddleware:
             if logged:
                 return
             logged = True
+            if not _enabled():
+                return
             fields: dict[str, Any] = {
                 "method": scope.get("method"),
                 "path": scope.get("path"),
@@ -142,12 +154,23 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receiving, sending)
         finally:
-            _logger.info(
-                "websocket",
-                path=scope.get("path"),
-                status=status,
-                close_code=close_code,
-                streams=len(streams),
-                tokens=self._tokens(streams),
-                duration_ms=_elapsed_ms(started),
-            )
+            if _enabled():
+                self._log_websocket(scope, started, status, close_code, streams)
+
+    def _log_websocket(
+        self,
+        scope: Scope,
+        started: float,
+        status: int | None,
+        close_code: int | None,
+        streams: set[str],
+    ) -> None:
+        _logger.info(
+            "websocket",
+            path=scope.get("path"),
+            status=status,
+            close_code=close_code,
+            streams=len(streams),
+            tokens=self._tokens(streams),
+            duration_ms=_elapsed_ms(started),
+        )
