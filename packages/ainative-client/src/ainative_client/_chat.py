@@ -33,30 +33,30 @@ __all__ = ["chat_command"]
 _PROMPT: Final = "you> "
 _SPIN: Final = "|/-\\"
 _SPIN_EVERY: Final = 0.1
-_ERASE: Final = "\r\x1b[K"
 
 
 class _Status:
     """A status line on stderr while the reply has not begun, erased at its first output;
     silent unless stderr is a terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, text: str = "waiting for the reply") -> None:
+        self.text = text
         self.shown = False
         self.done = not sys.stderr.isatty()
 
-    async def spin(self, text: str = "waiting for the reply") -> None:
+    async def spin(self) -> None:
         for tick in range(1_000_000):
             if self.done:
                 return
-            sys.stderr.write(f"\r{_SPIN[tick % len(_SPIN)]} {text}")
+            sys.stderr.write(f"\r{_SPIN[tick % len(_SPIN)]} {self.text}")
             sys.stderr.flush()
             self.shown = True
             await anyio.sleep(_SPIN_EVERY)
 
     def clear(self) -> None:
         self.done = True
-        if self.shown:
-            sys.stderr.write(_ERASE)
+        if self.shown:  # blanks, which any terminal understands
+            sys.stderr.write("\r" + " " * (len(self.text) + 2) + "\r")
             sys.stderr.flush()
             self.shown = False
 
@@ -297,11 +297,14 @@ async def _interruptible(work: Callable[[], Awaitable[None]], printer: _Printer)
 
         async def on_interrupt() -> None:
             nonlocal stopped
-            with anyio.open_signal_receiver(signal.SIGINT) as signals:
-                async for _ in signals:
-                    stopped = True
-                    scope.cancel()
-                    return
+            try:
+                with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                    async for _ in signals:
+                        stopped = True
+                        scope.cancel()
+                        return
+            except NotImplementedError:  # no signal handlers here: KeyboardInterrupt it is
+                return
 
         await _beside(partial(_with_status, work, printer), on_interrupt)
     return stopped
@@ -359,7 +362,9 @@ def _converse(reply: Reply, system_turn: list[dict[str, str]], backend: str, url
         printer.end_line()
         if stopped:
             click.echo(click.style("[stopped]", dim=True), err=True)
-        history += [
-            {"role": "user", "content": line},
-            {"role": "assistant", "content": "".join(printer.text)},
-        ]
+        answer = "".join(printer.text)
+        if answer:  # the turn as far as it was shown; one with no answer is not kept
+            history += [
+                {"role": "user", "content": line},
+                {"role": "assistant", "content": answer},
+            ]
