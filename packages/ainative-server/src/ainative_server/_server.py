@@ -475,7 +475,8 @@ class AINativeServer:
         return router
 
     def get_app(self) -> FastAPI:
-        """The FastAPI app (built once): the router, and CORS unless ``config.cors`` is off.
+        """The FastAPI app (built once): the router, CORS unless ``config.cors`` is off, and
+        the access log (`AccessLogMiddleware`, one ``ainative.access`` line per request).
 
         CORS allows loopback origins on any port (a dev server on ``localhost:5173``
         reaching a local ainative) and ``config.cors_origins``; never credentials, so
