@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_ws import WebSocketSession, connect_ws
+from httpx_ws import WebSocketSession, WebSocketUpgradeError, connect_ws
 
 from ainative_server._access_log import ACCESS_LOGGER
 from ainative_testing import FakeProvider, PluginSandbox
@@ -112,6 +112,21 @@ def test_one_line_per_request_with_its_stream_and_tokens(
     }
     for record in records:
         assert isinstance(getattr(record, "duration_ms", None), float)
+
+
+def test_a_refused_websocket_is_logged_with_the_refusal_status(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    with serve(api_keys=["k-1"]) as (_, live), httpx.Client(timeout=10) as client:
+        with pytest.raises(WebSocketUpgradeError), connect_ws(f"{live.base_url}/ai/ws", client):
+            pass
+        (record,) = access_records(caplog, 1)
+    assert fields(record, "path", "status", "streams") == {
+        "path": "/ai/ws",
+        "status": 401,
+        "streams": 0,
+    }
 
 
 _FAILING_APP = """\
