@@ -284,6 +284,7 @@ def serve_command(
             "host": host,
             "port": port,
             "log_level": "warning",
+            "access_log": False,  # the app writes its own (ainative.access)
             "ws_ping_interval": _WS_PING,
             "ws_ping_timeout": _WS_PING,
             "ws_max_size": config.max_body_bytes,
@@ -315,6 +316,7 @@ def serve_command(
         hconfig.keep_alive_timeout = config.header_timeout  # also bounds the wait for headers
         hconfig.graceful_timeout = 2.0
         hconfig.loglevel = "WARNING"
+        hconfig.accesslog = None  # the app writes its own (ainative.access)
         if app is None:
             from hypercorn.run import run
 

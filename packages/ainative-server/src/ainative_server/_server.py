@@ -43,6 +43,7 @@ from ._access import (
     key_digest,
     origin_allowed,
 )
+from ._access_log import AccessLogMiddleware
 from ._actions import CHAT, PROMPT, Action, ActionHandler, generate_request_for
 from ._builtin_tools import builtin_tools
 from ._config import LOOPBACK_ORIGINS, ServerConfig
@@ -475,7 +476,8 @@ class AINativeServer:
         return router
 
     def get_app(self) -> FastAPI:
-        """The FastAPI app (built once): the router, and CORS unless ``config.cors`` is off.
+        """The FastAPI app (built once): the router, CORS unless ``config.cors`` is off, and
+        the access log (`AccessLogMiddleware`, one ``ainative.access`` line per request).
 
         CORS allows loopback origins on any port (a dev server on ``localhost:5173``
         reaching a local ainative) and ``config.cors_origins``; never credentials, so
@@ -520,6 +522,7 @@ class AINativeServer:
                 hosts=allowed_hosts(self.config),
                 protected=protected,
             )
+            app.add_middleware(AccessLogMiddleware, hub=self.hub)  # outermost: every request
             app.state.ainative_server = self
             self._app = app
         return self._app

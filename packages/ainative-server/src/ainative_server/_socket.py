@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import anyio.abc
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ainative_core import (
     AINativeError,
@@ -237,6 +237,11 @@ class SocketSession(ABC):
             with contextlib.suppress(*CLOSED):
                 await self.send(frames)
 
+    def _socket_open(self) -> bool:
+        connected = WebSocketState.CONNECTED
+        ws = self.websocket
+        return ws.client_state == connected and ws.application_state == connected
+
     async def guard(
         self, follow: Callable[[], Awaitable[None]], refusal: Callable[[BaseException], list[str]]
     ) -> None:
@@ -245,8 +250,12 @@ class SocketSession(ABC):
         ``refusal(exc)``."""
         try:
             await follow()
-        except CLOSED:
-            pass
+        except CLOSED as exc:
+            if not isinstance(exc, RuntimeError) or not self._socket_open():
+                return  # the socket closed
+            # A provider's own RuntimeError, the socket still open: a failure like others.
+            log_unexpected(exc, "ws.stream_failed")
+            await self.answer(refusal(exc))
         except TimeoutError:
             _logger.info("ws.send_timeout", path=self.websocket.url.path)
             with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
