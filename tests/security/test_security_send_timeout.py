@@ -9,6 +9,7 @@ kernel abort such connections (``TCP_USER_TIMEOUT`` on its listening socket).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -22,6 +23,8 @@ import anyio
 import httpx
 import psutil
 import pytest
+import wsproto
+import wsproto.events
 
 import ainative_server._plugin
 from ainative_server import AINativeServer, ServerConfig, StreamManager, create_server
@@ -96,6 +99,43 @@ def test_the_hub_drops_a_follower_whose_client_stops_reading(
         _poll(lambda: len(server.hub.sends) == 1)  # its write is waiting
         _poll(lambda: len(server.hub.sends) == 0)  # and was dropped
         assert 0 < _read_to_the_end(sock) < _TOKENS * len(_TOKEN) // 2
+
+
+def test_a_websocket_whose_client_stops_reading_is_closed(
+    ainative_plugins: PluginSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    ainative_plugins.add_plugin(ainative_server._plugin, name="server")
+    config = ServerConfig(max_bytes=64 * 1_048_576, send_timeout=0.5)
+    server: AINativeServer = create_server(config, plugins=ainative_plugins.plugins)
+
+    @server.action("big")
+    async def big(stream: StreamManager, request: object) -> None:
+        for _ in range(_TOKENS):
+            await stream.send_token(_TOKEN)
+
+    caplog.set_level(logging.INFO, logger="ainative.server")
+    with live_server(server.get_app(), backend="uvicorn") as live:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            sock.connect(("127.0.0.1", live.port))
+            ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+            sock.sendall(ws.send(wsproto.events.Request(host="127.0.0.1", target="/ai/ws")))
+            sock.settimeout(10)
+            handshake = b""
+            for _ in range(4096):  # the 101 answer, then nothing more is read
+                handshake += sock.recv(1)
+                if handshake.endswith(b"\r\n\r\n"):
+                    break
+            assert handshake.startswith(b"HTTP/1.1 101"), handshake
+            frame = json.dumps({"action": "big", "params": {}})
+            ws.receive_data(handshake)
+            assert [type(e) for e in ws.events()] == [wsproto.events.AcceptConnection]
+            sock.sendall(ws.send(wsproto.events.TextMessage(data=frame)))
+            # Its sends wait on the full socket: the server closes it (1008) and says so.
+            _poll(lambda: any(r.getMessage().startswith("ws.send_timeout") for r in caplog.records))
+        finally:
+            sock.close()
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])

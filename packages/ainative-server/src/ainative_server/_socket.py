@@ -250,16 +250,16 @@ class SocketSession(ABC):
         ``refusal(exc)``."""
         try:
             await follow()
+        except TimeoutError:  # before CLOSED, which names its base class, OSError
+            _logger.info("ws.send_timeout", path=self.websocket.url.path)
+            with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
+                await self.websocket.close(code=1008, reason="send timeout")
         except CLOSED as exc:
             if not isinstance(exc, RuntimeError) or not self._socket_open():
                 return  # the socket closed
             # A provider's own RuntimeError, the socket still open: a failure like others.
             log_unexpected(exc, "ws.stream_failed")
             await self.answer(refusal(exc))
-        except TimeoutError:
-            _logger.info("ws.send_timeout", path=self.websocket.url.path)
-            with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
-                await self.websocket.close(code=1008, reason="send timeout")
         except Exception as exc:
             log_unexpected(exc, "ws.stream_failed")
             await self.answer(refusal(exc))
