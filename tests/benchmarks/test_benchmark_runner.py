@@ -15,6 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = [
+    "abuse-abandoned",
+    "abuse-cancel",
+    "abuse-health",
+    "abuse-replay",
     "figure1",
     "figure2",
     "figure3",
