@@ -88,3 +88,43 @@ async def test_followers_over_the_cap_are_429(secure_serve: Serve) -> None:
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "too_many_followers"
     assert refused.headers["Retry-After"] == "1"
+
+
+async def _frame_of(ws: AsyncWebSocketSession, kind: str) -> dict[str, object]:
+    """The next frame of type ``kind`` (others are skipped), bounded by count."""
+    for _ in range(10_000):
+        frame = json.loads(await ws.receive_text())
+        if frame.get("type") == kind:
+            return frame  # type: ignore[no-any-return]
+    raise AssertionError(f"no {kind} frame")
+
+
+async def test_streams_over_the_per_socket_cap_are_refused_and_the_socket_stays(
+    secure_serve: Serve,
+) -> None:
+    with secure_serve(max_streams_per_socket=2) as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(20):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    for _ in range(2):
+                        await ws.send_text(json.dumps(LONG))
+                    started = [str((await _frame_of(ws, "metadata"))["stream_id"])]
+                    started.append(str((await _frame_of(ws, "metadata"))["stream_id"]))
+                    await ws.send_text(json.dumps(LONG))
+                    refused = await _frame_of(ws, "error")
+                    # one ends (cancelled): there is room again, on the same socket
+                    await ws.send_text(json.dumps({"type": "cancel", "stream_id": started[0]}))
+                    for _ in range(100):
+                        done = await _frame_of(ws, "done")
+                        if done.get("stream_id") == started[0]:
+                            break
+                    await ws.send_text(json.dumps(LONG))
+                    third = await _frame_of(ws, "metadata")
+                    for sid in (started[1], third["stream_id"]):
+                        await ws.send_text(json.dumps({"type": "cancel", "stream_id": sid}))
+    assert "stream_id" not in refused
+    assert refused["code"] == "too_many_streams"
+    assert refused["status"] == 429
+    assert third["stream_id"] not in started

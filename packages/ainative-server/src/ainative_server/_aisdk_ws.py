@@ -203,6 +203,7 @@ class _Session(SocketSession):
     def _open(self, request_id: str) -> None:
         if request_id in self.requests:
             raise InvalidRequestError(f"requestId: {request_id[:80]!r} is already in use")
+        self.admit()
         self.requests[request_id] = _Follower()
 
     async def _abort(self, request_id: str) -> None:
@@ -262,6 +263,7 @@ class _Session(SocketSession):
                 await self.guard(follow, lambda exc: _error(request_id, exc))
         finally:
             del self.requests[request_id]
+            self.release()
 
 
 @final

@@ -127,6 +127,9 @@ class ServerConfig(BaseSettings):
     max_runs_per_client: int = Field(default=100, ge=1)
     """Most runs going at once for one API key, or one client address without keys (429
     ``too_many_streams`` above)."""
+    max_streams_per_socket: int = Field(default=100, ge=1)
+    """Most streams one WebSocket follows at once, started or resumed (429
+    ``too_many_streams`` above, as a refusal frame; the socket stays open)."""
     max_followers: int = Field(default=100, ge=1)
     """Most connections following one stream in this server process (429
     ``too_many_followers`` above)."""

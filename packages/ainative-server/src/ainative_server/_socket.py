@@ -32,6 +32,7 @@ from ainative_core import (
     InvalidRequestError,
     PayloadTooLargeError,
     RateLimited,
+    TooManyStreams,
     get_logger,
 )
 
@@ -135,6 +136,23 @@ class SocketSession(ABC):
         self._pace = TokenBucket(rate, config.ws_message_burst) if rate else None
         self._refused = 0
         """Frames refused for the rate since the last one accepted."""
+        self._streams = 0
+        """Streams this socket follows now (`admit` counted them, `release` not yet)."""
+
+    def admit(self) -> None:
+        """Count one more stream followed on this socket, before its task starts (which
+        calls `release` when it ends); `TooManyStreams` past ``max_streams_per_socket``."""
+        cap = self.server.config.max_streams_per_socket
+        if self._streams >= cap:
+            raise TooManyStreams(
+                f"too many streams on this socket (max_streams_per_socket={cap}); "
+                "wait for one to end or cancel one"
+            )
+        self._streams += 1
+
+    def release(self) -> None:
+        """One stream `admit` counted has ended."""
+        self._streams -= 1
 
     @abstractmethod
     async def handle(self, frame: dict[str, Any], tg: anyio.abc.TaskGroup) -> None:

@@ -119,9 +119,11 @@ class _Session(SocketSession):
         elif kind == "resume":
             stream_id = _stream_id(frame)
             after = _last_event_id(frame.get("last_event_id", 0))
+            self.admit()
             tg.start_soon(self._follow, None, stream_id, after)
         elif kind is None or kind == "action":
             request = validate(ActionRequest, frame)
+            self.admit()
             tg.start_soon(self._follow, request, None, 0)
         elif kind == "hello":
             resumable = frame.get("resumable", False)
@@ -169,8 +171,11 @@ class _Session(SocketSession):
                         del self.followers[sid]
                         self.cancelled.discard(sid)
 
-        with scope:
-            await self.guard(follow, lambda exc: refusal_frames(exc, stream_id))
+        try:
+            with scope:
+                await self.guard(follow, lambda exc: refusal_frames(exc, stream_id))
+        finally:
+            self.release()
 
 
 def _stream_id(frame: dict[str, Any]) -> str:
