@@ -48,7 +48,7 @@ from ._exceptions import (
 )
 from ._logging import get_logger
 from ._provider import Provider
-from ._wheelhouse import install_command
+from ._wheelhouse import install_command, wheelhouse_note
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -601,7 +601,7 @@ class Plugins:
     def _unknown(kind: str, name: str, installed: list[str]) -> str:
         message = f"unknown {kind} {name!r}; installed: {', '.join(installed) or 'none'}"
         hints = [
-            f"{install_command(f'ainative[{extra}]')} for {prov}"
+            f"{install_command(f'ainative[{extra}]', note=False)} for {prov}"
             for prov, extra in _KNOWN_EXTRAS.items()
             if kind == "provider" and prov not in installed
         ]
@@ -609,7 +609,8 @@ class Plugins:
         if close:
             message += f"; did you mean {close[0]!r}?"
         if hints:
-            message += f" ({'; '.join(hints)})"
+            note = wheelhouse_note()
+            message += f" ({'; '.join(hints)}{'; ' + note if note else ''})"
         return message
 
 

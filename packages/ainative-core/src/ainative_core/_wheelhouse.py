@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-__all__ = ["install_command", "wheelhouse"]
+__all__ = ["install_command", "wheelhouse", "wheelhouse_note"]
 
 
 def _checkout() -> Path | None:
@@ -40,11 +40,12 @@ def wheelhouse() -> Path | None:
     return None if root is None else root / "dist"
 
 
-def install_command(*requirements: str, editable: bool = False) -> str:
+def install_command(*requirements: str, editable: bool = False, note: bool = True) -> str:
     """The pip command that installs ``requirements`` from the wheelhouse.
 
     ``editable`` installs the first requirement in development mode (``-e``). Where no
-    wheelhouse is found, ``DIST`` stands for it, with a note saying what it is.
+    wheelhouse is found, ``DIST`` stands for it; unless ``note`` is false, the command then
+    ends with `wheelhouse_note` (say it once after several commands).
     """
     found = wheelhouse()
     where = "DIST" if found is None else shlex.quote(str(found))
@@ -52,8 +53,16 @@ def install_command(*requirements: str, editable: bool = False) -> str:
     if editable and args:
         args[0] = f"-e {args[0]}"
     command = f"pip install --no-index --find-links {where} {' '.join(args)}"
+    extra = wheelhouse_note() if note else ""
+    return f"{command} ({extra})" if extra else command
+
+
+def wheelhouse_note() -> str:
+    """What the commands of `install_command` need first, if anything: '' when the
+    wheelhouse holds the wheels."""
+    found = wheelhouse()
     if found is None:
-        command += " (DIST: the dist/ that `nox -s wheels` fills in an ainative checkout)"
-    elif not any(found.glob("ainative_core-*.whl")):
-        command += f" (after `nox -s wheels` in {found.parent})"
-    return command
+        return "DIST: the dist/ that `nox -s wheels` fills in an ainative checkout"
+    if not any(found.glob("ainative_core-*.whl")):
+        return f"after `nox -s wheels` in {found.parent}"
+    return ""
