@@ -64,7 +64,8 @@ async def test_a_stream_belongs_to_its_key_on_every_replica(
                     ws_resume = await ws_error_then_done(ws)
                     await ws.send_text(json.dumps({"type": "cancel", "stream_id": sid}))
                     ws_cancel = await ws_error_then_done(ws)
-                headers = {**bearer("alice"), "Last-Event-ID": "1"}
+                # resumable: its leaving must not cancel the run before the DELETE below
+                headers = {**bearer("alice"), "Last-Event-ID": "1", RESUMABLE_HEADER: "1"}
                 async with http.stream("GET", other, headers=headers) as mine:
                     reader = EventReader(mine)
                     events = await reader.read(1)
