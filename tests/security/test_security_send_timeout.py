@@ -63,26 +63,31 @@ def _not_reading(port: int, body: bytes) -> Iterator[socket.socket]:
         sock.close()
 
 
-def _read_to_the_end(sock: socket.socket) -> int:
-    """Bytes read until the server ends the connection (EOF or reset), bounded in time."""
+def _read_all(sock: socket.socket) -> bytes:
+    """What arrives until the server ends the connection (EOF or reset), bounded in time."""
     sock.settimeout(10)
-    received = 0
+    received = bytearray()
     deadline = time.monotonic() + 30
     for _ in range(1_000_000):
-        assert time.monotonic() < deadline, f"the connection never ended ({received} bytes)"
+        assert time.monotonic() < deadline, f"the connection never ended ({len(received)} B)"
         try:
             chunk = sock.recv(1 << 20)
         except ConnectionResetError:
-            return received
+            return bytes(received)
         if not chunk:
-            return received
-        received += len(chunk)
+            return bytes(received)
+        received += chunk
     raise AssertionError("too many reads")
 
 
-def test_the_hub_drops_a_follower_whose_client_stops_reading(
-    ainative_plugins: PluginSandbox,
-) -> None:
+def _read_to_the_end(sock: socket.socket) -> int:
+    """Bytes read until the server ends the connection."""
+    return len(_read_all(sock))
+
+
+@pytest.fixture
+def big_server(ainative_plugins: PluginSandbox) -> AINativeServer:
+    """A server (``send_timeout`` 0.5 s) whose ``big`` action logs 12 MB at once."""
     ainative_plugins.add_plugin(ainative_server._plugin, name="server")
     config = ServerConfig(max_bytes=64 * 1_048_576, send_timeout=0.5)
     server: AINativeServer = create_server(config, plugins=ainative_plugins.plugins)
@@ -92,6 +97,11 @@ def test_the_hub_drops_a_follower_whose_client_stops_reading(
         for _ in range(_TOKENS):
             await stream.send_token(_TOKEN)
 
+    return server
+
+
+def test_the_hub_drops_a_follower_whose_client_stops_reading(big_server: AINativeServer) -> None:
+    server = big_server
     with (
         live_server(server.get_app(), backend="uvicorn") as live,
         _not_reading(live.port, json.dumps({"action": "big"}).encode()) as sock,
@@ -102,17 +112,9 @@ def test_the_hub_drops_a_follower_whose_client_stops_reading(
 
 
 def test_a_websocket_whose_client_stops_reading_is_closed(
-    ainative_plugins: PluginSandbox, caplog: pytest.LogCaptureFixture
+    big_server: AINativeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ainative_plugins.add_plugin(ainative_server._plugin, name="server")
-    config = ServerConfig(max_bytes=64 * 1_048_576, send_timeout=0.5)
-    server: AINativeServer = create_server(config, plugins=ainative_plugins.plugins)
-
-    @server.action("big")
-    async def big(stream: StreamManager, request: object) -> None:
-        for _ in range(_TOKENS):
-            await stream.send_token(_TOKEN)
-
+    server = big_server
     caplog.set_level(logging.INFO, logger="ainative.server")
     with live_server(server.get_app(), backend="uvicorn") as live:
         sock = socket.socket()
@@ -132,8 +134,13 @@ def test_a_websocket_whose_client_stops_reading_is_closed(
             ws.receive_data(handshake)
             assert [type(e) for e in ws.events()] == [wsproto.events.AcceptConnection]
             sock.sendall(ws.send(wsproto.events.TextMessage(data=frame)))
+            _poll(lambda: len(server.hub.sends) == 1)  # the socket is on the hub's watch
             # Its sends wait on the full socket: the server closes it (1008) and says so.
             _poll(lambda: any(r.getMessage().startswith("ws.send_timeout") for r in caplog.records))
+            _poll(lambda: len(server.hub.sends) == 0)
+            ws.receive_data(_read_all(sock))
+            closed = [e for e in ws.events() if isinstance(e, wsproto.events.CloseConnection)]
+            assert [(c.code, c.reason) for c in closed] == [(1008, "send timeout")]
         finally:
             sock.close()
 

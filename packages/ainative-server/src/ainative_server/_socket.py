@@ -9,14 +9,17 @@ failing frame is answered with the protocol's `SocketSession.refusal` frames and
 stays open. Frames are paced by ``ws_message_rate``: one over it is refused
 (`RateLimited`), and a socket that sends ``ws_message_burst`` more without one accepted is
 closed (1008). Sends are serialised (first come, first served, but an urgent send goes
-before every waiting one, between two frames of the send under way) and bounded by
-``send_timeout``; a send still waiting for its turn can be withdrawn; leaving (the socket
-closed) cancels the socket's followers.
+before every waiting one, between two frames of the send under way); a send still waiting
+for its turn can be withdrawn. A write is bounded by ``send_timeout`` on the hub's
+`SendWatch` (one clock read per write, no timer): a socket whose write has waited that long
+(up to 1.25 times it) is dropped, its session cancelled and the socket closed with 1008
+("send timeout"). Leaving (the socket closed) cancels the socket's followers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
@@ -39,6 +42,7 @@ from ainative_core import (
 from ._http import error_response, log_unexpected
 from ._json import parse_json
 from ._ratelimit import TokenBucket
+from ._send_watch import SendGuard
 
 if TYPE_CHECKING:
     from ._access import Caller
@@ -138,6 +142,10 @@ class SocketSession(ABC):
         """Frames refused for the rate since the last one accepted."""
         self._streams = 0
         """Streams this socket follows now (`admit` counted them, `release` not yet)."""
+        self._scope = anyio.CancelScope()
+        """The whole session's: what the hub's watch cancels when a write stalls."""
+        self._guard = SendGuard(self._scope)
+        """Stamps the write under way (`run` registers it with the hub's watch)."""
 
     def admit(self) -> None:
         """Count one more stream followed on this socket, before its task starts (which
@@ -167,25 +175,29 @@ class SocketSession(ABC):
         self, frames: list[str], *, urgent: bool = False, key: Hashable | None = None
     ) -> bool:
         """Send ``frames`` in order, after the sends waiting before it (``urgent``: before
-        every waiting one); `TimeoutError` when the client stops reading for
-        ``send_timeout`` seconds. False, with nothing sent, if `withdraw` is called with
-        ``key`` while it waits for its turn."""
+        every waiting one). A write that waits ``send_timeout`` for the client to read
+        ends the session (the hub's watch). False, with nothing sent, if `withdraw` is
+        called with ``key`` while it waits for its turn."""
         turns = self._turns
-        with anyio.fail_after(self.server.config.send_timeout):
-            if not await turns.take(urgent=urgent, key=key):
-                return False
-            held = True
-            try:
-                for frame in frames:
-                    if turns.urgent_waiting():  # it goes between two frames of this batch
-                        held = False
-                        turns.give()
-                        await turns.take(urgent=False, key=None)
-                        held = True
-                    await self.websocket.send_text(frame)
-            finally:
-                if held:
+        if not await turns.take(urgent=urgent, key=key):
+            return False
+        guard = self._guard  # one writer at a time: the turn's holder stamps it
+        send_text = self.websocket.send_text
+        held = True
+        try:
+            for frame in frames:
+                if turns.urgent_waiting():  # it goes between two frames of this batch
+                    held = False
                     turns.give()
+                    await turns.take(urgent=False, key=None)
+                    held = True
+                guard.since = time.monotonic()
+                await send_text(frame)
+                guard.since = None
+        finally:
+            guard.since = None
+            if held:
+                turns.give()
         return True
 
     def withdraw(self, key: Hashable) -> None:
@@ -194,26 +206,34 @@ class SocketSession(ABC):
         self._turns.withdraw(key)
 
     async def run(self) -> None:
-        """Read frames until the socket closes; then cancel the socket's followers."""
-        async with anyio.create_task_group() as tg:
-            try:
-                while True:
-                    try:
-                        message = await self.websocket.receive()
-                    except CLOSED:
-                        break
-                    if message["type"] == "websocket.disconnect":
-                        break
-                    text = message.get("text")
-                    if text is None:
-                        data = message.get("bytes") or b""
-                        text = data.decode("utf-8", errors="replace")
-                    await self._frame(text, tg)
-                    if self._refused > self.server.config.ws_message_burst:
-                        await self._close_flooded()
-                        break
-            finally:
-                tg.cancel_scope.cancel()
+        """Read frames until the socket closes; then cancel the socket's followers. A
+        write that stalls (``send_timeout``, the hub's watch) cancels it all, and the
+        socket is closed with 1008."""
+        with self._scope, self.server.hub.sends.guard(self._scope) as guard:
+            self._guard = guard
+            async with anyio.create_task_group() as tg:
+                try:
+                    while True:
+                        try:
+                            message = await self.websocket.receive()
+                        except CLOSED:
+                            break
+                        if message["type"] == "websocket.disconnect":
+                            break
+                        text = message.get("text")
+                        if text is None:
+                            data = message.get("bytes") or b""
+                            text = data.decode("utf-8", errors="replace")
+                        await self._frame(text, tg)
+                        if self._refused > self.server.config.ws_message_burst:
+                            await self._close_flooded()
+                            break
+                finally:
+                    tg.cancel_scope.cancel()
+        if guard.timed_out:
+            _logger.info("ws.send_timeout", path=self.websocket.url.path)
+            with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
+                await self.websocket.close(code=1008, reason="send timeout")
 
     async def _frame(self, text: str, tg: anyio.abc.TaskGroup) -> None:
         frame: Any = None
@@ -263,15 +283,10 @@ class SocketSession(ABC):
     async def guard(
         self, follow: Callable[[], Awaitable[None]], refusal: Callable[[BaseException], list[str]]
     ) -> None:
-        """Run one follower: a closed socket ends it quietly, a client that stops reading
-        (``send_timeout``) closes the socket with 1008, any other failure is answered with
-        ``refusal(exc)``."""
+        """Run one follower: a closed socket ends it quietly, any other failure is answered
+        with ``refusal(exc)``."""
         try:
             await follow()
-        except TimeoutError:  # before CLOSED, which names its base class, OSError
-            _logger.info("ws.send_timeout", path=self.websocket.url.path)
-            with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
-                await self.websocket.close(code=1008, reason="send timeout")
         except CLOSED as exc:
             if not isinstance(exc, RuntimeError) or not self._socket_open():
                 return  # the socket closed

@@ -4,23 +4,30 @@ The same session is served at the stream path, ``/ai/stream``, where the seed's 
 opens its socket (it swaps ``http`` for ``ws`` in the stream URL). Client frames: an
 `ActionRequest` object starts a stream (what the seed's client sends on open);
 ``{"type": "cancel", "stream_id": ...}``; ``{"type": "resume", "stream_id": ...,
-"last_event_id": N}``; ``{"type": "hello", "resumable": true}``. A socket's streams keep
+"last_event_id": N}``; ``{"type": "hello", "resumable": true, "batch": true}`` (both fields
+optional, each true or false; a field it does not know is ignored). A socket's streams keep
 running for ``resume_grace`` after it drops only if the client declared it resumes: the
 ``X-AINative-Resumable: 1`` header or ``?resumable=1`` on the upgrade, or a ``hello`` frame
 (for the streams started after it); otherwise a dropped socket cancels its streams at once.
 
 Server frames are the SSE events' JSON objects with ``id`` and ``stream_id`` added, one
-event per frame. A request refused before its stream starts (invalid frame or params,
-unknown provider, action or stream, the provider's own refusal before its first token) gets
-an ``error`` frame without ``id`` carrying the error's ``code``, ``retryable``, HTTP-like
-``status`` and ``retry_after`` (the fields of an HTTP error body), then a ``done`` frame
-without ``id`` (``finish_reason: "error"``), which is what the seed's client waits for to
-end a stream; the socket stays open. Failures of the provider after its first event happen
-inside the stream: its ``error`` event, then ``done``. A stream the socket cancels gets its
-``done`` next, before the frames other streams have waiting: what it logged that the socket
-had not sent yet is left out (a resume from the last id received still has it), so a
-socket that is behind stops a stream at once. Keep-alive is the server's WebSocket
-ping/pong (uvicorn ``ws_ping_interval``, Hypercorn ``websocket_ping_interval``).
+event per frame. A client that asks for batches (``?batch=1`` on the upgrade, or a ``hello``
+frame with ``"batch": true``, from then on) gets the events the server has ready at once for
+a stream in one text frame holding a JSON array of those objects, in id order: the array
+joins the frames a single event would get, and holds about ``max_batch_bytes`` at most (a
+long replay is several arrays); a lone event is still a plain object frame, and so are the
+refusal frames below and a cancelled stream's ``done``. A request refused before its
+stream starts (invalid frame or params, unknown provider, action or stream, the provider's
+own refusal before its first token) gets an ``error`` frame without ``id`` carrying the
+error's ``code``, ``retryable``, HTTP-like ``status`` and ``retry_after`` (the fields of an
+HTTP error body), then a ``done`` frame without ``id`` (``finish_reason: "error"``), which
+is what the seed's client waits for to end a stream; the socket stays open. Failures of the
+provider after its first event happen inside the stream: its ``error`` event, then
+``done``. A stream the socket cancels gets its ``done`` next, before the frames other
+streams have waiting: what it logged that the socket had not sent yet is left out (a
+resume from the last id received still has it), so a socket that is behind stops a stream
+at once. Keep-alive is the server's WebSocket ping/pong (uvicorn ``ws_ping_interval``,
+Hypercorn ``websocket_ping_interval``).
 """
 
 from __future__ import annotations
@@ -54,6 +61,9 @@ if TYPE_CHECKING:
 __all__ = ["WebSocketEncoding", "WebSocketTransport", "refusal_frames"]
 
 _MAX_ID_DIGITS: Final = 18
+_BATCH_PARAM: Final = "batch"
+"""The upgrade's query parameter asking for array frames (``?batch=1``)."""
+_YES: Final = frozenset({"1", "true", "yes", "on"})
 
 
 def _dumps(obj: dict[str, Any]) -> str:
@@ -107,6 +117,9 @@ class _Session(SocketSession):
         """Followed streams this socket has cancelled: only their end is still sent."""
         self.resumable = client_can_resume(websocket)
         """Whether the client resumes after a drop (the upgrade's declaration, or hello)."""
+        self.batch = _client_batches(websocket)
+        """Whether the client reads array frames (``?batch=1`` on the upgrade, or hello)."""
+        self._budget = server.config.max_batch_bytes
 
     async def handle(self, frame: dict[str, Any], tg: anyio.abc.TaskGroup) -> None:
         kind = frame.get("type")
@@ -126,10 +139,14 @@ class _Session(SocketSession):
             self.admit()
             tg.start_soon(self._follow, request, None, 0)
         elif kind == "hello":
-            resumable = frame.get("resumable", False)
+            resumable = frame.get("resumable", self.resumable)
+            batch = frame.get("batch", self.batch)
             if not isinstance(resumable, bool):
                 raise InvalidRequestError("resumable: expected true or false")
+            if not isinstance(batch, bool):
+                raise InvalidRequestError("batch: expected true or false")
             self.resumable = resumable
+            self.batch = batch
         else:
             raise InvalidRequestError(
                 f"type: unknown frame type {kind!r}; expected an action request, "
@@ -163,7 +180,10 @@ class _Session(SocketSession):
                 try:
                     async for batch in subscription:
                         if sid not in self.cancelled:
-                            await self.send(batch.frames, key=sid)
+                            frames = batch.frames
+                            if self.batch and len(frames) > 1:
+                                frames = _arrays(frames, self._budget)
+                            await self.send(frames, key=sid)
                         elif batch.end:  # its done, ahead of the other streams' frames
                             await self.send(batch.frames[-1:], urgent=True)
                 finally:
@@ -176,6 +196,29 @@ class _Session(SocketSession):
                 await self.guard(follow, lambda exc: refusal_frames(exc, stream_id))
         finally:
             self.release()
+
+
+def _client_batches(websocket: WebSocket) -> bool:
+    """Whether the upgrade asked for array frames: ``?batch=1`` (or true, yes, on)."""
+    return websocket.query_params.get(_BATCH_PARAM, "").strip().lower() in _YES
+
+
+def _arrays(frames: list[str], budget: int) -> list[str]:
+    """``frames`` (event objects) joined into JSON arrays of at most ``budget`` characters
+    each (an event longer than that alone), in order; a lone event stays an object."""
+    out: list[str] = []
+    chunk: list[str] = []
+    size = 1
+    for frame in frames:
+        grown = size + len(frame) + 1
+        if chunk and grown > budget:
+            out.append(chunk[0] if len(chunk) == 1 else "[" + ",".join(chunk) + "]")
+            chunk = []
+            grown = 1 + len(frame) + 1
+        chunk.append(frame)
+        size = grown
+    out.append(chunk[0] if len(chunk) == 1 else "[" + ",".join(chunk) + "]")
+    return out
 
 
 def _stream_id(frame: dict[str, Any]) -> str:
