@@ -1,0 +1,186 @@
+"""WebSocket array frames: asked for with ``?batch=1`` or ``hello``, bounded, in order."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
+
+from ainative_testing import PluginSandbox
+
+from .server_helpers import Serve, wait_until
+from .test_server_ws import CHAT, _Backlog
+
+pytestmark = pytest.mark.anyio
+
+INSTANT: dict[str, Any] = {**CHAT, "options": {"tokens": 300}}
+"""A stream whose events are all logged at once: the hub hands them out in few batches."""
+HELLO = json.dumps({"type": "hello", "batch": True})
+
+
+async def receive_raw(ws: AsyncWebSocketSession) -> Any:
+    return json.loads(await ws.receive_text())
+
+
+async def frames_until_done(ws: AsyncWebSocketSession) -> list[Any]:
+    """Raw decoded frames (objects or arrays) until one carries a ``done`` (bounded)."""
+    frames: list[Any] = []
+    for _ in range(10_000):
+        frame = await receive_raw(ws)
+        frames.append(frame)
+        events = frame if isinstance(frame, list) else [frame]
+        if any(event["type"] == "done" for event in events):
+            return frames
+    raise AssertionError("no done frame")
+
+
+def events_of(frames: list[Any]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for frame in frames:
+        events.extend(frame if isinstance(frame, list) else [frame])
+    return events
+
+
+def expected_text(tokens: int) -> str:
+    return " ".join(f"t{i}" for i in range(tokens))
+
+
+async def test_a_client_that_does_not_ask_gets_one_object_per_frame(serve: Serve) -> None:
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_text(json.dumps(INSTANT))
+                    frames = await frames_until_done(ws)
+    assert all(isinstance(frame, dict) for frame in frames)
+    assert len(frames) == 300 + 2  # metadata, the tokens, done
+
+
+@pytest.mark.parametrize("ask", ["hello", "url"])
+async def test_a_client_that_asks_gets_arrays_of_the_events_in_order(
+    serve: Serve, ask: str
+) -> None:
+    query = "?batch=1" if ask == "url" else ""
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws{query}", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    if ask == "hello":
+                        await ws.send_text(HELLO)
+                    await ws.send_text(json.dumps(INSTANT))
+                    frames = await frames_until_done(ws)
+    assert any(isinstance(frame, list) for frame in frames)
+    assert all(len(frame) >= 2 for frame in frames if isinstance(frame, list))
+    events = events_of(frames)
+    sid = events[0]["stream_id"]
+    assert [e["id"] for e in events] == list(range(1, 300 + 3))
+    assert {e["stream_id"] for e in events} == {sid}
+    assert "".join(e["data"] for e in events if e["type"] == "token") == expected_text(300)
+    assert events[-1]["data"]["finish_reason"] == "stop"
+
+
+async def test_a_long_replay_comes_in_several_bounded_arrays(serve: Serve) -> None:
+    budget = 4096
+    tokens = 1000
+    with serve(max_batch_bytes=budget) as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(15):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_text(json.dumps({**CHAT, "options": {"tokens": tokens}}))
+                    first = await frames_until_done(ws)
+                    sid = first[0]["stream_id"]
+                    # The finished stream's whole log again, on a socket that asks.
+                    await ws.send_text(HELLO)
+                    await ws.send_text(json.dumps({"type": "resume", "stream_id": sid}))
+                    texts = []
+                    for _ in range(10_000):
+                        text = await ws.receive_text()
+                        texts.append(text)
+                        if '"type":"done"' in text:
+                            break
+    frames = [json.loads(text) for text in texts]
+    events = events_of(frames)
+    assert [e["id"] for e in events] == list(range(1, tokens + 3))
+    assert "".join(e["data"] for e in events if e["type"] == "token") == expected_text(tokens)
+    arrays = [text for text, frame in zip(texts, frames, strict=True) if isinstance(frame, list)]
+    longest_event = max(len(json.dumps(e, separators=(",", ":"))) for e in events)
+    assert len(arrays) >= 5  # about 30 kB of events in arrays of 4 kB
+    assert all(len(text.encode()) <= budget + longest_event for text in arrays)
+
+
+async def test_a_batched_socket_still_gets_a_cancelled_streams_done_next(
+    serve: Serve, server_plugins: PluginSandbox
+) -> None:
+    # As for single frames: two streams log 16 MB each while the client reads nothing;
+    # the cancelled one's done comes before most of what the socket has waiting.
+    backlog = _Backlog(4_000, 4_000)
+    server_plugins.add_provider("backlog", backlog)
+    transport = httpx.AsyncHTTPTransport(
+        socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65_536)]
+    )
+    with serve() as (_, live):
+        async with httpx.AsyncClient(transport=transport) as client:
+            with anyio.fail_after(30):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws?batch=1",
+                    client,
+                    session_class=AsyncWebSocketSession,
+                    queue_size=4,
+                    max_message_size_bytes=1 << 20,
+                ) as ws:
+                    body = json.dumps({**CHAT, "provider": "backlog"})
+                    await ws.send_text(body)
+                    target = events_of([await receive_raw(ws)])[0]["stream_id"]
+                    await ws.send_text(body)
+                    await wait_until(lambda: backlog.logged == 2)
+                    await ws.send_text(json.dumps({"type": "cancel", "stream_id": target}))
+                    after: list[dict[str, Any]] = []
+                    done: dict[str, Any] | None = None
+                    for _ in range(2 * backlog.count + 10):
+                        frame = await receive_raw(ws)
+                        ended = isinstance(frame, dict) and frame["type"] == "done"
+                        if ended and frame["stream_id"] == target:
+                            done = frame  # alone in its frame: sent out of turn
+                            break
+                        after.extend(events_of([frame]))
+                    else:
+                        raise AssertionError("no done frame")
+    assert done is not None
+    assert done["data"]["finish_reason"] == "cancelled"
+    assert done["id"] == backlog.count + 2
+    assert len(after) < backlog.count // 2
+
+
+@pytest.mark.parametrize("value", ['"yes"', "1", "null"])
+async def test_a_bad_batch_value_is_refused_and_the_socket_stays_open(
+    serve: Serve, value: str
+) -> None:
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(10):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_text('{"type": "hello", "batch": ' + value + "}")
+                    error = await receive_raw(ws)
+                    closing = await receive_raw(ws)
+                    await ws.send_text(json.dumps(INSTANT))
+                    after = await frames_until_done(ws)
+    assert error["type"] == "error"
+    assert error["code"] == "invalid_request"
+    assert "batch" in error["data"]
+    assert closing == {"type": "done", "data": {"finish_reason": "error"}}
+    # Refused: the socket keeps the default, one object per frame.
+    assert all(isinstance(frame, dict) for frame in after)
+    assert len(after) == 300 + 2
