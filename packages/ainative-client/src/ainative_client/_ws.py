@@ -6,11 +6,17 @@ stream: when a consumer falls behind, the reader waits, httpx-ws's own bounded q
 and the socket stops being read (TCP backpressure). A new stream is told apart by the first
 frame that arrives after its request (starts on one socket are serialised until the server
 has answered). The engine's streams use a socket each, read directly by the consumer.
+
+The socket asks the server for array frames (``?batch=1`` on the upgrade): the events the
+server has ready at once come as one frame holding a JSON array, which is read as those
+events in order, each routed as a frame of its own. A server that does not know the flag
+sends one event per frame, which is read the same way; ``batch=False`` does not ask.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, TypeAlias, final
@@ -36,6 +42,7 @@ __all__ = ["WSClientTransport", "WSConnection"]
 
 _log = get_logger("ainative.client.ws")
 DEFAULT_STREAM_BUFFER: Final = 256
+_BATCH_QUERY: Final = "?batch=1"
 
 
 @final
@@ -132,7 +139,8 @@ class WSConnection:
             with map_transport_errors():
                 while True:
                     text = await self._session.receive_text()
-                    await self._route(text)
+                    for parsed in _parse(text):
+                        await self._route(parsed)
         except Exception as exc:
             _log.debug("websocket reader stopped", error=str(exc))
         finally:
@@ -145,8 +153,8 @@ class WSConnection:
                 self._pending = None
             self._assigned.set()
 
-    async def _route(self, text: str) -> None:
-        obj, event, event_id, stream_id = _parse(text)
+    async def _route(self, parsed: _Parsed) -> None:
+        obj, event, event_id, stream_id = parsed
         if event_id is None and event.type == "done":
             return  # the end of a refusal, already delivered with its error frame
         target = self._routes.get(stream_id) if stream_id is not None else None
@@ -176,23 +184,31 @@ class WSConnection:
 
 
 _Item: TypeAlias = ReceivedEvent | AINativeError
+_Parsed: TypeAlias = tuple[dict[str, Any], WireEvent, int | None, str | None]
+"""One event of a server frame: the object, its wire event, its ``id`` and ``stream_id``."""
 
 
-def _parse(text: str) -> tuple[dict[str, Any], WireEvent, int | None, str | None]:
-    """A server frame: the object, its wire event, its ``id`` and ``stream_id``."""
+def _parse(text: str) -> list[_Parsed]:
+    """The events of a server frame: one object, or an array of them (in order)."""
     try:
-        obj = json.loads(text)
-        event = WireEvent.from_dict(obj)
+        decoded = json.loads(text)
+        objs = decoded if isinstance(decoded, list) else [decoded]
+        parsed: list[_Parsed] = []
+        for obj in objs:
+            event = WireEvent.from_dict(obj)
+            raw_id = obj.get("id")
+            stream_id = obj.get("stream_id")
+            parsed.append(
+                (
+                    obj,
+                    event,
+                    raw_id if isinstance(raw_id, int) else None,
+                    stream_id if isinstance(stream_id, str) else None,
+                )
+            )
     except (ValueError, TypeError, AttributeError) as exc:
         raise ProtocolError(f"undecodable websocket frame: {text[:80]!r}") from exc
-    raw_id = obj.get("id")
-    stream_id = obj.get("stream_id")
-    return (
-        obj,
-        event,
-        raw_id if isinstance(raw_id, int) else None,
-        stream_id if isinstance(stream_id, str) else None,
-    )
+    return parsed
 
 
 def _refusal(obj: dict[str, Any]) -> AINativeError:
@@ -229,21 +245,27 @@ class _StreamEvents:
 class _DirectEvents:
     """The one stream of a socket without multiplexing, read in the consumer's own task."""
 
-    __slots__ = ("_ended", "_session", "_stream_id")
+    __slots__ = ("_ended", "_read", "_session", "_stream_id")
 
     def __init__(self, session: AsyncWebSocketSession, stream_id: str | None) -> None:
         self._session = session
         self._stream_id = stream_id
         self._ended = False
+        self._read: deque[_Parsed] = deque()
+        """Events of the last array frame not handed out yet."""
 
     def __aiter__(self) -> _DirectEvents:
         return self
 
     async def __anext__(self) -> ReceivedEvent:
+        read = self._read
         while not self._ended:
-            with map_transport_errors():
-                text = await self._session.receive_text()
-            obj, event, event_id, stream_id = _parse(text)
+            if not read:
+                with map_transport_errors():
+                    text = await self._session.receive_text()
+                read.extend(_parse(text))
+                continue
+            obj, event, event_id, stream_id = read.popleft()
             if event_id is None and event.type == "done":
                 continue  # the end of an earlier refusal on this socket
             if stream_id is not None:
@@ -263,15 +285,23 @@ class _DirectEvents:
 class WSClientTransport:
     """`ClientTransport` over WebSocket. `open`/`resume` use a socket of their own; `connect`
     gives one socket for several streams. ``http_client`` is owned by the caller.
+
+    ``batch`` (default True) asks the server for array frames, several events per frame
+    (``?batch=1``); False asks for one event per frame, the protocol's default.
     """
 
     name = "ws"
 
     def __init__(
-        self, http_client: httpx.AsyncClient, *, max_buffer: int = DEFAULT_STREAM_BUFFER
+        self,
+        http_client: httpx.AsyncClient,
+        *,
+        max_buffer: int = DEFAULT_STREAM_BUFFER,
+        batch: bool = True,
     ) -> None:
         self._http = http_client
         self._max_buffer = max_buffer
+        self._query = _BATCH_QUERY if batch else ""
         self._live: dict[str, WSConnection] = {}
 
     @asynccontextmanager
@@ -280,7 +310,7 @@ class WSClientTransport:
     ) -> AsyncIterator[WSConnection]:
         """Open one socket to the server's ``/ai/ws``; closed when the block ends."""
         opening: AbstractAsyncContextManager[AsyncWebSocketSession] = aconnect_ws(
-            endpoint(url, "/ai/ws"), self._http, headers=dict(headers or {})
+            endpoint(url, "/ai/ws") + self._query, self._http, headers=dict(headers or {})
         )
         with map_transport_errors():
             async with opening as session:
