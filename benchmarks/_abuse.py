@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, final
 
-from ._load import HttpConnection, action_body
+from ._load import WS_BATCH_QUERY, HttpConnection, action_body
 from ._procs import ServerProcess
 from ._results import Figure, quantile
 
@@ -275,11 +275,13 @@ async def ws_cancels(
     delay: float,
     warm: float,
     spread: float,
+    batch: bool = False,
     within: float = 120.0,
 ) -> CancelResult:
     """``streams`` paced streams over ``sockets`` WebSockets; once every stream has sent
     an event and ``warm`` seconds passed, one cancel frame per stream, evenly over
-    ``spread`` seconds; each latency runs from sending the frame to its stream's ``done``."""
+    ``spread`` seconds; each latency runs from sending the frame to its stream's ``done``.
+    ``batch``: the sockets ask for frames of several events (``?batch=1``)."""
     from websockets.asyncio.client import connect
 
     body = json.dumps(action_body(tokens, delay))
@@ -295,34 +297,38 @@ async def ws_cancels(
 
     async def read(ws: Any) -> None:
         async for message in ws:
-            frame = json.loads(message)
-            sid = frame.get("stream_id")
-            if sid is None:
-                continue
-            if sid not in last_seen:
-                owner[sid] = ws
-                if len(last_seen) + 1 == streams:
-                    started.set()
-            if frame.get("type") == "done":
-                ended.add(sid)
-                if sid in sent_at:
-                    result.latencies.append(time.perf_counter() - sent_at[sid])
-                    result.after_cancel.append(frame["id"] - seen_at_cancel[sid] - 1)
-                    if (frame.get("data") or {}).get("finish_reason") != "cancelled":
-                        result.finished_first += 1
-                else:
+            decoded = json.loads(message)
+            for frame in decoded if isinstance(decoded, list) else [decoded]:
+                seen(ws, frame)
+
+    def seen(ws: Any, frame: dict[str, Any]) -> None:
+        sid = frame.get("stream_id")
+        if sid is None:
+            return
+        if sid not in last_seen:
+            owner[sid] = ws
+            if len(last_seen) + 1 == streams:
+                started.set()
+        if frame.get("type") == "done":
+            ended.add(sid)
+            if sid in sent_at:
+                result.latencies.append(time.perf_counter() - sent_at[sid])
+                result.after_cancel.append(frame["id"] - seen_at_cancel[sid] - 1)
+                if (frame.get("data") or {}).get("finish_reason") != "cancelled":
                     result.finished_first += 1
-                if len(ended) == streams:
-                    all_done.set()
-            if "id" in frame:
-                last_seen[sid] = frame["id"]
+            else:
+                result.finished_first += 1
+            if len(ended) == streams:
+                all_done.set()
+        if "id" in frame:
+            last_seen[sid] = frame["id"]
 
     wss = []
     readers = []
     try:
         for count in per_socket:
             ws = await connect(
-                f"ws://127.0.0.1:{port}/ai/ws",
+                f"ws://127.0.0.1:{port}/ai/ws" + (f"?{WS_BATCH_QUERY}" if batch else ""),
                 compression=None,
                 max_size=None,
                 ping_interval=None,
@@ -399,7 +405,8 @@ def abuse_figures(sizes: AbuseSizes, log: Callable[[str], None]) -> list[Figure]
         f"{sizes.cancel_sockets} WebSockets (`/ai/ws`); 3 s after every stream has sent "
         "an event, one cancel frame per stream, evenly over 5 s; the latency runs from "
         "sending the frame to that stream's `done`. The load client is the `websockets` "
-        "client in the runner's process.",
+        "client in the runner's process. 'batched frames': the sockets ask for frames of "
+        "several events (`?batch=1`); 'vs asyncio' compares rows of the same framing.",
         ["p50 ms", "p99 ms", "vs asyncio (p99)", "not cancelled"],
         {"not cancelled": ",.0f"},
     )
@@ -439,24 +446,27 @@ def abuse_figures(sizes: AbuseSizes, log: Callable[[str], None]) -> list[Figure]
                 replay(proc, sizes.replay_events, sizes.replay_sockets)
             ).items():
                 row.add(column, value)
-        log(f"abuse: cancels ({backend}) …")
-        with ainative_serve(backend) as proc:
-            result = asyncio.run(
-                ws_cancels(
-                    proc.port,
-                    streams=sizes.cancel_streams,
-                    sockets=sizes.cancel_sockets,
-                    tokens=600,
-                    delay=0.1,
-                    warm=3.0,
-                    spread=5.0,
+        for batch in (False, True):
+            framing = ", batched frames" if batch else ""
+            log(f"abuse: cancels ({backend}{framing}) …")
+            with ainative_serve(backend) as proc:
+                result = asyncio.run(
+                    ws_cancels(
+                        proc.port,
+                        streams=sizes.cancel_streams,
+                        sockets=sizes.cancel_sockets,
+                        tokens=600,
+                        delay=0.1,
+                        warm=3.0,
+                        spread=5.0,
+                        batch=batch,
+                    )
                 )
-            )
-            row = cancels.row(label)
-            row.add("p50 ms", result.p(0.5) * 1000)
-            row.add("p99 ms", result.p(0.99) * 1000)
-            row.add("not cancelled", result.finished_first + result.missing)
-            cancel_p99[backend] = result.p(0.99)
+                row = cancels.row(label + framing)
+                row.add("p50 ms", result.p(0.5) * 1000)
+                row.add("p99 ms", result.p(0.99) * 1000)
+                row.add("not cancelled", result.finished_first + result.missing)
+                cancel_p99[label + framing] = result.p(0.99)
         log(f"abuse: /health under attack ({backend}) …")
         with ainative_serve(backend) as proc:
             t0 = time.monotonic()
@@ -470,9 +480,10 @@ def abuse_figures(sizes: AbuseSizes, log: Callable[[str], None]) -> list[Figure]
             row.add("attacked p99 ms", quantile(loaded, 0.99) * 1000)
             row.add("attacked ÷ quiet (p99)", quantile(loaded, 0.99) / quantile(quiet, 0.99))
             row.add("calculate calls/s", calls / max(time.monotonic() - t0, 1e-9))
-    if cancel_p99.get("asyncio"):
-        for backend, p99 in cancel_p99.items():
-            cancels.row(f"ainative serve --backend {backend}").add(
-                "vs asyncio (p99)", p99 / cancel_p99["asyncio"]
-            )
+    for framing in ("", ", batched frames"):
+        base = cancel_p99.get(f"ainative serve --backend asyncio{framing}")
+        if base:
+            for backend in BACKENDS:
+                label = f"ainative serve --backend {backend}{framing}"
+                cancels.row(label).add("vs asyncio (p99)", cancel_p99[label] / base)
     return [abandon, replayed, cancels, health]

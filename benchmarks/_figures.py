@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 AINATIVE_SSE = Target("ainative SSE", "ainative")
 AINATIVE_WS = Target("ainative WS", "ainative", transport="ws")
+AINATIVE_WS_BATCHED = Target("ainative WS, batched frames", "ainative", transport="ws-batch")
+"""The same socket asking for frames of several events (``?batch=1``)."""
 AINATIVE_OPENAI = Target("ainative OpenAI API", "ainative", transport="openai")
 """The same server's ``POST /v1/chat/completions`` (streamed), beside its ``/ai/stream``."""
 NAIVE = Target("naive", "naive")
@@ -149,13 +151,17 @@ class Bench:
         title: str = "",
     ) -> Figure:
         tokens = tokens or self.sizes.single_tokens
-        targets = targets or self._targets(AINATIVE_SSE, AINATIVE_WS, AINATIVE_OPENAI, peers=PEERS)
+        targets = targets or self._targets(
+            AINATIVE_SSE, AINATIVE_WS, AINATIVE_WS_BATCHED, AINATIVE_OPENAI, peers=PEERS
+        )
         figure = Figure(
             key,
             title or "Single-stream throughput",
             f"One stream of {tokens:,} tokens from an instant producer, read by the raw byte "
             "reader. 'ainative OpenAI API' is the same server streaming the same echo tokens "
-            "as chat.completion.chunk objects (POST /v1/chat/completions, stream: true).",
+            "as chat.completion.chunk objects (POST /v1/chat/completions, stream: true). "
+            "'ainative WS, batched frames': the same socket asking for frames of several "
+            "events (?batch=1).",
             ["tokens/s", "server CPU µs/token", "vs naive (tokens/s)"],
             {"tokens/s": ",.0f", "server CPU µs/token": ".2f", "vs naive (tokens/s)": ".2f"},
         )
@@ -206,7 +212,9 @@ class Bench:
         self, targets: list[Target] | None = None, key: str = "figure2", title: str = ""
     ) -> Figure:
         sizes = self.sizes
-        targets = targets or self._targets(AINATIVE_SSE, AINATIVE_WS, AINATIVE_OPENAI, peers=PEERS)
+        targets = targets or self._targets(
+            AINATIVE_SSE, AINATIVE_WS, AINATIVE_WS_BATCHED, AINATIVE_OPENAI, peers=PEERS
+        )
         figure = Figure(
             key,
             title or "Paced load",
@@ -215,7 +223,8 @@ class Bench:
             "by tasks of the load process (which shares the machine's cores with the server). "
             "Extra delay = gap between two tokens seen by the client minus the pacing. "
             "'ainative OpenAI API': the same streams as chat.completion.chunk objects "
-            "(POST /v1/chat/completions).",
+            "(POST /v1/chat/completions); 'ainative WS, batched frames': WebSockets asking "
+            "for frames of several events (?batch=1).",
             ["server CPU µs/token", "p50 extra delay ms", "p99 extra delay ms", "vs raw1 (CPU)"],
             {
                 "server CPU µs/token": ".1f",

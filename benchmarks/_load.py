@@ -20,6 +20,7 @@ from typing import Any, Final, final
 __all__ = [
     "OPENAI_TOKEN_MARK",
     "TOKEN_MARK",
+    "WS_BATCH_QUERY",
     "HttpConnection",
     "StreamResult",
     "action_body",
@@ -35,6 +36,8 @@ OPENAI_TOKEN_MARK: Final = b'{"content":'
 _DONE: Final = b"data: [DONE]"
 _LAST_CHUNK: Final = b"\r\n0\r\n\r\n"
 _WS_DONE: Final = b'"type":"done"'
+WS_BATCH_QUERY: Final = "batch=1"
+"""Asks ainative's WebSocket for frames of several events (a JSON array of them)."""
 
 
 def action_body(tokens: int, delay: float = 0.0, message: str = "x") -> dict[str, Any]:
@@ -241,7 +244,10 @@ async def ws_stream(
 
 
 async def ws_read(ws: Any, body: dict[str, Any], *, record_gaps: bool = False) -> StreamResult:
-    """Send an ``ActionRequest`` on an open WebSocket and read frames until ``done``."""
+    """Send an ``ActionRequest`` on an open WebSocket and read frames until ``done``.
+
+    A frame's tokens are counted by their marker, so an array frame counts all of its own
+    (the first of them at the frame's arrival, the others with no gap)."""
     result = StreamResult(status=101)
     last = 0.0
     result.sent = time.perf_counter()

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, final
 
-from ._load import OPENAI_TOKEN_MARK, HttpConnection, StreamResult, openai_body, ws_stream
+from ._load import (
+    OPENAI_TOKEN_MARK,
+    WS_BATCH_QUERY,
+    HttpConnection,
+    StreamResult,
+    openai_body,
+    ws_stream,
+)
 from ._procs import ServerProcess
 
 __all__ = [
@@ -29,13 +36,14 @@ TRIO = "hypercorn-trio"
 class Target:
     """A row of a figure: ``app`` served by ``server``, read over ``transport``.
 
-    ``openai`` is ainative's OpenAI-compatible ``POST /v1/chat/completions`` (streamed).
+    ``openai`` is ainative's OpenAI-compatible ``POST /v1/chat/completions`` (streamed);
+    ``ws-batch`` is ainative's WebSocket asking for frames of several events (``?batch=1``).
     """
 
     label: str
     app: str
     server: str = ASYNCIO
-    transport: Literal["sse", "ws", "openai"] = "sse"
+    transport: Literal["sse", "ws", "ws-batch", "openai"] = "sse"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -115,6 +123,8 @@ async def stream_once(
     """One stream on a fresh connection, read to its end by the raw reader."""
     if target.transport == "ws":
         return await ws_stream(port, body, record_gaps=record_gaps)
+    if target.transport == "ws-batch":
+        return await ws_stream(port, body, path=f"/ai/ws?{WS_BATCH_QUERY}", record_gaps=record_gaps)
     async with HttpConnection(port) as conn:
         if target.transport == "openai":
             return await conn.stream(

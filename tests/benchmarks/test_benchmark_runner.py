@@ -77,6 +77,15 @@ def test_every_figure_has_a_row_per_server_with_finite_values(
     expected.add("raw1 WS")
     assert expected <= labels
     assert "ainative OpenAI API" in {row["label"] for row in figures["figure2"]["rows"]}
+    batched = "ainative WS, batched frames"
+    assert batched in labels
+    assert batched in {row["label"] for row in figures["figure2"]["rows"]}
+    cancel_rows = {row["label"] for row in figures["abuse-cancel"]["rows"]}
+    assert cancel_rows == {
+        f"ainative serve --backend {backend}{framing}"
+        for backend in ("asyncio", "trio")
+        for framing in ("", ", batched frames")
+    }
     tokens = {row["label"]: row["values"]["tokens/s"] for row in figures["figure1"]["rows"]}
     assert all(value[0] > 0 for value in tokens.values())
 
