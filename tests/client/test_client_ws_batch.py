@@ -10,8 +10,8 @@ import pytest
 
 import ainative_client._ws as client_ws
 from ainative_client import WSClientTransport
-from ainative_core import ActionRequest
-from ainative_testing import LiveServer
+from ainative_core import ActionRequest, StreamInterrupted, TransportError
+from ainative_testing import LiveServer, TCPProxy
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +120,31 @@ async def test_resume_after_a_dropped_batched_socket_loses_and_repeats_nothing(
     assert ids == list(range(last_id + 1, 120 + 3))
     assert "".join(first) + rest == " ".join(f"t{i}" for i in range(120))
     assert max(frame_sizes) > 1
+
+
+async def test_a_batched_socket_that_breaks_before_its_first_event_stops_asking(
+    server: LiveServer, frame_sizes: list[int]
+) -> None:
+    async def ids_until_cut(transport: WSClientTransport, url: str, ids: list[int]) -> None:
+        async with transport.open(url, INSTANT) as events:
+            async for item in events:
+                assert item.id is not None
+                ids.append(item.id)
+
+    first: list[int] = []
+    second: list[int] = []
+    # Connections cut after 1.5 kB: the instant stream's first array frame never all comes.
+    async with httpx.AsyncClient() as http, TCPProxy(server.port, cut_after_bytes=1500) as proxy:
+        transport = WSClientTransport(http)
+        with anyio.fail_after(10):
+            with pytest.raises((TransportError, StreamInterrupted)):
+                await ids_until_cut(transport, proxy.url, first)
+            assert frame_sizes == []
+            with pytest.raises((TransportError, StreamInterrupted)):
+                await ids_until_cut(transport, proxy.url, second)
+    assert first == []
+    # The next socket to that server asked for one event per frame: it got some before
+    # its cut, one per frame.
+    assert second == list(range(1, len(second) + 1))
+    assert len(second) > 3
+    assert set(frame_sizes) == {1}

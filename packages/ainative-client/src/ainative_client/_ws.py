@@ -29,8 +29,11 @@ from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from ainative_core import (
     ActionRequest,
     AINativeError,
+    HTTPStatusError,
     ProtocolError,
     StreamingError,
+    StreamInterrupted,
+    TransportError,
     WireEvent,
     get_logger,
 )
@@ -66,6 +69,8 @@ class WSConnection:
         self._assigned = anyio.Event()
         self._start_lock = anyio.Lock()
         self._closed = False
+        self.batched_url: str | None = None
+        """The socket's URL when it asked for array frames (`WSClientTransport.connect`)."""
 
     @property
     def closed(self) -> bool:
@@ -287,7 +292,10 @@ class WSClientTransport:
     gives one socket for several streams. ``http_client`` is owned by the caller.
 
     ``batch`` (default True) asks the server for array frames, several events per frame
-    (``?batch=1``); False asks for one event per frame, the protocol's default.
+    (``?batch=1``); False asks for one event per frame, the protocol's default. A frame is
+    read once it has all come: when a socket that asked breaks before its first event (a
+    network that cuts connections sooner than one array frame), this transport asks that
+    server for one event per frame from then on.
     """
 
     name = "ws"
@@ -301,7 +309,9 @@ class WSClientTransport:
     ) -> None:
         self._http = http_client
         self._max_buffer = max_buffer
-        self._query = _BATCH_QUERY if batch else ""
+        self._batch = batch
+        self._single: set[str] = set()
+        """Socket URLs asked for one event per frame after a batched socket broke early."""
         self._live: dict[str, WSConnection] = {}
 
     @asynccontextmanager
@@ -309,12 +319,15 @@ class WSClientTransport:
         self, url: str, *, headers: Mapping[str, str] | None = None, multiplex: bool = True
     ) -> AsyncIterator[WSConnection]:
         """Open one socket to the server's ``/ai/ws``; closed when the block ends."""
+        target = endpoint(url, "/ai/ws")
+        query = _BATCH_QUERY if self._batch and target not in self._single else ""
         opening: AbstractAsyncContextManager[AsyncWebSocketSession] = aconnect_ws(
-            endpoint(url, "/ai/ws") + self._query, self._http, headers=dict(headers or {})
+            target + query, self._http, headers=dict(headers or {})
         )
         with map_transport_errors():
             async with opening as session:
                 connection = WSConnection(session, max_buffer=self._max_buffer, multiplex=multiplex)
+                connection.batched_url = target if query else None
                 if not multiplex:
                     yield connection
                     return
@@ -379,14 +392,23 @@ class WSClientTransport:
     async def _track(
         self, connection: WSConnection, events: AsyncIterator[ReceivedEvent]
     ) -> AsyncGenerator[ReceivedEvent, None]:
-        """Remember which socket carries a stream, so `cancel` can use it."""
+        """Remember which socket carries a stream, so `cancel` can use it; a batched socket
+        that breaks before its first event makes later sockets to its URL not ask."""
         known: str | None = None
+        received = False
         try:
             async for item in events:
+                received = True
                 if known is None and item.stream_id is not None:
                     known = item.stream_id
                     self._live[known] = connection
                 yield item
+        except (TransportError, StreamInterrupted) as exc:
+            broke = not isinstance(exc, HTTPStatusError)  # not the server's refusal
+            if broke and not received and connection.batched_url is not None:
+                self._single.add(connection.batched_url)
+                _log.debug("websocket asks for one event per frame", url=connection.batched_url)
+            raise
         finally:
             if known is not None and self._live.get(known) is connection:
                 del self._live[known]
