@@ -130,6 +130,10 @@ class _Session(SocketSession):
             if not isinstance(resumable, bool):
                 raise InvalidRequestError("resumable: expected true or false")
             self.resumable = resumable
+            batch = frame.get("batch", self.batched)
+            if not isinstance(batch, bool):
+                raise InvalidRequestError("batch: expected true or false")
+            self.batched = batch
         else:
             raise InvalidRequestError(
                 f"type: unknown frame type {kind!r}; expected an action request, "
