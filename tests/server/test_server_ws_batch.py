@@ -148,12 +148,13 @@ async def test_a_batched_socket_still_gets_a_cancelled_streams_done_next(
                     after: list[dict[str, Any]] = []
                     done: dict[str, Any] | None = None
                     for _ in range(2 * backlog.count + 10):
-                        frame = await receive_raw(ws)
-                        ended = isinstance(frame, dict) and frame["type"] == "done"
-                        if ended and frame["stream_id"] == target:
-                            done = frame  # alone in its frame: sent out of turn
+                        for event in events_of([await receive_raw(ws)]):
+                            if event["type"] == "done" and event["stream_id"] == target:
+                                done = event  # first in the next frame: out of turn
+                                break
+                            after.append(event)
+                        if done is not None:
                             break
-                        after.extend(events_of([frame]))
                     else:
                         raise AssertionError("no done frame")
     assert done is not None
@@ -184,3 +185,40 @@ async def test_a_bad_batch_value_is_refused_and_the_socket_stays_open(
     # Refused: the socket keeps the default, one object per frame.
     assert all(isinstance(frame, dict) for frame in after)
     assert len(after) == 300 + 2
+
+
+async def test_the_frames_of_several_streams_waiting_at_once_share_an_array(
+    serve: Serve,
+) -> None:
+    # Ten streams started together with the same pacing tick together: their tokens wait
+    # for the socket's writer at the same time and go out in one array, each stream's in
+    # id order, nothing lost or repeated.
+    streams, tokens = 10, 20
+    paced = {**CHAT, "options": {"tokens": tokens, "delay": 0.01}}
+    with serve() as (_, live):
+        async with httpx.AsyncClient() as client:
+            with anyio.fail_after(20):
+                async with aconnect_ws(
+                    f"{live.base_url}/ai/ws", client, session_class=AsyncWebSocketSession
+                ) as ws:
+                    await ws.send_text(HELLO)
+                    for _ in range(streams):
+                        await ws.send_text(json.dumps(paced))
+                    frames: list[Any] = []
+                    ended = 0
+                    for _ in range(streams * (tokens + 2)):
+                        frame = await receive_raw(ws)
+                        frames.append(frame)
+                        ended += sum(e["type"] == "done" for e in events_of([frame]))
+                        if ended == streams:
+                            break
+    by_stream: dict[str, list[dict[str, Any]]] = {}
+    for event in events_of(frames):
+        by_stream.setdefault(event["stream_id"], []).append(event)
+    assert len(by_stream) == streams
+    for events in by_stream.values():
+        assert [e["id"] for e in events] == list(range(1, tokens + 3))
+        text = "".join(e["data"] for e in events if e["type"] == "token")
+        assert text == expected_text(tokens)
+    mixed = [f for f in frames if isinstance(f, list) and len({e["stream_id"] for e in f}) > 1]
+    assert mixed, "no array held the frames of two streams"

@@ -8,21 +8,25 @@ with the socket's task group, in which the protocol runs one follower per stream
 failing frame is answered with the protocol's `SocketSession.refusal` frames and the socket
 stays open. Frames are paced by ``ws_message_rate``: one over it is refused
 (`RateLimited`), and a socket that sends ``ws_message_burst`` more without one accepted is
-closed (1008). Sends are serialised (first come, first served, but an urgent send goes
-before every waiting one, between two frames of the send under way); a send still waiting
-for its turn can be withdrawn. A write is bounded by ``send_timeout`` on the hub's
-`SendWatch` (one clock read per write, no timer): a socket whose write has waited that long
-(up to 1.25 times it) is dropped, its session cancelled and the socket closed with 1008
-("send timeout"). Leaving (the socket closed) cancels the socket's followers.
+closed (1008). Followers hand their frames to the socket's one writer task (first come,
+first served, but an urgent frame goes before every waiting one) and wait only while it is
+``max_batch_bytes`` behind; what a stream handed over and the writer has not written yet
+can be withdrawn. One writer, rather than followers taking turns at the socket, writes
+every waiting frame without a hand-over between two tasks per frame, and when the client
+asked for it (`SocketSession.batched`) writes everything waiting as one message: on trio
+Hypercorn yields to the scheduler on every write, so a socket carrying many streams would
+otherwise write one frame per scheduler round. A write that waits ``send_timeout`` (the
+hub's `SendWatch`) closes the socket with 1008; leaving (the socket closed) cancels the
+socket's followers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
@@ -42,7 +46,6 @@ from ainative_core import (
 from ._http import error_response, log_unexpected
 from ._json import parse_json
 from ._ratelimit import TokenBucket
-from ._send_watch import SendGuard
 
 if TYPE_CHECKING:
     from ._access import Caller
@@ -57,73 +60,92 @@ _logger = get_logger("ainative.server")
 
 
 @final
-class _Waiter:
-    __slots__ = ("event", "gone", "granted")
+class _Outbox:
+    """The frames a socket's followers have handed over that its writer has not written:
+    urgent ones first, the others in the order they came, each under its sender's key."""
 
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.granted = False
-        """The turn was handed to this waiter."""
-        self.gone = False
-        """Withdrawn or cancelled before its turn: skipped when the turn is handed on."""
+    __slots__ = ("_low", "_queue", "_ready", "_room", "_urgent", "bytes")
 
+    def __init__(self, limit: int) -> None:
+        self._low = limit // 2
+        """Senders waiting for room wake once the waiting bytes fall to this (not on every
+        frame written, which would wake every waiting follower per frame)."""
+        self._urgent: deque[str] = deque()
+        self._queue: deque[tuple[Hashable | None, str]] = deque()
+        self.bytes = 0
+        """Bytes of the non-urgent frames waiting."""
+        self._ready = anyio.Event()
+        self._room = anyio.Event()
 
-@final
-class _Turns:
-    """Whose turn it is to write to a socket: one writer at a time, in the order they came,
-    except that urgent writers go before every waiting one. A waiting writer may be
-    withdrawn by its key (it then gets no turn)."""
+    def __bool__(self) -> bool:
+        return bool(self._urgent or self._queue)
 
-    __slots__ = ("_busy", "_queue", "_urgent", "_waiting")
+    def put(self, frames: list[str], key: Hashable | None) -> None:
+        queue = self._queue
+        for frame in frames:
+            queue.append((key, frame))
+            self.bytes += len(frame)
+        self._ready.set()
 
-    def __init__(self) -> None:
-        self._busy = False
-        self._urgent: deque[_Waiter] = deque()
-        self._queue: deque[_Waiter] = deque()
-        self._waiting: dict[Hashable, _Waiter] = {}
+    def put_urgent(self, frames: list[str]) -> None:
+        self._urgent.extend(frames)
+        self._ready.set()
 
-    async def take(self, *, urgent: bool, key: Hashable | None) -> bool:
-        """Wait for the turn (then `give` it back); False if withdrawn meanwhile."""
-        if not self._busy:
-            self._busy = True
-            return True
-        waiter = _Waiter()
-        (self._urgent if urgent else self._queue).append(waiter)
-        if key is not None:
-            self._waiting[key] = waiter
-        try:
-            await waiter.event.wait()
-        except BaseException:
-            if waiter.granted:
-                self.give()
-            waiter.gone = True
-            raise
-        finally:
-            if key is not None and self._waiting.get(key) is waiter:
-                del self._waiting[key]
-        return waiter.granted
+    def drop(self, key: Hashable) -> None:
+        """Leave out the waiting frames put under ``key``."""
+        kept = deque(item for item in self._queue if item[0] != key)
+        self.bytes = sum(len(frame) for _, frame in kept)
+        self._queue = kept
+        self._room.set()  # a sender withdrawn while it waits for room wakes
 
-    def give(self) -> None:
-        """Hand the turn to the next waiter (urgent ones first), if any."""
-        for queue in (self._urgent, self._queue):
-            while queue:
-                waiter = queue.popleft()
-                if not waiter.gone:
-                    waiter.granted = True
-                    waiter.event.set()
-                    return
-        self._busy = False
+    def clear(self) -> None:
+        """Leave out every waiting frame (the socket is gone)."""
+        self._urgent.clear()
+        self._queue.clear()
+        self.bytes = 0
+        self._room.set()
 
-    def urgent_waiting(self) -> bool:
-        """Whether an urgent writer waits for the turn."""
-        return any(not waiter.gone for waiter in self._urgent)
+    async def ready(self) -> None:
+        """Wait until a frame waits."""
+        while not self:
+            if self._ready.is_set():
+                self._ready = anyio.Event()
+            await self._ready.wait()
 
-    def withdraw(self, key: Hashable) -> None:
-        """The writer waiting under ``key``, if any, stops waiting without its turn."""
-        waiter = self._waiting.pop(key, None)
-        if waiter is not None and not waiter.granted:
-            waiter.gone = True
-            waiter.event.set()
+    async def room(self) -> None:
+        """Wait until the writer has taken frames (or `drop` left some out) down to half
+        the limit."""
+        if self._room.is_set():
+            self._room = anyio.Event()
+        await self._room.wait()
+
+    def take(self, budget: int | None) -> str:
+        """The next message to write (call when not empty): one frame, or with a
+        ``budget`` every frame waiting (urgent first) up to ``budget`` bytes, as one JSON
+        array when there are several."""
+        urgent = self._urgent
+        queue = self._queue
+        if budget is None:
+            if urgent:
+                return urgent.popleft()
+            frame = queue.popleft()[1]
+            self.bytes -= len(frame)
+            self._made_room()
+            return frame
+        taken = list(urgent)
+        urgent.clear()
+        size = sum(len(frame) for frame in taken)
+        while queue and (size < budget or not taken):
+            frame = queue.popleft()[1]
+            taken.append(frame)
+            size += len(frame)
+            self.bytes -= len(frame)
+        self._made_room()
+        return taken[0] if len(taken) == 1 else "[" + ",".join(taken) + "]"
+
+    def _made_room(self) -> None:
+        if self.bytes <= self._low:
+            self._room.set()
 
 
 class SocketSession(ABC):
@@ -134,7 +156,14 @@ class SocketSession(ABC):
         self.websocket = websocket
         self.caller = caller
         """Who opened the socket: the owner of the streams it starts."""
-        self._turns = _Turns()
+        self._outbox = _Outbox(server.config.max_batch_bytes)
+        self._waiting: dict[Hashable, list[bool]] = {}
+        """Senders waiting for room in the outbox, by key: a flag `withdraw` sets."""
+        self._writing = True
+        """The writer still writes (False once the socket closed or stalled)."""
+        self.batched = False
+        """Several frames may go out as one message, a JSON array of them (the client
+        asked for it)."""
         config = server.config
         rate = config.ws_message_rate
         self._pace = TokenBucket(rate, config.ws_message_burst) if rate else None
@@ -142,10 +171,6 @@ class SocketSession(ABC):
         """Frames refused for the rate since the last one accepted."""
         self._streams = 0
         """Streams this socket follows now (`admit` counted them, `release` not yet)."""
-        self._scope = anyio.CancelScope()
-        """The whole session's: what the hub's watch cancels when a write stalls."""
-        self._guard = SendGuard(self._scope)
-        """Stamps the write under way (`run` registers it with the hub's watch)."""
 
     def admit(self) -> None:
         """Count one more stream followed on this socket, before its task starts (which
@@ -174,66 +199,102 @@ class SocketSession(ABC):
     async def send(
         self, frames: list[str], *, urgent: bool = False, key: Hashable | None = None
     ) -> bool:
-        """Send ``frames`` in order, after the sends waiting before it (``urgent``: before
-        every waiting one). A write that waits ``send_timeout`` for the client to read
-        ends the session (the hub's watch). False, with nothing sent, if `withdraw` is
-        called with ``key`` while it waits for its turn."""
-        turns = self._turns
-        if not await turns.take(urgent=urgent, key=key):
+        """Hand ``frames`` to the socket's writer, in order, after the frames waiting
+        before them (``urgent``: before every waiting one, at once). While the writer is
+        ``max_batch_bytes`` behind, a non-urgent send first waits for room. False, with
+        nothing handed over, if `withdraw` is called with ``key`` while it waits, or once
+        the socket has closed."""
+        if not self._writing:
             return False
-        guard = self._guard  # one writer at a time: the turn's holder stamps it
-        send_text = self.websocket.send_text
-        held = True
-        try:
-            for frame in frames:
-                if turns.urgent_waiting():  # it goes between two frames of this batch
-                    held = False
-                    turns.give()
-                    await turns.take(urgent=False, key=None)
-                    held = True
-                guard.since = time.monotonic()
-                await send_text(frame)
-                guard.since = None
-        finally:
-            guard.since = None
-            if held:
-                turns.give()
+        outbox = self._outbox
+        if urgent:
+            outbox.put_urgent(frames)
+            return True
+        if outbox.bytes >= self._room_limit and not await self._room(key):
+            return False
+        outbox.put(frames, key)
         return True
 
+    async def _room(self, key: Hashable | None) -> bool:
+        """Wait until the writer is less than ``max_batch_bytes`` behind; False if
+        withdrawn meanwhile or the socket closed."""
+        withdrawn = [False]
+        if key is not None:
+            self._waiting[key] = withdrawn
+        try:
+            while not withdrawn[0] and self._writing:
+                if self._outbox.bytes < self._room_limit:
+                    return True
+                await self._outbox.room()
+            return False
+        finally:
+            if key is not None and self._waiting.get(key) is withdrawn:
+                del self._waiting[key]
+
     def withdraw(self, key: Hashable) -> None:
-        """A `send` waiting for its turn under ``key`` returns False at once, unsent (a
-        send already under way finishes)."""
-        self._turns.withdraw(key)
+        """The frames handed over under ``key`` and not written yet are left out, and a
+        `send` waiting for room under ``key`` returns False at once (a message being
+        written finishes)."""
+        withdrawn = self._waiting.pop(key, None)
+        if withdrawn is not None:
+            withdrawn[0] = True
+        self._outbox.drop(key)
+
+    @property
+    def _room_limit(self) -> int:
+        return self.server.config.max_batch_bytes
+
+    async def _write(self, tg: anyio.abc.TaskGroup) -> None:
+        """The socket's one writer: what the followers hand over, message by message (with
+        `batched`, everything waiting as one message). A write that waits ``send_timeout``
+        (the client stopped reading) closes the socket with 1008; a closed socket ends
+        the session."""
+        outbox = self._outbox
+        websocket = self.websocket
+        budget = self.server.config.max_batch_bytes
+        scope = anyio.CancelScope()
+        with self.server.hub.sends.guard(scope) as guard:
+            try:
+                with scope:
+                    while True:
+                        await outbox.ready()
+                        message = outbox.take(budget if self.batched else None)
+                        guard.since = monotonic()
+                        await websocket.send_text(message)
+                        guard.since = None
+            except CLOSED:
+                pass
+            finally:
+                self._writing = False
+                outbox.clear()
+        if guard.timed_out:
+            _logger.info("ws.send_timeout", path=websocket.url.path)
+            with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
+                await websocket.close(code=1008, reason="send timeout")
+        tg.cancel_scope.cancel()
 
     async def run(self) -> None:
-        """Read frames until the socket closes; then cancel the socket's followers. A
-        write that stalls (``send_timeout``, the hub's watch) cancels it all, and the
-        socket is closed with 1008."""
-        with self._scope, self.server.hub.sends.guard(self._scope) as guard:
-            self._guard = guard
-            async with anyio.create_task_group() as tg:
-                try:
-                    while True:
-                        try:
-                            message = await self.websocket.receive()
-                        except CLOSED:
-                            break
-                        if message["type"] == "websocket.disconnect":
-                            break
-                        text = message.get("text")
-                        if text is None:
-                            data = message.get("bytes") or b""
-                            text = data.decode("utf-8", errors="replace")
-                        await self._frame(text, tg)
-                        if self._refused > self.server.config.ws_message_burst:
-                            await self._close_flooded()
-                            break
-                finally:
-                    tg.cancel_scope.cancel()
-        if guard.timed_out:
-            _logger.info("ws.send_timeout", path=self.websocket.url.path)
-            with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
-                await self.websocket.close(code=1008, reason="send timeout")
+        """Read frames until the socket closes; then cancel the socket's followers."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._write, tg, name="ainative-ws-writer")
+            try:
+                while True:
+                    try:
+                        message = await self.websocket.receive()
+                    except CLOSED:
+                        break
+                    if message["type"] == "websocket.disconnect":
+                        break
+                    text = message.get("text")
+                    if text is None:
+                        data = message.get("bytes") or b""
+                        text = data.decode("utf-8", errors="replace")
+                    await self._frame(text, tg)
+                    if self._refused > self.server.config.ws_message_burst:
+                        await self._close_flooded()
+                        break
+            finally:
+                tg.cancel_scope.cancel()
 
     async def _frame(self, text: str, tg: anyio.abc.TaskGroup) -> None:
         frame: Any = None

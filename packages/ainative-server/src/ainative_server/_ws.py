@@ -12,11 +12,12 @@ running for ``resume_grace`` after it drops only if the client declared it resum
 
 Server frames are the SSE events' JSON objects with ``id`` and ``stream_id`` added, one
 event per frame. A client that asks for batches (``?batch=1`` on the upgrade, or a ``hello``
-frame with ``"batch": true``, from then on) gets the events the server has ready at once for
-a stream in one text frame holding a JSON array of those objects, in id order: the array
-joins the frames a single event would get, and holds about ``max_batch_bytes`` at most (a
-long replay is several arrays); a lone event is still a plain object frame, and so are the
-refusal frames below and a cancelled stream's ``done``. A request refused before its
+frame with ``"batch": true``, from then on) gets every frame the socket has waiting at once
+(of any of its streams: a burst of tokens, a replay, several paced streams' tokens, a
+refusal) in one text frame holding a JSON array of those objects, each stream's in id
+order: the array joins the frames they would get alone, and holds about ``max_batch_bytes``
+(plus at most one frame; a long replay is several arrays); a lone frame is still a plain
+object. A request refused before its
 stream starts (invalid frame or params, unknown provider, action or stream, the provider's
 own refusal before its first token) gets an ``error`` frame without ``id`` carrying the
 error's ``code``, ``retryable``, HTTP-like ``status`` and ``retry_after`` (the fields of an
@@ -117,9 +118,7 @@ class _Session(SocketSession):
         """Followed streams this socket has cancelled: only their end is still sent."""
         self.resumable = client_can_resume(websocket)
         """Whether the client resumes after a drop (the upgrade's declaration, or hello)."""
-        self.batch = _client_batches(websocket)
-        """Whether the client reads array frames (``?batch=1`` on the upgrade, or hello)."""
-        self._budget = server.config.max_batch_bytes
+        self.batched = _client_batches(websocket)  # ``?batch=1`` on the upgrade, or hello
 
     async def handle(self, frame: dict[str, Any], tg: anyio.abc.TaskGroup) -> None:
         kind = frame.get("type")
@@ -140,13 +139,13 @@ class _Session(SocketSession):
             tg.start_soon(self._follow, request, None, 0)
         elif kind == "hello":
             resumable = frame.get("resumable", self.resumable)
-            batch = frame.get("batch", self.batch)
+            batch = frame.get("batch", self.batched)
             if not isinstance(resumable, bool):
                 raise InvalidRequestError("resumable: expected true or false")
             if not isinstance(batch, bool):
                 raise InvalidRequestError("batch: expected true or false")
             self.resumable = resumable
-            self.batch = batch
+            self.batched = batch
         else:
             raise InvalidRequestError(
                 f"type: unknown frame type {kind!r}; expected an action request, "
@@ -180,10 +179,7 @@ class _Session(SocketSession):
                 try:
                     async for batch in subscription:
                         if sid not in self.cancelled:
-                            frames = batch.frames
-                            if self.batch and len(frames) > 1:
-                                frames = _arrays(frames, self._budget)
-                            await self.send(frames, key=sid)
+                            await self.send(batch.frames, key=sid)
                         elif batch.end:  # its done, ahead of the other streams' frames
                             await self.send(batch.frames[-1:], urgent=True)
                 finally:
@@ -201,24 +197,6 @@ class _Session(SocketSession):
 def _client_batches(websocket: WebSocket) -> bool:
     """Whether the upgrade asked for array frames: ``?batch=1`` (or true, yes, on)."""
     return websocket.query_params.get(_BATCH_PARAM, "").strip().lower() in _YES
-
-
-def _arrays(frames: list[str], budget: int) -> list[str]:
-    """``frames`` (event objects) joined into JSON arrays of at most ``budget`` characters
-    each (an event longer than that alone), in order; a lone event stays an object."""
-    out: list[str] = []
-    chunk: list[str] = []
-    size = 1
-    for frame in frames:
-        grown = size + len(frame) + 1
-        if chunk and grown > budget:
-            out.append(chunk[0] if len(chunk) == 1 else "[" + ",".join(chunk) + "]")
-            chunk = []
-            grown = 1 + len(frame) + 1
-        chunk.append(frame)
-        size = grown
-    out.append(chunk[0] if len(chunk) == 1 else "[" + ",".join(chunk) + "]")
-    return out
 
 
 def _stream_id(frame: dict[str, Any]) -> str:
