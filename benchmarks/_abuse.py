@@ -365,6 +365,10 @@ async def ws_cancels(
     return result
 
 
+def _load_label(streams: int, sizes: AbuseSizes) -> str:
+    return "" if streams == sizes.cancel_streams else f", {streams:,} streams"
+
+
 # -- the figures ---------------------------------------------------------------------------
 
 
@@ -406,9 +410,21 @@ def abuse_figures(sizes: AbuseSizes, log: Callable[[str], None]) -> list[Figure]
         "an event, one cancel frame per stream, evenly over 5 s; the latency runs from "
         "sending the frame to that stream's `done`. The load client is the `websockets` "
         "client in the runner's process. 'batched frames': the sockets ask for frames of "
-        "several events (`?batch=1`); 'vs asyncio' compares rows of the same framing.",
-        ["p50 ms", "p99 ms", "vs asyncio (p99)", "not cancelled"],
-        {"not cancelled": ",.0f"},
+        "several events (`?batch=1`); 'vs asyncio' compares rows of the same framing and "
+        f"load; rows marked '{sizes.cancel_streams // 4:,} streams' carry a quarter of the "
+        "load. 'socket behind': events the stream had logged after the last one the client "
+        "had read when it sent the cancel (how far the socket's writes lagged); 'server "
+        "CPU': its CPU time over the wall time of the run (trio runs on one thread: 1.0 is "
+        "all it can use).",
+        [
+            "p50 ms",
+            "p99 ms",
+            "vs asyncio (p99)",
+            "socket behind p50 (events)",
+            "server CPU (cores)",
+            "not cancelled",
+        ],
+        {"not cancelled": ",.0f", "socket behind p50 (events)": ",.0f"},
     )
     health = Figure(
         "abuse-health",
@@ -446,27 +462,33 @@ def abuse_figures(sizes: AbuseSizes, log: Callable[[str], None]) -> list[Figure]
                 replay(proc, sizes.replay_events, sizes.replay_sockets)
             ).items():
                 row.add(column, value)
-        for batch in (False, True):
-            framing = ", batched frames" if batch else ""
-            log(f"abuse: cancels ({backend}{framing}) …")
-            with ainative_serve(backend) as proc:
-                result = asyncio.run(
-                    ws_cancels(
-                        proc.port,
-                        streams=sizes.cancel_streams,
-                        sockets=sizes.cancel_sockets,
-                        tokens=600,
-                        delay=0.1,
-                        warm=3.0,
-                        spread=5.0,
-                        batch=batch,
+        for streams in (sizes.cancel_streams, sizes.cancel_streams // 4):
+            for batch in (False, True):
+                framing = (", batched frames" if batch else "") + _load_label(streams, sizes)
+                log(f"abuse: cancels ({backend}{framing}) …")
+                with ainative_serve(backend) as proc:
+                    cpu, began = proc.cpu_seconds(), time.monotonic()
+                    result = asyncio.run(
+                        ws_cancels(
+                            proc.port,
+                            streams=streams,
+                            sockets=sizes.cancel_sockets,
+                            tokens=600,
+                            delay=0.1,
+                            warm=3.0,
+                            spread=5.0,
+                            batch=batch,
+                        )
                     )
-                )
-                row = cancels.row(label + framing)
-                row.add("p50 ms", result.p(0.5) * 1000)
-                row.add("p99 ms", result.p(0.99) * 1000)
-                row.add("not cancelled", result.finished_first + result.missing)
-                cancel_p99[label + framing] = result.p(0.99)
+                    cores = (proc.cpu_seconds() - cpu) / max(time.monotonic() - began, 1e-9)
+                    row = cancels.row(label + framing)
+                    row.add("p50 ms", result.p(0.5) * 1000)
+                    row.add("p99 ms", result.p(0.99) * 1000)
+                    behind = sorted(result.after_cancel) or [0]
+                    row.add("socket behind p50 (events)", behind[len(behind) // 2])
+                    row.add("server CPU (cores)", cores)
+                    row.add("not cancelled", result.finished_first + result.missing)
+                    cancel_p99[label + framing] = result.p(0.99)
         log(f"abuse: /health under attack ({backend}) …")
         with ainative_serve(backend) as proc:
             t0 = time.monotonic()
@@ -480,10 +502,12 @@ def abuse_figures(sizes: AbuseSizes, log: Callable[[str], None]) -> list[Figure]
             row.add("attacked p99 ms", quantile(loaded, 0.99) * 1000)
             row.add("attacked ÷ quiet (p99)", quantile(loaded, 0.99) / quantile(quiet, 0.99))
             row.add("calculate calls/s", calls / max(time.monotonic() - t0, 1e-9))
-    for framing in ("", ", batched frames"):
-        base = cancel_p99.get(f"ainative serve --backend asyncio{framing}")
-        if base:
-            for backend in BACKENDS:
-                label = f"ainative serve --backend {backend}{framing}"
-                cancels.row(label).add("vs asyncio (p99)", cancel_p99[label] / base)
+    for streams in (sizes.cancel_streams, sizes.cancel_streams // 4):
+        for framing in ("", ", batched frames"):
+            framing += _load_label(streams, sizes)
+            base = cancel_p99.get(f"ainative serve --backend asyncio{framing}")
+            if base:
+                for backend in BACKENDS:
+                    label = f"ainative serve --backend {backend}{framing}"
+                    cancels.row(label).add("vs asyncio (p99)", cancel_p99[label] / base)
     return [abandon, replayed, cancels, health]
