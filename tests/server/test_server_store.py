@@ -197,6 +197,17 @@ async def test_a_single_process_store_purges_expired_logs() -> None:
     assert len(store) == 0
 
 
+async def test_an_expired_log_gives_its_id_back() -> None:
+    store = InMemoryEventStore()
+    await store.create("s1")
+    await store.append("s1", WireEvent.token("old"))
+    await store.expire("s1", 0)
+    await store.create("s1")
+    assert (await store.read("s1", 0)).events == []
+    with pytest.raises(ValueError, match="exists"):
+        await store.create("s1")
+
+
 async def test_a_finished_stream_has_no_producer_to_cancel(store: EventStore) -> None:
     await store.create("s1")
     await store.append("s1", WireEvent.done())

@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import ClassVar, final
+from typing import ClassVar, Final, final
 
 import anyio
 
@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+PURGE_INTERVAL: Final = 1.0
+"""Seconds between the in-memory store's purges of expired logs when streams are created
+(an expired log is never read: `InMemoryEventStore` drops one when it is asked for it)."""
 
 
 @final
@@ -255,6 +259,7 @@ class InMemoryEventStore(EventStore):
 
     def __init__(self) -> None:
         self._logs: dict[str, _Log] = {}
+        self._purged_at = -math.inf
 
     def __len__(self) -> int:
         return len(self._logs)
@@ -275,16 +280,19 @@ class InMemoryEventStore(EventStore):
 
     def purge(self) -> int:
         """Drop expired logs now; returns how many."""
-        now = time.monotonic()
+        now = self._purged_at = time.monotonic()
         expired = [sid for sid, log in self._logs.items() if log.deadline <= now]
         for sid in expired:
             self._logs.pop(sid).wake()
         return len(expired)
 
     async def create(self, stream_id: str, *, owner: str | None = None) -> None:
-        self.purge()
+        if time.monotonic() - self._purged_at >= PURGE_INTERVAL:
+            self.purge()  # a scan of every log: not at each of many creates
         if stream_id in self._logs:
-            raise ValueError(f"stream {stream_id!r} exists")
+            with contextlib.suppress(StreamNotFoundError):
+                self._get(stream_id)  # drops it if it has expired
+                raise ValueError(f"stream {stream_id!r} exists")
         self._logs[stream_id] = _Log(owner)
 
     async def append(self, stream_id: str, event: WireEvent) -> StoredEvent:
