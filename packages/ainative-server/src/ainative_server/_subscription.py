@@ -8,6 +8,7 @@ a stream's events, shared by every subscription of the stream in this process.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
@@ -203,7 +204,11 @@ class Subscription(Generic[F]):
                 result = await self._linger(events, result)
                 self._busy = len(events) > before
         budget = hub.config.max_batch_bytes
-        if events and sum(event.size for event in events) > budget:
+        if (
+            events
+            and (events[0].size if len(events) == 1 else sum(event.size for event in events))
+            > budget
+        ):
             # A replay (or a reader far behind) is handed out in writes of about
             # ``max_batch_bytes``: a client that does not read holds no more than that.
             size = 0
@@ -253,10 +258,15 @@ class Subscription(Generic[F]):
         store = self._hub.store
         size = sum(event.size for event in events)
         idle_rounds = 0
+        # asyncio's own yield where it runs (anyio's finds its backend through sniffio first).
+        on_asyncio = asyncio._get_running_loop() is not None
         for _ in range(LINGER_ROUNDS):
             if size >= LINGER_BYTES:
                 break
-            await anyio.lowlevel.checkpoint()
+            if on_asyncio:
+                await asyncio.sleep(0)
+            else:
+                await anyio.lowlevel.checkpoint()
             result = await store.read(self.stream_id, events[-1].id)
             if not result.events:
                 # Two quiet rounds: trio runs ready tasks in random order, so one
