@@ -113,6 +113,34 @@ async def test_wait_returns_when_an_event_arrives_or_the_stream_finishes(
     await store.delete("s1")
 
 
+async def test_a_cancelled_wait_leaves_the_other_waiters_waiting(store: EventStore) -> None:
+    await store.create("s1")
+    woke: list[StoredEvent | None] = []
+
+    async def waiter() -> None:
+        woke.append(await store.wait("s1", 0))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            async with anyio.create_task_group() as inner:
+                inner.start_soon(_cancelled_wait, store)
+                await anyio.wait_all_tasks_blocked()
+                inner.cancel_scope.cancel()
+            await anyio.wait_all_tasks_blocked()
+            assert woke == []
+            stored = await store.append("s1", WireEvent.token("a"))
+    # A store may hand the waiter the event that woke it.
+    assert len(woke) == 1
+    assert woke[0] is None or (woke[0].id, woke[0].json) == (stored.id, stored.json)
+    await store.delete("s1")
+
+
+async def _cancelled_wait(store: EventStore) -> None:
+    await store.wait("s1", 0)
+    raise AssertionError("woken")
+
+
 async def test_wake_all_returns_every_waiter_without_an_event(store: EventStore) -> None:
     await store.create("s1")
     await store.create("s2")
@@ -167,6 +195,17 @@ async def test_a_single_process_store_purges_expired_logs() -> None:
     await store.expire("s1", 0)
     assert store.purge() == 1
     assert len(store) == 0
+
+
+async def test_an_expired_log_gives_its_id_back() -> None:
+    store = InMemoryEventStore()
+    await store.create("s1")
+    await store.append("s1", WireEvent.token("old"))
+    await store.expire("s1", 0)
+    await store.create("s1")
+    assert (await store.read("s1", 0)).events == []
+    with pytest.raises(ValueError, match="exists"):
+        await store.create("s1")
 
 
 async def test_a_finished_stream_has_no_producer_to_cancel(store: EventStore) -> None:

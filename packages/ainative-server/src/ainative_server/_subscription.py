@@ -8,6 +8,7 @@ a stream's events, shared by every subscription of the stream in this process.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
@@ -151,7 +152,11 @@ class Subscription(Generic[F]):
                 if encoding.keepalive is not None:
                     frames.append(encoding.keepalive)
                 return Batch(frames, None, False)
-            frames += await self._feed.frames(self._hub, encoding, events)
+            made = await self._feed.frames(self._hub, encoding, events)
+            if frames:
+                frames += made
+            else:
+                frames = made
             if ended and encoding.epilogue is not None:
                 frames.append(encoding.epilogue)
             return Batch(frames, events[-1].id, ended)
@@ -177,17 +182,21 @@ class Subscription(Generic[F]):
         store = hub.store
         coalesce = hub.coalesce
         limit = hub.config.max_batch_bytes // SMALLEST_EVENT + 1 if coalesce else 1
-        result = await store.read(self.stream_id, self.cursor, limit)
-        if not result.events and result.finished and 0 < result.last_id <= self.cursor:
-            # Resumed at (or past) the end of a finished stream: its last event (``done``)
-            # again, so that a client of any transport sees the end.
-            self.cursor = result.last_id - 1
+        run = self.run
+        if run is not None and not run.done and run.events <= self.cursor and not store.shared:
+            # Caught up with a run of this process, whose count is the log's: nothing to read.
+            waited = True
+        else:
             result = await store.read(self.stream_id, self.cursor, limit)
-        events = result.events
-        waited = not events and not result.finished
+            if not result.events and result.finished and 0 < result.last_id <= self.cursor:
+                # Resumed at (or past) the end of a finished stream: its last event
+                # (``done``) again, so that a client of any transport sees the end.
+                self.cursor = result.last_id - 1
+                result = await store.read(self.stream_id, self.cursor, limit)
+            waited = not result.events and not result.finished
         if waited:
             result = await self._wait(idle_timeout, limit)
-            events = result.events
+        events = result.events
         if coalesce and events and not result.finished:
             self._wakes += waited
             if not waited or self._busy or self._wakes % PROBE_EVERY == 0:
@@ -195,7 +204,11 @@ class Subscription(Generic[F]):
                 result = await self._linger(events, result)
                 self._busy = len(events) > before
         budget = hub.config.max_batch_bytes
-        if events and sum(event.size for event in events) > budget:
+        if (
+            events
+            and (events[0].size if len(events) == 1 else sum(event.size for event in events))
+            > budget
+        ):
             # A replay (or a reader far behind) is handed out in writes of about
             # ``max_batch_bytes``: a client that does not read holds no more than that.
             size = 0
@@ -218,16 +231,21 @@ class Subscription(Generic[F]):
         hub = self._hub
         store = hub.store
         stream_id = self.stream_id
+        cursor = self.cursor
         tick = hub.wake_tick
         if tick is None or idle_timeout < tick * TICKS_PER_PING:
             with anyio.move_on_after(idle_timeout):
-                await store.wait(stream_id, self.cursor)
-            return await store.read(stream_id, self.cursor, limit)
+                await store.wait(stream_id, cursor)
+            return await store.read(stream_id, cursor, limit)
         # The hub wakes every waiter each `tick` seconds: no timer per wait.
         deadline = time.monotonic() + idle_timeout
         while True:
-            await store.wait(stream_id, self.cursor)
-            result = await store.read(stream_id, self.cursor, limit)
+            event = await store.wait(stream_id, cursor)
+            if event is not None and event.id == cursor + 1 and event.type != "done":
+                # Woken by the append of the next event: no read (a ``done`` is read, to
+                # learn whether the stream has finished with it).
+                return ReadResult([event], False, event.id)
+            result = await store.read(stream_id, cursor, limit)
             if result.events or result.finished or time.monotonic() >= deadline:
                 return result
 
@@ -240,10 +258,15 @@ class Subscription(Generic[F]):
         store = self._hub.store
         size = sum(event.size for event in events)
         idle_rounds = 0
+        # asyncio's own yield where it runs (anyio's finds its backend through sniffio first).
+        on_asyncio = asyncio._get_running_loop() is not None
         for _ in range(LINGER_ROUNDS):
             if size >= LINGER_BYTES:
                 break
-            await anyio.lowlevel.checkpoint()
+            if on_asyncio:
+                await asyncio.sleep(0)
+            else:
+                await anyio.lowlevel.checkpoint()
             result = await store.read(self.stream_id, events[-1].id)
             if not result.events:
                 # Two quiet rounds: trio runs ready tasks in random order, so one
