@@ -69,6 +69,7 @@ from ._hookspecs import hookimpl as hookimpl
 from ._hookspecs import hookspec as hookspec
 from ._http_client import HttpClientChoice as HttpClientChoice
 from ._http_client import aiohttp_transport as aiohttp_transport
+from ._http_client import rehearsal_server as rehearsal_server
 from ._http_client import use_aiohttp as use_aiohttp
 from ._lazy import lazy_exports as lazy_exports
 from ._logging import ROOT_LOGGER as ROOT_LOGGER
@@ -228,6 +229,7 @@ __all__ = [
     "open_stream",
     "parse_options",
     "parse_retry_after",
+    "rehearsal_server",
     "resolve_model",
     "resolve_ref",
     "retry_call",
