@@ -198,9 +198,12 @@ class OpenAIProvider(BaseProvider):
     ) -> AsyncGenerator[StreamEvent, None]:
         """One request: its events, or a `ProviderError`; the HTTP stream is always closed.
 
-        The SDK builds and sends the request and raises its typed errors for error statuses;
-        the body is read here rather than through the SDK's ``AsyncStream``, whose nested
-        generators are left unclosed after ``[DONE]`` or an error event in the stream.
+        The SDK builds, signs and sends the request and raises its typed errors for error
+        statuses. It is sent with the SDK's ``post`` (its call for any endpoint) rather than
+        ``chat.completions.create``, whose walk of the parameters' type annotations cost
+        about 0.4 ms a request: `request_params` already gives the API's JSON. The body is
+        read here rather than through the SDK's ``AsyncStream``, whose nested generators
+        are left unclosed after ``[DONE]`` or an error event in the stream.
         `ResponseBody` closes the connection and every generator below on an early exit.
         ``client`` is the SDK client to use (default: the provider's).
         """
@@ -208,8 +211,9 @@ class OpenAIProvider(BaseProvider):
         mapper = ChunkMapper()
         decoder = SSEDecoder()
         with map_openai_errors():
-            opened = client.chat.completions.with_streaming_response.create(**params)
-            response = (await opened.__aenter__()).http_response
+            response = await client.post(
+                "/chat/completions", cast_to=httpx2.Response, body=params, stream=True
+            )
         async with ResponseBody(response) as body:
             done = False
             while True:
