@@ -189,17 +189,24 @@ class AnthropicProvider(BaseProvider):
     ) -> AsyncIterator[StreamEvent]:
         """One request: its events, or a `ProviderError`; the HTTP stream is always closed.
 
-        The SDK builds and sends the request and raises its typed errors for error statuses;
-        the body is read here rather than through the SDK's ``AsyncStream``, whose nested
-        generators are left suspended when it raises for an ``error`` event or a malformed
-        one. `ResponseBody` closes the connection, so the upstream stops generating, and
-        every generator below on an early exit. ``client`` is the SDK client to use
-        (default: the provider's).
+        The SDK builds, signs and sends the request and raises its typed errors for error
+        statuses. It is sent with the SDK's ``post`` (its call for any endpoint): its
+        ``messages.with_streaming_response.create`` cost about 0.2 ms more a request, and
+        ``build_params`` already gives the API's JSON. The body is read here rather than
+        through the SDK's ``AsyncStream``, whose nested generators are left suspended when
+        it raises for an ``error`` event or a malformed one. `ResponseBody` closes the
+        connection, so the upstream stops generating, and every generator below on an early
+        exit. ``client`` is the SDK client to use (default: the provider's).
         """
         client = client or self.client
         with map_anthropic_errors():
-            opened = client.messages.with_streaming_response.create(**params, stream=True)
-            response = (await opened.__aenter__()).http_response
+            # As ``create`` would send it: the parameters, then ``extra_body`` over them.
+            sent = {key: value for key, value in params.items() if key != "extra_body"}
+            sent["stream"] = True
+            sent.update(params.get("extra_body") or {})
+            response = await client.post(
+                "/v1/messages", cast_to=httpx2.Response, body=sent, stream=True
+            )
         translator = StreamTranslator()
         decoder = SSEDecoder()
         # The events of message_stop (usage, finish) wait for the body's end: read to its
