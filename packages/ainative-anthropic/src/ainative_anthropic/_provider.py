@@ -11,6 +11,7 @@ import httpx2
 from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient
 
 from ainative_core import (
+    REHEARSALS,
     BaseProvider,
     Completion,
     GenerateRequest,
@@ -160,8 +161,9 @@ class AnthropicProvider(BaseProvider):
             self._log.warning("provider.warm_failed", exc_info=True)
 
     async def _rehearse(self, params: dict[str, Any], client: AsyncAnthropic) -> None:
-        async for _ in self._attempt(params, client):
-            pass
+        for _ in range(REHEARSALS):
+            async for _ in self._attempt(params, client):
+                pass
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client; the provider makes a new one if used again."""

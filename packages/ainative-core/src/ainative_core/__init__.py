@@ -67,6 +67,7 @@ from ._fake_upstream import RecordedRequest as RecordedRequest
 from ._fake_upstream import UpstreamAnswer as UpstreamAnswer
 from ._hookspecs import hookimpl as hookimpl
 from ._hookspecs import hookspec as hookspec
+from ._http_client import REHEARSALS as REHEARSALS
 from ._http_client import HttpClientChoice as HttpClientChoice
 from ._http_client import aiohttp_transport as aiohttp_transport
 from ._http_client import rehearsal_server as rehearsal_server
@@ -123,6 +124,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DONE_SENTINEL",
     "ENTRY_POINT_GROUP",
+    "REHEARSALS",
     "RESUMABLE_HEADER",
     "RESUMABLE_PARAM",
     "ROOT_LOGGER",

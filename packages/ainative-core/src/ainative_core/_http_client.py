@@ -24,13 +24,17 @@ from anyio.abc import ByteStream, SocketAttribute
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["HttpClientChoice", "aiohttp_transport", "rehearsal_server", "use_aiohttp"]
+__all__ = ["REHEARSALS", "HttpClientChoice", "aiohttp_transport", "rehearsal_server", "use_aiohttp"]
 
 HttpClientChoice: TypeAlias = Literal["auto", "httpx", "aiohttp"]
 """A provider's ``http_client`` setting: ``auto`` (aiohttp on asyncio when it is installed,
 else httpx), ``httpx``, or ``aiohttp`` (asyncio only)."""
 
 _CHOICES = ("auto", "httpx", "aiohttp")
+
+REHEARSALS: Final = 8
+"""How many times a provider's ``warm()`` rehearses its request: CPython runs a function's
+bytecode unspecialized for its first few calls, and the first requests would pay for it."""
 _HEAD_LIMIT: Final = 65_536
 _REHEARSAL_SECONDS: Final = 5.0
 

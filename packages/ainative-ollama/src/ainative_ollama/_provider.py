@@ -12,6 +12,7 @@ import anyio
 import httpx
 
 from ainative_core import (
+    REHEARSALS,
     BaseProvider,
     Completion,
     CompletionAccumulator,
@@ -166,8 +167,9 @@ class OllamaProvider(BaseProvider):
             self._log.warning("provider.warm_failed", exc_info=True)
 
     async def _rehearse(self, body: dict[str, Any], client: httpx.AsyncClient) -> None:
-        async for _ in self._attempt(body, client):
-            pass
+        for _ in range(REHEARSALS):
+            async for _ in self._attempt(body, client):
+                pass
 
     async def aclose(self) -> None:
         """Close the HTTP client; the provider makes a new one if used again."""

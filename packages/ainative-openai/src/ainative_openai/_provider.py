@@ -10,6 +10,7 @@ import anyio
 import httpx2
 
 from ainative_core import (
+    REHEARSALS,
     BaseProvider,
     GenerateRequest,
     HttpClientChoice,
@@ -178,8 +179,9 @@ class OpenAIProvider(BaseProvider):
             logger.warning("provider.warm_failed", provider=self.name, exc_info=True)
 
     async def _rehearse(self, params: dict[str, Any], client: Any) -> None:
-        async for _ in self._attempt(params, client):
-            pass
+        for _ in range(REHEARSALS):
+            async for _ in self._attempt(params, client):
+                pass
 
     async def aclose(self) -> None:
         """Close the SDK client and its connections."""
