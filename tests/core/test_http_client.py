@@ -71,6 +71,24 @@ async def test_the_ollama_provider_streams_over_aiohttp_on_asyncio_only(anyio_ba
         await plain.aclose()
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_aiohttp_transports_share_one_verifying_ssl_context() -> None:
+    import ssl
+
+    from httpx_aiohttp import AiohttpTransport
+
+    made = [
+        aiohttp_transport(
+            AiohttpTransport, connect_timeout=httpx.ConnectTimeout, connect_error=httpx.ConnectError
+        )
+        for _ in range(2)
+    ]
+    first, second = (transport.ssl_context for transport in made)
+    assert first is second  # the CA bundle is loaded once per process
+    assert first.verify_mode == ssl.CERT_REQUIRED
+    assert first.check_hostname
+
+
 async def test_the_rehearsal_server_answers_each_request_then_closes_and_stops_with_its_block(
     anyio_backend: str,
 ) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final, Literal, TypeAlias, final
@@ -36,6 +37,8 @@ REHEARSALS: Final = 8
 """How many times a provider's ``warm()`` rehearses its request: CPython runs a function's
 bytecode unspecialized for its first few calls, and the first requests would pay for it."""
 _HEAD_LIMIT: Final = 65_536
+# The SSL context (verifying, with the environment's settings) each transport class made.
+_SSL_CONTEXTS: dict[type[Any], ssl.SSLContext] = {}
 _REHEARSAL_SECONDS: Final = 5.0
 
 
@@ -96,7 +99,11 @@ def aiohttp_transport(
                     raise
                 raise connect_error(str(exc), request=request) from exc.__cause__  # type: ignore[call-arg]
 
-    return Transport()
+    # Loading the CA bundle into an SSL context takes about 25 ms: made once per process.
+    context = _SSL_CONTEXTS.get(transport)
+    made = Transport() if context is None else Transport(verify=context)
+    _SSL_CONTEXTS.setdefault(transport, made.ssl_context)
+    return made
 
 
 async def _answer(stream: ByteStream, body: bytes, content_type: str) -> None:
