@@ -1,13 +1,16 @@
-"""`use_aiohttp` (which HTTP client a provider streams over) and `aiohttp_transport`."""
+"""`use_aiohttp` (which HTTP client a provider streams over), `aiohttp_transport`, and
+`rehearsal_server` (what a provider's ``warm()`` rehearses a request against)."""
 
 from __future__ import annotations
 
 import socket
 
+import anyio
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
-from ainative_core import ConfigurationError, aiohttp_transport, use_aiohttp
+from ainative_core import ConfigurationError, aiohttp_transport, rehearsal_server, use_aiohttp
 from ainative_ollama import OllamaProvider
 
 pytestmark = pytest.mark.anyio
@@ -66,3 +69,56 @@ async def test_the_ollama_provider_streams_over_aiohttp_on_asyncio_only(anyio_ba
         assert not isinstance(plain.client._transport, AiohttpTransport)
     finally:
         await plain.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_aiohttp_transports_share_one_verifying_ssl_context() -> None:
+    import ssl
+
+    from httpx_aiohttp import AiohttpTransport
+
+    made = [
+        aiohttp_transport(
+            AiohttpTransport, connect_timeout=httpx.ConnectTimeout, connect_error=httpx.ConnectError
+        )
+        for _ in range(2)
+    ]
+    first, second = (transport.ssl_context for transport in made)
+    assert first is second  # the CA bundle is loaded once per process
+    assert first.verify_mode == ssl.CERT_REQUIRED
+    assert first.check_hostname
+
+
+async def test_the_rehearsal_server_answers_each_request_then_closes_and_stops_with_its_block(
+    anyio_backend: str,
+) -> None:
+    with anyio.fail_after(10):
+        async with rehearsal_server(b"data: ok\n\n", "text/event-stream") as url:
+            assert url.startswith("http://127.0.0.1:")
+            async with httpx.AsyncClient(base_url=url) as client:
+                for _ in range(2):
+                    response = await client.post("/v1/chat", json={"x": "y" * 70_000})
+                    assert response.status_code == 200
+                    assert response.headers["content-type"] == "text/event-stream"
+                    assert response.headers["connection"] == "close"
+                    assert response.content == b"data: ok\n\n"
+        with pytest.raises(httpx.ConnectError):
+            async with httpx.AsyncClient() as client:
+                await client.get(url)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_warming_the_ollama_provider_over_aiohttp_makes_its_session_on_this_loop() -> None:
+    from aiohttp import ClientSession
+
+    provider = OllamaProvider(host=f"127.0.0.1:{_refused_port()}")  # nothing listens there
+    try:
+        with anyio.fail_after(10), capture_logs() as logs:
+            await provider.warm()
+        assert not [log for log in logs if log["event"] == "provider.warm_failed"]
+        session = provider.client._transport.client  # type: ignore[attr-defined]
+        assert isinstance(session, ClientSession)
+        assert not session.closed
+    finally:
+        await provider.aclose()
+    assert session.closed

@@ -110,6 +110,28 @@ def test_the_cli_logs_json_lines_to_stderr_at_its_level(
     assert (entry["event"], entry["level"], entry["tokens"]) == ("stream.end", "info", 3)
 
 
+def test_the_cli_does_not_render_an_event_below_its_level(
+    cli_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rendered: list[str] = []
+
+    class Field:
+        def __repr__(self) -> str:
+            rendered.append("field")
+            return "field"
+
+    configure_cli_logging("warning", "console")
+    log = get_logger("ainative.test")
+    log.debug("stream.start", field=Field())
+    log.info("request", field=Field())
+    assert rendered == []  # neither stamped nor rendered, only to be dropped
+    log.warning("provider.warm_failed", field=Field())
+    assert rendered == ["field"]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "provider.warm_failed" in line
+    assert "field=field" in line
+
+
 def test_capture_logs_sees_the_library_events() -> None:
     with structlog.testing.capture_logs() as logs:
         get_logger("ainative.test").info("hello", n=1)

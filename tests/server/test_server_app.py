@@ -27,6 +27,7 @@ from ainative_core import (
     hookimpl,
 )
 from ainative_server import AINativeServer, ServerConfig, StreamManager, create_router
+from ainative_server._serve import check_default_provider
 from ainative_testing import FakeProvider, PluginSandbox, live_server
 
 from .server_helpers import Serve, parse_sse, tokens_of
@@ -155,6 +156,9 @@ class _Warming(BaseProvider):
         if self.fail is not None:
             raise self.fail
 
+    async def aclose(self) -> None:
+        self.log.append("closed")
+
 
 async def test_the_default_provider_is_made_and_warmed_when_the_app_starts(
     serve: Serve, server_plugins: PluginSandbox
@@ -165,7 +169,7 @@ async def test_the_default_provider_is_made_and_warmed_when_the_app_starts(
         assert log == ["made", "warmed"]  # before any request
         response = await post(live.base_url, "/ai/stream", {"params": {"message": "a"}})
     assert tokens_of(parse_sse(response.content)) == "ok"
-    assert log == ["made", "warmed", "streamed"]  # the same instance serves the request
+    assert log == ["made", "warmed", "streamed", "closed"]  # the same instance serves it
 
 
 @pytest.mark.parametrize(
@@ -186,7 +190,33 @@ async def test_a_default_provider_that_cannot_work_fails_the_start(
         async with server.lifespan():
             pass
     assert caught.value.message == expected
-    assert log == ["made", "warmed"]
+    assert log == ["made", "warmed", "closed"]
+
+
+async def test_serve_checks_the_default_provider_then_closes_it_for_the_app_to_warm_again(
+    server_plugins: PluginSandbox,
+) -> None:
+    log: list[str] = []
+    server_plugins.add_provider("warming", lambda **_: _Warming(log))
+    server = AINativeServer(ServerConfig(provider="warming"), plugins=server_plugins.plugins)
+    with anyio.fail_after(10):
+        await check_default_provider(server)  # on an event loop of its own in `serve`
+        assert log == ["made", "warmed", "closed"]
+        async with server.lifespan():  # the server's loop: a provider made and warmed there
+            assert log == ["made", "warmed", "closed", "made", "warmed"]
+    assert log[-1] == "closed"
+
+
+async def test_a_default_provider_failing_the_serve_check_is_closed_too(
+    server_plugins: PluginSandbox,
+) -> None:
+    log: list[str] = []
+    failure = ProviderAuthError("no key: set WARMING_KEY")
+    server_plugins.add_provider("warming", lambda **_: _Warming(log, failure))
+    server = AINativeServer(ServerConfig(provider="warming"), plugins=server_plugins.plugins)
+    with anyio.fail_after(10), pytest.raises(ConfigurationError, match="no key: set WARMING_KEY"):
+        await check_default_provider(server)
+    assert log == ["made", "warmed", "closed"]
 
 
 async def test_an_unknown_default_provider_fails_the_start_naming_what_is_installed(

@@ -67,8 +67,10 @@ from ._fake_upstream import RecordedRequest as RecordedRequest
 from ._fake_upstream import UpstreamAnswer as UpstreamAnswer
 from ._hookspecs import hookimpl as hookimpl
 from ._hookspecs import hookspec as hookspec
+from ._http_client import REHEARSALS as REHEARSALS
 from ._http_client import HttpClientChoice as HttpClientChoice
 from ._http_client import aiohttp_transport as aiohttp_transport
+from ._http_client import rehearsal_server as rehearsal_server
 from ._http_client import use_aiohttp as use_aiohttp
 from ._lazy import lazy_exports as lazy_exports
 from ._logging import ROOT_LOGGER as ROOT_LOGGER
@@ -122,6 +124,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DONE_SENTINEL",
     "ENTRY_POINT_GROUP",
+    "REHEARSALS",
     "RESUMABLE_HEADER",
     "RESUMABLE_PARAM",
     "ROOT_LOGGER",
@@ -228,6 +231,7 @@ __all__ = [
     "open_stream",
     "parse_options",
     "parse_retry_after",
+    "rehearsal_server",
     "resolve_model",
     "resolve_ref",
     "retry_call",

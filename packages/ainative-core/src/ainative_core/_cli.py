@@ -57,6 +57,8 @@ def configure_cli_logging(level: str | None = None, log_format: str | None = Non
     )
     structlog.configure(
         processors=[
+            # First: an event below the level is dropped before it is stamped and rendered.
+            structlog.stdlib.filter_by_level,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.processors.format_exc_info,

@@ -15,17 +15,31 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from typing import Any, Literal, TypeAlias, final
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final, Literal, TypeAlias, final
+
+import anyio
+from anyio.abc import ByteStream, SocketAttribute
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["HttpClientChoice", "aiohttp_transport", "use_aiohttp"]
+__all__ = ["REHEARSALS", "HttpClientChoice", "aiohttp_transport", "rehearsal_server", "use_aiohttp"]
 
 HttpClientChoice: TypeAlias = Literal["auto", "httpx", "aiohttp"]
 """A provider's ``http_client`` setting: ``auto`` (aiohttp on asyncio when it is installed,
 else httpx), ``httpx``, or ``aiohttp`` (asyncio only)."""
 
 _CHOICES = ("auto", "httpx", "aiohttp")
+
+REHEARSALS: Final = 8
+"""How many times a provider's ``warm()`` rehearses its request: CPython runs a function's
+bytecode unspecialized for its first few calls, and the first requests would pay for it."""
+_HEAD_LIMIT: Final = 65_536
+# The SSL context (verifying, with the environment's settings) each transport class made.
+_SSL_CONTEXTS: dict[type[Any], ssl.SSLContext] = {}
+_REHEARSAL_SECONDS: Final = 5.0
 
 
 def _on_asyncio() -> bool:
@@ -85,4 +99,53 @@ def aiohttp_transport(
                     raise
                 raise connect_error(str(exc), request=request) from exc.__cause__  # type: ignore[call-arg]
 
-    return Transport()
+    # Loading the CA bundle into an SSL context takes about 25 ms: made once per process.
+    context = _SSL_CONTEXTS.get(transport)
+    made = Transport() if context is None else Transport(verify=context)
+    _SSL_CONTEXTS.setdefault(transport, made.ssl_context)
+    return made
+
+
+async def _answer(stream: ByteStream, body: bytes, content_type: str) -> None:
+    """Read one request (head and ``Content-Length`` body), answer ``body``, and close."""
+    with anyio.move_on_after(_REHEARSAL_SECONDS):
+        async with stream:
+            data = b""
+            while b"\r\n\r\n" not in data and len(data) < _HEAD_LIMIT:
+                data += await stream.receive()
+            head, _, rest = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length" and value.strip().isdigit():
+                    length = int(value.strip())
+            while len(rest) < length:
+                rest += await stream.receive()
+            status = (
+                b"HTTP/1.1 200 OK\r\ncontent-type: %s\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n" % (content_type.encode(), len(body))
+            )
+            await stream.send(status + body)
+
+
+@asynccontextmanager
+async def rehearsal_server(body: bytes, content_type: str) -> AsyncIterator[str]:
+    """A server on 127.0.0.1 (a free port) for the length of the block; its base URL.
+
+    It answers every request with ``200``, ``content_type`` and ``body``, then closes the
+    connection (which is not pooled). For a provider's ``warm()``: a request rehearsed
+    against it goes through the provider's own HTTP client (its session, connector, socket
+    connect and response parser, all made or first run there) without reaching the vendor.
+    """
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.listeners[0].extra(SocketAttribute.local_port)
+
+    async def handle(stream: ByteStream) -> None:
+        await _answer(stream, body, content_type)
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            tg.cancel_scope.cancel()

@@ -12,6 +12,7 @@ import anyio
 import httpx
 
 from ainative_core import (
+    REHEARSALS,
     BaseProvider,
     Completion,
     CompletionAccumulator,
@@ -24,6 +25,7 @@ from ainative_core import (
     aiohttp_transport,
     build_request,
     get_logger,
+    rehearsal_server,
     retry_call,
     retry_stream,
     use_aiohttp,
@@ -37,7 +39,7 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_MODEL", "OllamaProvider", "parse_host"]
 DEFAULT_HOST: Final = "http://127.0.0.1:11434"
 DEFAULT_MODEL: Final = "llama3.2"
 _DEFAULT_PORT: Final = 11434
-# The in-memory answer `OllamaProvider.warm` rehearses a request with.
+# The answer `OllamaProvider.warm` rehearses a request with.
 _REHEARSAL: Final = (
     b'{"model":"warm","created_at":"2024-01-01T00:00:00Z","message":{"role":"assistant",'
     b'"content":"ok"},"done":false}\n'
@@ -65,6 +67,11 @@ def parse_host(value: str | None) -> str:
         port = _DEFAULT_PORT
     netloc = host if port is None else f"{host}:{port}"
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _answer(request: httpx.Request) -> httpx.Response:
+    """The in-memory rehearsal's answer."""
+    return httpx.Response(200, headers={"content-type": "application/x-ndjson"}, content=_REHEARSAL)
 
 
 @final
@@ -106,6 +113,8 @@ class OllamaProvider(BaseProvider):
             max_retries=int(max_retries), backoff=float(retry_backoff), max_wait=max_retry_wait
         )
         self._client: httpx.AsyncClient | None = None
+        self._aiohttp: httpx.AsyncBaseTransport | None = None  # the client's, over aiohttp
+        self._chat_url = httpx.URL(f"{self.base_url}/api/chat")
         self._log = get_logger("ainative.ollama").bind(provider=self.name)
 
     def __repr__(self) -> str:
@@ -125,6 +134,8 @@ class OllamaProvider(BaseProvider):
                     connect_timeout=httpx.ConnectTimeout,
                     connect_error=httpx.ConnectError,
                 )
+            self._aiohttp = transport.get("transport")
+            self._chat_url = httpx.URL(f"{self.base_url}/api/chat")
             self._client = httpx.AsyncClient(
                 **transport,
                 base_url=self.base_url,
@@ -134,30 +145,37 @@ class OllamaProvider(BaseProvider):
         return self._client
 
     async def warm(self) -> None:
-        """Make the HTTP client and rehearse one streamed request in memory.
+        """Make the HTTP client and rehearse one streamed request.
 
-        The rehearsal goes through httpx and this provider's reader, to an in-memory
-        transport: nothing is sent (Ollama may well start after the server). A rehearsal
-        that fails is logged, not raised.
+        The rehearsal goes through httpx and this provider's reader. Over aiohttp it goes
+        through the provider's own transport too (its session and connector are made, a
+        socket connected) to a one-shot server on 127.0.0.1 (`rehearsal_server`); over
+        httpx to an in-memory transport. Nothing reaches Ollama (which may well start after
+        the server). A rehearsal that fails is logged, not raised.
         """
         self.client  # noqa: B018 - made now, not on the first request
-
-        def answer(request: httpx.Request) -> httpx.Response:
-            headers = {"content-type": "application/x-ndjson"}
-            return httpx.Response(200, headers=headers, content=_REHEARSAL)
-
         body = build_body(build_request(prompt="warm"), model=self.model, stream=True)
-        transport = httpx.MockTransport(answer)
         try:
-            async with httpx.AsyncClient(base_url=self.base_url, transport=transport) as http:
-                async for _ in self._attempt(body, http):
-                    pass
+            if self._aiohttp is not None:
+                async with rehearsal_server(_REHEARSAL, "application/x-ndjson") as url:
+                    # Over the provider's transport, which this client is not to close.
+                    rehearsal = httpx.AsyncClient(base_url=url, transport=self._aiohttp)
+                    await self._rehearse(body, rehearsal)
+            else:
+                transport = httpx.MockTransport(_answer)
+                async with httpx.AsyncClient(base_url=self.base_url, transport=transport) as http:
+                    await self._rehearse(body, http)
         except Exception:
             self._log.warning("provider.warm_failed", exc_info=True)
 
+    async def _rehearse(self, body: dict[str, Any], client: httpx.AsyncClient) -> None:
+        for _ in range(REHEARSALS):
+            async for _ in self._attempt(body, client):
+                pass
+
     async def aclose(self) -> None:
         """Close the HTTP client; the provider makes a new one if used again."""
-        client, self._client = self._client, None
+        client, self._client, self._aiohttp = self._client, None, None
         if client is not None:
             with anyio.CancelScope(shield=True):
                 await client.aclose()
@@ -177,9 +195,11 @@ class OllamaProvider(BaseProvider):
         self, body: dict[str, Any], client: httpx.AsyncClient | None = None
     ) -> httpx.Response:
         """``POST /api/chat``, the response's body not yet read (by ``client``, default the
-        provider's)."""
-        client = client or self.client
-        request = client.build_request("POST", "/api/chat", json=body)
+        provider's, to its URL made once: merging a path into the base URL cost 55 µs)."""
+        url: httpx.URL | str = "/api/chat"
+        if client is None:
+            client, url = self.client, self._chat_url
+        request = client.build_request("POST", url, json=body)
         request.stream = _RequestBody(request.content)
         with map_ollama_errors():
             return await client.send(request, stream=True)

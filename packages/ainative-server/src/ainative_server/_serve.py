@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._config import ServerConfig
     from ._server import AINativeServer
 
-__all__ = ["check_store", "serve_command", "store_line", "worker_app"]
+__all__ = ["check_default_provider", "check_store", "serve_command", "store_line", "worker_app"]
 
 _WS_PING: Final = 20.0
 _WORKER_APP: Final = "ainative_server._serve:worker_app"
@@ -61,6 +61,15 @@ def _imported_server(ref: str) -> AINativeServer:
             f"{ref!r} is a {type(target).__name__}, not an AINativeServer", param_hint="APP"
         )
     return target
+
+
+async def check_default_provider(ainative: AINativeServer) -> None:
+    """Load and warm the default provider, then close it: its clients belong to this event
+    loop, and the app's lifespan makes and warms the provider again on the server's."""
+    try:
+        await ainative.load_default_provider()
+    finally:
+        await ainative.close_providers()
 
 
 def _load_env_file(path: str | None) -> None:
@@ -237,7 +246,7 @@ def serve_command(
     try:
         # What the app does when it starts, done first here: a default provider that cannot
         # work ends the command with one line rather than with the server's traceback.
-        anyio.run(ainative.load_default_provider, backend=backend)
+        anyio.run(check_default_provider, ainative, backend=backend)
     except AINativeError as exc:
         raise click.ClickException(f"cannot serve: {exc.message}") from None
     server = "uvicorn" if backend == "asyncio" else "hypercorn"

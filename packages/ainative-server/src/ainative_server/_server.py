@@ -436,15 +436,20 @@ class AINativeServer:
             async with self.hub.running():
                 yield
         finally:
-            with anyio.CancelScope(shield=True):
-                for provider in list(self._providers.values()):
-                    aclose = getattr(provider, "aclose", None)
-                    if aclose is not None:
-                        try:
-                            await aclose()
-                        except Exception:
-                            _logger.warning("provider.close_failed", exc_info=True)
-                self._providers.clear()
+            await self.close_providers()
+
+    async def close_providers(self) -> None:
+        """Close the providers made so far (their clients and connections) and forget them:
+        the next use makes new ones. A provider that fails to close is logged."""
+        with anyio.CancelScope(shield=True):
+            for provider in list(self._providers.values()):
+                aclose = getattr(provider, "aclose", None)
+                if aclose is not None:
+                    try:
+                        await aclose()
+                    except Exception:
+                        _logger.warning("provider.close_failed", exc_info=True)
+            self._providers.clear()
 
     def transports(self) -> dict[str, ServerTransport]:
         """Every registered transport that has a server half, instantiated."""
