@@ -11,6 +11,7 @@ import httpx
 import pytest
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
+from ainative_server._socket import _Outbox
 from ainative_testing import PluginSandbox
 
 from .server_helpers import Serve, wait_until
@@ -187,14 +188,12 @@ async def test_a_bad_batch_value_is_refused_and_the_socket_stays_open(
     assert len(after) == 300 + 2
 
 
-async def test_the_frames_of_several_streams_waiting_at_once_share_an_array(
+async def test_several_streams_on_one_batched_socket_arrive_whole_in_order(
     serve: Serve,
 ) -> None:
-    # Ten streams started together with the same pacing tick together: their tokens wait
-    # for the socket's writer at the same time and go out in one array, each stream's in
-    # id order, nothing lost or repeated.
-    streams, tokens = 10, 20
-    paced = {**CHAT, "options": {"tokens": tokens, "delay": 0.01}}
+    # Ten instant streams on one socket: arrays of their events, each stream's in id
+    # order, nothing lost or repeated.
+    streams, tokens = 10, 300
     with serve() as (_, live):
         async with httpx.AsyncClient() as client:
             with anyio.fail_after(20):
@@ -203,7 +202,7 @@ async def test_the_frames_of_several_streams_waiting_at_once_share_an_array(
                 ) as ws:
                     await ws.send_text(HELLO)
                     for _ in range(streams):
-                        await ws.send_text(json.dumps(paced))
+                        await ws.send_text(json.dumps(INSTANT))
                     frames: list[Any] = []
                     ended = 0
                     for _ in range(streams * (tokens + 2)):
@@ -220,5 +219,29 @@ async def test_the_frames_of_several_streams_waiting_at_once_share_an_array(
         assert [e["id"] for e in events] == list(range(1, tokens + 3))
         text = "".join(e["data"] for e in events if e["type"] == "token")
         assert text == expected_text(tokens)
-    mixed = [f for f in frames if isinstance(f, list) and len({e["stream_id"] for e in f}) > 1]
-    assert mixed, "no array held the frames of two streams"
+    assert any(isinstance(frame, list) for frame in frames)
+
+
+def test_an_array_holds_the_waiting_frames_of_every_stream_urgent_first() -> None:
+    # What a socket that is behind has waiting, of several streams, goes out as one
+    # array up to the budget (plus at most one frame); a withdrawn stream's frames not.
+    outbox = _Outbox(1_000)
+    outbox.put(['{"n":1,"stream_id":"a"}', '{"n":2,"stream_id":"a"}'], "a")
+    outbox.put(['{"n":1,"stream_id":"b"}'], "b")
+    outbox.put(['{"n":1,"stream_id":"c"}'], "c")
+    outbox.put_urgent(['{"type":"done","stream_id":"d"}'])
+    outbox.drop("c")
+    message = json.loads(outbox.take(1_000))
+    assert [(e.get("n"), e["stream_id"]) for e in message] == [
+        (None, "d"),
+        (1, "a"),
+        (2, "a"),
+        (1, "b"),
+    ]
+    assert len(outbox) == 0
+    assert outbox.bytes == 0
+    outbox.put(['{"x":"' + "y" * 600 + '"}'] * 3, "a")
+    first = outbox.take(1_000)
+    assert len(json.loads(first)) == 2  # an array, over the budget by one frame
+    assert json.loads(outbox.take(1_000))["x"]  # the last one alone: a plain object
+    assert len(outbox) == 0

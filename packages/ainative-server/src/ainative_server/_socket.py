@@ -8,16 +8,17 @@ with the socket's task group, in which the protocol runs one follower per stream
 failing frame is answered with the protocol's `SocketSession.refusal` frames and the socket
 stays open. Frames are paced by ``ws_message_rate``: one over it is refused
 (`RateLimited`), and a socket that sends ``ws_message_burst`` more without one accepted is
-closed (1008). Followers hand their frames to the socket's one writer task (first come,
-first served, but an urgent frame goes before every waiting one) and wait only while it is
-``max_batch_bytes`` behind; what a stream handed over and the writer has not written yet
-can be withdrawn. One writer, rather than followers taking turns at the socket, writes
-every waiting frame without a hand-over between two tasks per frame, and when the client
-asked for it (`SocketSession.batched`) writes everything waiting as one message: on trio
-Hypercorn yields to the scheduler on every write, so a socket carrying many streams would
-otherwise write one frame per scheduler round. A write that waits ``send_timeout`` (the
-hub's `SendWatch`) closes the socket with 1008; leaving (the socket closed) cancels the
-socket's followers.
+closed (1008). A follower's frames go to the socket's outbox (first come, first served, but
+an urgent frame goes before every waiting one); the follower that finds the socket idle
+writes what waits then, its own frames and others', and a writer task takes over only when
+more keeps coming; a follower waits only while ``max_batch_bytes`` wait. No task per
+socket while it is idle, and no hand-over between two tasks per frame, as followers taking
+turns at the socket would need: on trio Hypercorn yields to the scheduler on every write,
+so a socket carrying many streams would write one frame per scheduler round. When the
+client asked for it (`SocketSession.batched`) everything waiting goes out as one message.
+What a stream handed over and is not written yet can be withdrawn. A write that waits
+``send_timeout`` (the hub's `SendWatch`) closes the socket with 1008; leaving (the socket
+closed) cancels the socket's followers.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from ainative_core import (
 from ._http import error_response, log_unexpected
 from ._json import parse_json
 from ._ratelimit import TokenBucket
+from ._send_watch import SendGuard
 
 if TYPE_CHECKING:
     from ._access import Caller
@@ -64,7 +66,7 @@ class _Outbox:
     """The frames a socket's followers have handed over that its writer has not written:
     urgent ones first, the others in the order they came, each under its sender's key."""
 
-    __slots__ = ("_low", "_queue", "_ready", "_room", "_urgent", "bytes")
+    __slots__ = ("_low", "_queue", "_room", "_urgent", "bytes")
 
     def __init__(self, limit: int) -> None:
         self._low = limit // 2
@@ -74,22 +76,19 @@ class _Outbox:
         self._queue: deque[tuple[Hashable | None, str]] = deque()
         self.bytes = 0
         """Bytes of the non-urgent frames waiting."""
-        self._ready = anyio.Event()
         self._room = anyio.Event()
 
-    def __bool__(self) -> bool:
-        return bool(self._urgent or self._queue)
+    def __len__(self) -> int:
+        return len(self._urgent) + len(self._queue)
 
     def put(self, frames: list[str], key: Hashable | None) -> None:
         queue = self._queue
         for frame in frames:
             queue.append((key, frame))
             self.bytes += len(frame)
-        self._ready.set()
 
     def put_urgent(self, frames: list[str]) -> None:
         self._urgent.extend(frames)
-        self._ready.set()
 
     def drop(self, key: Hashable) -> None:
         """Leave out the waiting frames put under ``key``."""
@@ -104,13 +103,6 @@ class _Outbox:
         self._queue.clear()
         self.bytes = 0
         self._room.set()
-
-    async def ready(self) -> None:
-        """Wait until a frame waits."""
-        while not self:
-            if self._ready.is_set():
-                self._ready = anyio.Event()
-            await self._ready.wait()
 
     async def room(self) -> None:
         """Wait until the writer has taken frames (or `drop` left some out) down to half
@@ -160,7 +152,14 @@ class SocketSession(ABC):
         self._waiting: dict[Hashable, list[bool]] = {}
         """Senders waiting for room in the outbox, by key: a flag `withdraw` sets."""
         self._writing = True
-        """The writer still writes (False once the socket closed or stalled)."""
+        """Frames are still written (False once the socket has closed)."""
+        self._busy = False
+        """A sender is writing what waits (`_drain`)."""
+        self._scope = anyio.CancelScope()
+        """The whole session's: what the hub's watch cancels when a write stalls."""
+        self._guard = SendGuard(self._scope)
+        """Stamps the write under way (`run` registers it with the hub's watch)."""
+        self._tg: anyio.abc.TaskGroup | None = None
         self.batched = False
         """Several frames may go out as one message, a JSON array of them (the client
         asked for it)."""
@@ -199,21 +198,68 @@ class SocketSession(ABC):
     async def send(
         self, frames: list[str], *, urgent: bool = False, key: Hashable | None = None
     ) -> bool:
-        """Hand ``frames`` to the socket's writer, in order, after the frames waiting
-        before them (``urgent``: before every waiting one, at once). While the writer is
-        ``max_batch_bytes`` behind, a non-urgent send first waits for room. False, with
-        nothing handed over, if `withdraw` is called with ``key`` while it waits, or once
-        the socket has closed."""
+        """Write ``frames`` in order, after the frames waiting before them (``urgent``:
+        before every waiting one). A sender that finds the socket idle writes what waits,
+        its own frames and any others handed over meanwhile, until nothing does; one that
+        finds it busy hands its frames over and returns (first waiting for room while
+        ``max_batch_bytes`` wait). False, with nothing handed over, if `withdraw` is
+        called with ``key`` while it waits, or once the socket has closed."""
         if not self._writing:
             return False
         outbox = self._outbox
         if urgent:
             outbox.put_urgent(frames)
-            return True
-        if outbox.bytes >= self._room_limit and not await self._room(key):
-            return False
-        outbox.put(frames, key)
+        else:
+            if outbox.bytes >= self._room_limit and not await self._room(key):
+                return False
+            outbox.put(frames, key)
+        if not self._busy:
+            await self._drain()
         return True
+
+    async def _drain(self, *, writer: bool = False) -> None:
+        """Write what waits (with `batched`, everything waiting as one message). No task
+        of its own and no hand-over between two tasks per frame: the sender that found the
+        socket idle writes what waits at that moment, its own frames and others', and
+        leaves what came meanwhile to a writer task (so that a follower never stays
+        writing for others while its own stream waits); the writer task (``writer``)
+        writes until nothing waits. Cancelled with frames still waiting, either leaves a
+        writer task to write them."""
+        self._busy = True
+        outbox = self._outbox
+        guard = self._guard
+        send_text = self.websocket.send_text
+        left = len(outbox)
+        try:
+            while outbox and (writer or left > 0):
+                before = len(outbox)
+                message = outbox.take(self._room_limit if self.batched else None)
+                left -= before - len(outbox)
+                guard.since = monotonic()
+                await send_text(message)
+                guard.since = None
+        except CLOSED:
+            self._writing = False
+            outbox.clear()
+            raise
+        finally:
+            guard.since = None
+            self._busy = False
+            tg = self._tg
+            ending = tg is None or tg.cancel_scope.cancel_called or self._scope.cancel_called
+            if outbox and self._writing and not ending:
+                self._busy = True  # the writer task's, from now
+                tg.start_soon(self._write)  # type: ignore[union-attr]
+
+    async def _write(self) -> None:
+        """The writer task `_drain` leaves: until nothing waits (a closed socket ends the
+        session)."""
+        self._busy = False
+        try:
+            await self._drain(writer=True)
+        except CLOSED:
+            if self._tg is not None:
+                self._tg.cancel_scope.cancel()
 
     async def _room(self, key: Hashable | None) -> bool:
         """Wait until the writer is less than ``max_batch_bytes`` behind; False if
@@ -244,57 +290,38 @@ class SocketSession(ABC):
     def _room_limit(self) -> int:
         return self.server.config.max_batch_bytes
 
-    async def _write(self, tg: anyio.abc.TaskGroup) -> None:
-        """The socket's one writer: what the followers hand over, message by message (with
-        `batched`, everything waiting as one message). A write that waits ``send_timeout``
-        (the client stopped reading) closes the socket with 1008; a closed socket ends
-        the session."""
-        outbox = self._outbox
-        websocket = self.websocket
-        budget = self.server.config.max_batch_bytes
-        scope = anyio.CancelScope()
-        with self.server.hub.sends.guard(scope) as guard:
-            try:
-                with scope:
-                    while True:
-                        await outbox.ready()
-                        message = outbox.take(budget if self.batched else None)
-                        guard.since = monotonic()
-                        await websocket.send_text(message)
-                        guard.since = None
-            except CLOSED:
-                pass
-            finally:
-                self._writing = False
-                outbox.clear()
-        if guard.timed_out:
-            _logger.info("ws.send_timeout", path=websocket.url.path)
-            with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
-                await websocket.close(code=1008, reason="send timeout")
-        tg.cancel_scope.cancel()
-
     async def run(self) -> None:
-        """Read frames until the socket closes; then cancel the socket's followers."""
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._write, tg, name="ainative-ws-writer")
-            try:
-                while True:
-                    try:
-                        message = await self.websocket.receive()
-                    except CLOSED:
-                        break
-                    if message["type"] == "websocket.disconnect":
-                        break
-                    text = message.get("text")
-                    if text is None:
-                        data = message.get("bytes") or b""
-                        text = data.decode("utf-8", errors="replace")
-                    await self._frame(text, tg)
-                    if self._refused > self.server.config.ws_message_burst:
-                        await self._close_flooded()
-                        break
-            finally:
-                tg.cancel_scope.cancel()
+        """Read frames until the socket closes; then cancel the socket's followers. A
+        write that stalls (``send_timeout``, the hub's watch) cancels it all, and the
+        socket is closed with 1008."""
+        with self._scope, self.server.hub.sends.guard(self._scope) as guard:
+            self._guard = guard
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                try:
+                    while True:
+                        try:
+                            message = await self.websocket.receive()
+                        except CLOSED:
+                            break
+                        if message["type"] == "websocket.disconnect":
+                            break
+                        text = message.get("text")
+                        if text is None:
+                            data = message.get("bytes") or b""
+                            text = data.decode("utf-8", errors="replace")
+                        await self._frame(text, tg)
+                        if self._refused > self.server.config.ws_message_burst:
+                            await self._close_flooded()
+                            break
+                finally:
+                    self._writing = False
+                    self._outbox.clear()
+                    tg.cancel_scope.cancel()
+        if guard.timed_out:
+            _logger.info("ws.send_timeout", path=self.websocket.url.path)
+            with contextlib.suppress(*CLOSED), anyio.move_on_after(1):
+                await self.websocket.close(code=1008, reason="send timeout")
 
     async def _frame(self, text: str, tg: anyio.abc.TaskGroup) -> None:
         frame: Any = None
