@@ -72,11 +72,13 @@ class _Outbox:
         self._low = limit // 2
         """Senders waiting for room wake once the waiting bytes fall to this (not on every
         frame written, which would wake every waiting follower per frame)."""
-        self._urgent: deque[str] = deque()
+        self._urgent: list[str] = []
         self._queue: deque[tuple[Hashable | None, str]] = deque()
         self.bytes = 0
         """Bytes of the non-urgent frames waiting."""
-        self._room = anyio.Event()
+        self._room: anyio.Event | None = None
+        """Made when a sender first waits for room (an idle socket holds as little as
+        it can)."""
 
     def __len__(self) -> int:
         return len(self._urgent) + len(self._queue)
@@ -95,21 +97,22 @@ class _Outbox:
         kept = deque(item for item in self._queue if item[0] != key)
         self.bytes = sum(len(frame) for _, frame in kept)
         self._queue = kept
-        self._room.set()  # a sender withdrawn while it waits for room wakes
+        self._wake()  # a sender withdrawn while it waits for room wakes
 
     def clear(self) -> None:
         """Leave out every waiting frame (the socket is gone)."""
         self._urgent.clear()
         self._queue.clear()
         self.bytes = 0
-        self._room.set()
+        self._wake()
 
     async def room(self) -> None:
         """Wait until the writer has taken frames (or `drop` left some out) down to half
         the limit."""
-        if self._room.is_set():
-            self._room = anyio.Event()
-        await self._room.wait()
+        room = self._room
+        if room is None or room.is_set():
+            room = self._room = anyio.Event()
+        await room.wait()
 
     def take(self, budget: int | None) -> str:
         """The next message to write (call when not empty): one frame, or with a
@@ -119,7 +122,7 @@ class _Outbox:
         queue = self._queue
         if budget is None:
             if urgent:
-                return urgent.popleft()
+                return urgent.pop(0)  # a few at most: the ends of cancelled streams
             frame = queue.popleft()[1]
             self.bytes -= len(frame)
             self._made_room()
@@ -137,7 +140,12 @@ class _Outbox:
 
     def _made_room(self) -> None:
         if self.bytes <= self._low:
-            self._room.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        room = self._room
+        if room is not None:
+            room.set()
 
 
 class SocketSession(ABC):
