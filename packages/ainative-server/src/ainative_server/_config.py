@@ -96,7 +96,9 @@ class ServerConfig(BaseSettings):
     tool loop (the model then reads the timeout as the call's error)."""
     max_batch_bytes: int = Field(default=65_536, ge=1024)
     """Most bytes of events a follower is handed in one write (a replay is cut into writes
-    of about this size, so a client that does not read holds no more than that)."""
+    of about this size, so a client that does not read holds no more than that); also what
+    a WebSocket may have waiting to be written before its followers wait, and the most an
+    array frame holds (plus one frame)."""
     shutdown_drain: float = Field(default=5.0, ge=0)
     """Seconds open streams may go on after ``ainative serve`` is told to stop (SIGINT,
     SIGTERM) before they are cancelled (their clients then get ``done`` / ``cancelled``);
