@@ -24,6 +24,12 @@ pytestmark = pytest.mark.anyio
 CHAT: dict[str, Any] = {"action": "chat", "params": {"message": "hello world"}}
 
 
+async def receive_events(ws: AsyncWebSocketSession) -> list[dict[str, Any]]:
+    """The events of one frame: an object, or an array of them."""
+    frame = json.loads(await ws.receive_text())
+    return frame if isinstance(frame, list) else [frame]
+
+
 async def receive(ws: AsyncWebSocketSession) -> dict[str, Any]:
     frame = json.loads(await ws.receive_text())
     assert isinstance(frame, dict)
@@ -143,45 +149,51 @@ class _Backlog(BaseProvider):
         yield StreamEvent.finish("stop")  # pragma: no cover
 
 
+@pytest.mark.parametrize("query", ["", "?batch=1"], ids=["objects", "arrays"])
 async def test_a_cancelled_stream_gets_its_done_before_the_frames_the_socket_has_waiting(
-    serve: Serve, server_plugins: PluginSandbox
+    serve: Serve, server_plugins: PluginSandbox, query: str
 ) -> None:
     # Two streams log 4,000 frames of 4 kB each (16 MB apiece) while the client reads
     # nothing: the socket falls far behind (the kernel's buffers hold at most about 4 MB).
     # Cancelling one then ends it next: its done comes before its own backlog and before
-    # the other stream's.
+    # the other stream's (with array frames: first in the next one).
     backlog = _Backlog(4_000, 4_000)
     server_plugins.add_provider("backlog", backlog)
     small = 65_536
     transport = httpx.AsyncHTTPTransport(
         socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, small)]
     )
+    done: dict[str, Any] | None = None
     with serve() as (_, live):
         async with httpx.AsyncClient(transport=transport) as client:
             with anyio.fail_after(30):
                 async with aconnect_ws(
-                    f"{live.base_url}/ai/ws",
+                    f"{live.base_url}/ai/ws{query}",
                     client,
                     session_class=AsyncWebSocketSession,
                     queue_size=4,
-                    max_message_size_bytes=small,
+                    max_message_size_bytes=1 << 20,
                 ) as ws:
                     body = json.dumps({**CHAT, "provider": "backlog"})
                     await ws.send_text(body)
-                    target = (await receive(ws))["stream_id"]
+                    target = (await receive_events(ws))[0]["stream_id"]
                     await ws.send_text(body)
                     await wait_until(lambda: backlog.logged == 2)
                     await ws.send_text(json.dumps({"type": "cancel", "stream_id": target}))
                     after: list[dict[str, Any]] = []
                     for _ in range(2 * backlog.count + 10):
-                        frame = await receive(ws)
-                        if frame["stream_id"] == target and frame["type"] == "done":
+                        for event in await receive_events(ws):
+                            if event["stream_id"] == target and event["type"] == "done":
+                                done = event
+                                break
+                            after.append(event)
+                        if done is not None:
                             break
-                        after.append(frame)
                     else:
                         raise AssertionError("no done frame")
-    assert frame["data"]["finish_reason"] == "cancelled"
-    assert frame["id"] == backlog.count + 2  # after the metadata and every token
+    assert done is not None
+    assert done["data"]["finish_reason"] == "cancelled"
+    assert done["id"] == backlog.count + 2  # after the metadata and every token
     own = [f for f in after if f["stream_id"] == target]
     # Only what was already on its way, far from the 4,000 waiting.
     assert len(own) < backlog.count // 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import anyio
@@ -12,10 +11,9 @@ import pytest
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 from ainative_server._socket import _Outbox
-from ainative_testing import PluginSandbox
 
-from .server_helpers import Serve, wait_until
-from .test_server_ws import CHAT, _Backlog
+from .server_helpers import Serve
+from .test_server_ws import CHAT
 
 pytestmark = pytest.mark.anyio
 
@@ -118,50 +116,6 @@ async def test_a_long_replay_comes_in_several_bounded_arrays(serve: Serve) -> No
     longest_event = max(len(json.dumps(e, separators=(",", ":"))) for e in events)
     assert len(arrays) >= 5  # about 30 kB of events in arrays of 4 kB
     assert all(len(text.encode()) <= budget + longest_event for text in arrays)
-
-
-async def test_a_batched_socket_still_gets_a_cancelled_streams_done_next(
-    serve: Serve, server_plugins: PluginSandbox
-) -> None:
-    # As for single frames: two streams log 16 MB each while the client reads nothing;
-    # the cancelled one's done comes before most of what the socket has waiting.
-    backlog = _Backlog(4_000, 4_000)
-    server_plugins.add_provider("backlog", backlog)
-    transport = httpx.AsyncHTTPTransport(
-        socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65_536)]
-    )
-    with serve() as (_, live):
-        async with httpx.AsyncClient(transport=transport) as client:
-            with anyio.fail_after(30):
-                async with aconnect_ws(
-                    f"{live.base_url}/ai/ws?batch=1",
-                    client,
-                    session_class=AsyncWebSocketSession,
-                    queue_size=4,
-                    max_message_size_bytes=1 << 20,
-                ) as ws:
-                    body = json.dumps({**CHAT, "provider": "backlog"})
-                    await ws.send_text(body)
-                    target = events_of([await receive_raw(ws)])[0]["stream_id"]
-                    await ws.send_text(body)
-                    await wait_until(lambda: backlog.logged == 2)
-                    await ws.send_text(json.dumps({"type": "cancel", "stream_id": target}))
-                    after: list[dict[str, Any]] = []
-                    done: dict[str, Any] | None = None
-                    for _ in range(2 * backlog.count + 10):
-                        for event in events_of([await receive_raw(ws)]):
-                            if event["type"] == "done" and event["stream_id"] == target:
-                                done = event  # first in the next frame: out of turn
-                                break
-                            after.append(event)
-                        if done is not None:
-                            break
-                    else:
-                        raise AssertionError("no done frame")
-    assert done is not None
-    assert done["data"]["finish_reason"] == "cancelled"
-    assert done["id"] == backlog.count + 2
-    assert len(after) < backlog.count // 2
 
 
 @pytest.mark.parametrize("value", ['"yes"', "1", "null"])
