@@ -207,11 +207,11 @@ class SocketSession(ABC):
         self, frames: list[str], *, urgent: bool = False, key: Hashable | None = None
     ) -> bool:
         """Write ``frames`` in order, after the frames waiting before them (``urgent``:
-        before every waiting one). A sender that finds the socket idle writes what waits,
-        its own frames and any others handed over meanwhile, until nothing does; one that
-        finds it busy hands its frames over and returns (first waiting for room while
-        ``max_batch_bytes`` wait). False, with nothing handed over, if `withdraw` is
-        called with ``key`` while it waits, or once the socket has closed."""
+        before every waiting one). A sender that finds the socket idle writes what waits
+        then, its own frames and others' (`_drain`); one that finds it busy hands its
+        frames over and returns (first waiting for room while ``max_batch_bytes`` wait).
+        False, with nothing handed over, if `withdraw` is called with ``key`` while it
+        waits, or once the socket has closed."""
         if not self._writing:
             return False
         outbox = self._outbox
