@@ -115,7 +115,7 @@ async def test_wait_returns_when_an_event_arrives_or_the_stream_finishes(
 
 async def test_a_cancelled_wait_leaves_the_other_waiters_waiting(store: EventStore) -> None:
     await store.create("s1")
-    woke: list[StoredEvent | None] = []
+    woke: list[object] = []
 
     async def waiter() -> None:
         woke.append(await store.wait("s1", 0))

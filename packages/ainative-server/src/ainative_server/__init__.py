@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from ._sse import SSEEncoding as SSEEncoding
     from ._sse import SSETransport as SSETransport
     from ._sse import parse_last_event_id as parse_last_event_id
+    from ._store import EventPush as EventPush
     from ._store import EventStore as EventStore
     from ._store import InMemoryEventStore as InMemoryEventStore
     from ._store import ReadResult as ReadResult
@@ -74,6 +75,7 @@ __all__ = [
     "Batch",
     "Encoder",
     "Encoding",
+    "EventPush",
     "EventSink",
     "EventStore",
     "InMemoryEventStore",

@@ -48,7 +48,7 @@ from ainative_core import (
 
 from . import _redis_scripts as scripts
 from ._redis_mirror import Mirror, PresenceChange, entries_of
-from ._store import EventStore, ReadResult, StoredEvent, StreamStats, redact_url
+from ._store import EventPush, EventStore, ReadResult, StoredEvent, StreamStats, redact_url
 
 __all__ = ["MAX_CONNECTIONS", "RedisEventStore"]
 
@@ -379,7 +379,8 @@ class RedisEventStore(EventStore):
         last, finished, size, owner, entries = state
         return last, finished == 1, size, owner, entries_of(entries)
 
-    async def wait(self, stream_id: str, after: int) -> None:
+    async def wait(self, stream_id: str, after: int, push: EventPush | None = None) -> None:
+        # ``push`` is not used: events reach this process from Redis, not from its appends.
         mirror = self._mirrors.get(stream_id)
         if mirror is None:
             await anyio.sleep(self.flush_interval * 25)  # not followed here: poll

@@ -108,6 +108,13 @@ class StreamResponse(Response):
                 # A client that stops reading: the hub's watch cancels ``body`` once a write
                 # has waited ``send_timeout`` (no timer per write).
                 with self._server.hub.sends.guard(body) as guard:
+
+                    async def write(frame: bytes) -> None:
+                        guard.since = monotonic()
+                        await send({"type": "http.response.body", "body": frame, "more_body": True})
+                        guard.since = None
+
+                    subscription.writer = write
                     async for batch in subscription:
                         end = batch.end
                         body_bytes = b"".join(batch.frames)

@@ -31,6 +31,7 @@ from ainative_core import ConfigurationError, StreamNotFoundError, WireEvent
 from ._config import ServerConfig
 
 __all__ = [
+    "EventPush",
     "EventStore",
     "InMemoryEventStore",
     "ReadResult",
@@ -102,6 +103,10 @@ class StreamStats:
     owner: str | None = None
 
 
+EventPush = Callable[[StoredEvent], object]
+"""What a waiting follower may be handed each appended event with (`EventStore.wait`)."""
+
+
 class EventStore(ABC):
     """Where stream logs live. Ids are sequence numbers starting at 1.
 
@@ -125,12 +130,17 @@ class EventStore(ABC):
         """The events with id > ``after`` (at most ``limit``)."""
 
     @abstractmethod
-    async def wait(self, stream_id: str, after: int) -> StoredEvent | None:
+    async def wait(self, stream_id: str, after: int, push: EventPush | None = None) -> object:
         """Return once an event with id > ``after`` exists or the stream is finished.
 
         A store may return the appended event that ended the wait (a hand-off that spares
         the caller a `read` when its id is ``after + 1`` and it is not ``done``); None
         otherwise. Callers bound the wait with a timeout (``anyio.move_on_after``).
+
+        ``push``: a store whose appends happen in this process may call ``push(event)`` in
+        the appending task for each event appended while the caller waits, instead of
+        waking it. A push that returns None has delivered the event and the wait goes on;
+        any other value ends the wait and is what it returns. A store may ignore ``push``.
         """
 
     def wake_all(self) -> bool:
@@ -220,22 +230,31 @@ class _Log:
         self.bytes = 0
         self.finished = False
         self.deadline = math.inf
-        self.futures: list[asyncio.Future[StoredEvent | None]] = []
+        self.futures: list[tuple[asyncio.Future[object], EventPush | None]] = []
         self.waiter: anyio.Event | None = None
 
     def wake(self, event: StoredEvent | None = None) -> None:
         futures = self.futures
         if futures:
-            self.futures = []
-            for future in futures:
-                if not future.done():
+            self.futures = kept = []
+            for item in futures:
+                future, push = item
+                if future.done():
+                    continue
+                if push is None or event is None:
                     future.set_result(event)
+                    continue
+                outcome = push(event)
+                if outcome is None:
+                    kept.append(item)  # delivered: the waiter waits on
+                elif not future.done():
+                    future.set_result(outcome)
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
             waiter.set()
 
-    async def wait(self) -> StoredEvent | None:
+    async def wait(self, push: EventPush | None) -> object:
         loop = _running_loop()
         if loop is None:
             if self.waiter is None:
@@ -243,14 +262,15 @@ class _Log:
             await self.waiter.wait()
             return None
         # A future per waiter: cancelling one waiter's wait leaves the others' alone.
-        future: asyncio.Future[StoredEvent | None] = loop.create_future()
-        self.futures.append(future)
+        future: asyncio.Future[object] = loop.create_future()
+        item = (future, push)
+        self.futures.append(item)
         try:
             return await future
         finally:
             if future.cancelled():
                 with contextlib.suppress(ValueError):
-                    self.futures.remove(future)
+                    self.futures.remove(item)
 
 
 @final
@@ -311,11 +331,11 @@ class InMemoryEventStore(EventStore):
         end = len(log.events) if limit is None else start + limit
         return ReadResult(log.events[start:end], log.finished, len(log.events))
 
-    async def wait(self, stream_id: str, after: int) -> StoredEvent | None:
+    async def wait(self, stream_id: str, after: int, push: EventPush | None = None) -> object:
         log = self._get(stream_id)
         if len(log.events) > after or log.finished:
             return None
-        return await log.wait()
+        return await log.wait(push)
 
     async def finish(self, stream_id: str) -> None:
         log = self._get(stream_id)

@@ -9,7 +9,10 @@ a stream's events, shared by every subscription of the stream in this process.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import math
 import time
+from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 import anyio
@@ -18,7 +21,7 @@ import anyio.lowlevel
 from ainative_core import StreamNotFoundError
 
 from ._encoding import Batch, Encoding
-from ._store import ReadResult, StoredEvent
+from ._store import ReadResult, StoredEvent, _running_loop
 
 if TYPE_CHECKING:
     from ._hub import Run, StreamHub
@@ -91,6 +94,64 @@ class Feed:
             frames.extend([encode(event) for event in missing])
         return frames[first - 1 : last]
 
+    def frame_now(self, encoding: Encoding[F], event: StoredEvent) -> F | None:
+        """The frame of ``event`` if it can be made now (its predecessors' are), else None."""
+        cache = self._caches.get(encoding.name)
+        if cache is None:
+            return None
+        frames: list[F] = cache.frames
+        made = len(frames)
+        if made == event.id - 1:
+            frames.append(cache.encode(event))
+        elif made < event.id - 1:
+            return None
+        return frames[event.id - 1]
+
+
+PUSH_GAP: Final = 0.001
+"""An event that comes less than this many seconds after the last pushed one is left to the
+follower's task, which coalesces a fast producer's events into one write."""
+
+_enter_task = asyncio.tasks._enter_task
+_leave_task = asyncio.tasks._leave_task
+"""asyncio's own switch of a loop's current task (what `asyncio.Task` does at each step, and
+what Python 3.12's eager tasks do to run a new task's first step at once): a write started
+for a waiting follower runs as that follower's task, not the producer's."""
+
+
+@final
+class _Pending:
+    """A write started for a waiting follower that has to wait (for a full socket, say):
+    the follower's task finishes it with ``await pending``."""
+
+    __slots__ = ("coro", "error", "yielded")
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, None], yielded: Any, error: BaseException | None
+    ) -> None:
+        self.coro = coro
+        self.yielded = yielded
+        self.error = error
+
+    def __await__(self) -> Generator[Any, None, None]:
+        if self.error is not None:
+            raise self.error
+        coro = self.coro
+        yielded = self.yielded
+        while True:  # what ``await coro`` would do, from the step where it stopped
+            try:
+                yield yielded
+            except BaseException as exc:  # the follower's cancellation: into the write
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                return
+
 
 @final
 class Subscription(Generic[F]):
@@ -124,6 +185,62 @@ class Subscription(Generic[F]):
         self._busy = True
         """Whether the last lingering found more events (a producer faster than the reader)."""
         self._wakes = 0
+        self.writer: Callable[[F], Coroutine[Any, Any, None]] | None = None
+        """``writer(frame)`` writes one frame. When it is set, on asyncio, an event appended
+        in this process while the subscription waits caught up is written at once, by the
+        appending task: see `_push`."""
+        self._pushed_at = -math.inf
+        self._task: asyncio.Task[Any] | None = None
+        self._context: contextvars.Context | None = None
+
+    def _push(self, event: StoredEvent) -> object:
+        """Write ``event`` now, for this waiting subscription (an `EventPush`).
+
+        The producer that appended it calls this, so a paced token costs one task wake-up
+        (the producer's) rather than two (the producer's, then the follower's). The write
+        starts as the follower's task, in a copy of its context: whatever it enters
+        (cancel scopes, timeouts) belongs to the follower. When its first step completes
+        the write, the follower never wakes (None); when the write has to wait, the
+        follower's task finishes it (a `_Pending`): the producer never waits on a socket.
+        The event goes to the follower instead (returned) when it is not the next one, a
+        ``done``, before the prologue, or less than `PUSH_GAP` after the last push (a busy
+        producer, whose events the follower coalesces).
+        """
+        writer, task, context = self.writer, self._task, self._context
+        if (
+            event.id != self.cursor + 1
+            or event.type == "done"
+            or self._prologue is not None
+            or writer is None
+            or task is None
+            or context is None
+        ):
+            return event
+        now = time.monotonic()
+        last, self._pushed_at = self._pushed_at, now
+        if now - last < PUSH_GAP:
+            return event
+        frame = self._feed.frame_now(self._encoding, event)
+        if frame is None:
+            return event
+        self.cursor = event.id
+        coro = writer(frame)
+        loop = task.get_loop()
+        producer = asyncio.current_task(loop)
+        if producer is not None:
+            _leave_task(loop, producer)
+        _enter_task(loop, task)
+        try:
+            yielded = context.run(coro.send, None)
+        except StopIteration:
+            return None
+        except BaseException as exc:
+            return _Pending(coro, None, exc)
+        finally:
+            _leave_task(loop, task)
+            if producer is not None:
+                _enter_task(loop, producer)
+        return _Pending(coro, yielded, None)
 
     def __repr__(self) -> str:
         return f"<Subscription {self.stream_id} {self._encoding.name} cursor={self.cursor}>"
@@ -239,8 +356,21 @@ class Subscription(Generic[F]):
             return await store.read(stream_id, cursor, limit)
         # The hub wakes every waiter each `tick` seconds: no timer per wait.
         deadline = time.monotonic() + idle_timeout
+        push = None
+        if self.writer is not None and _running_loop() is not None:
+            push = self._push
+            self._task = asyncio.current_task()
+            self._context = contextvars.copy_context()
         while True:
-            event = await store.wait(stream_id, cursor)
+            event = await store.wait(stream_id, cursor, push)
+            if push is not None:
+                if type(event) is _Pending:
+                    await event
+                    event = None
+                cursor = self.cursor  # pushed events moved it
+                deadline = max(deadline, self._pushed_at + idle_timeout)
+            if not isinstance(event, StoredEvent):
+                event = None
             if event is not None and event.id == cursor + 1 and event.type != "done":
                 # Woken by the append of the next event: no read (a ``done`` is read, to
                 # learn whether the stream has finished with it).
