@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 import threading
 import warnings
+import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,12 +19,19 @@ import httpx
 import httpx2
 import pytest
 
-from ainative_core import FakeUpstream, RecordedRequest, ResponseBody, UpstreamAnswer
+from ainative_core import (
+    FakeUpstream,
+    RecordedRequest,
+    ResponseBody,
+    UpstreamAnswer,
+    aiohttp_transport,
+)
 from ainative_testing import LiveServer, live_server
 
 pytestmark = pytest.mark.anyio
 
 _HTTP_MODULES = ("httpx", "httpcore")
+_AIOHTTP_TRANSPORTS = {"httpx": "httpx_aiohttp", "httpx2": "httpx_aiohttp.httpx2"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,7 @@ class Reply:
     burst: int = 0
     delay: float = 0.0
     drop_after: int | None = None
+    gzip: bool = False
 
 
 class SlowBody(FakeUpstream[Reply]):
@@ -53,8 +63,12 @@ class SlowBody(FakeUpstream[Reply]):
         return {"error": status}
 
     def _answer(self, reply: Reply, request: RecordedRequest) -> UpstreamAnswer:
+        pieces = self._pieces(reply)
+        headers = {}
+        if reply.gzip:
+            pieces, headers = _gzipped(pieces), {"content-encoding": "gzip"}
         return UpstreamAnswer.stream(
-            "text/plain", self._pieces(reply), delay=reply.delay, undelayed=reply.burst
+            "text/plain", pieces, delay=reply.delay, undelayed=reply.burst, headers=headers
         )
 
     def _pieces(self, reply: Reply) -> Iterator[bytes | None]:
@@ -65,6 +79,14 @@ class SlowBody(FakeUpstream[Reply]):
                 yield None
                 return
             yield b"piece %d\n" % n
+
+
+def _gzipped(pieces: Iterator[bytes | None]) -> Iterator[bytes | None]:
+    """Each piece compressed as one gzip stream, flushed piece by piece."""
+    packer = zlib.compressobj(wbits=31)
+    for piece in pieces:
+        yield None if piece is None else packer.compress(piece) + packer.flush(zlib.Z_SYNC_FLUSH)
+    yield packer.flush()
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +114,20 @@ async def client(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     """An ``httpx.AsyncClient`` or an ``httpx2.AsyncClient`` (they share the API)."""
     made: Any = httpx.AsyncClient() if request.param == "httpx" else httpx2.AsyncClient()
     async with made:
+        yield made
+
+
+@pytest.fixture(params=["httpx", "httpx2"])
+async def aiohttp_client(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """An httpx or httpx2 client over `aiohttp_transport` (asyncio only)."""
+    http: Any = httpx if request.param == "httpx" else httpx2
+    library = importlib.import_module(_AIOHTTP_TRANSPORTS[request.param])
+    transport = aiohttp_transport(
+        library.AiohttpTransport,
+        connect_timeout=http.ConnectTimeout,
+        connect_error=http.ConnectError,
+    )
+    async with http.AsyncClient(transport=transport) as made:
         yield made
 
 
@@ -131,6 +167,28 @@ def started_generators() -> Iterator[list[AsyncGeneratorType[Any, Any]]]:
 async def read_into(chunks: list[bytes], body: ResponseBody[bytes]) -> None:
     async for chunk in body:
         chunks.append(chunk)
+
+
+async def read_all(response: Any) -> bytes:
+    """``response``'s whole body, through `ResponseBody`."""
+    async with ResponseBody(response) as body:
+        return b"".join([chunk async for chunk in body])
+
+
+async def cancel_after_one_chunk(response: Any) -> None:
+    """Read one chunk of ``response``'s body in a task, then cancel the task."""
+    got_one = anyio.Event()
+
+    async def read() -> None:
+        async with ResponseBody(response) as body:
+            await anext(body)
+            got_one.set()
+            await anyio.sleep_forever()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read)
+        await got_one.wait()
+        tg.cancel_scope.cancel()
 
 
 def suspended(started: list[AsyncGeneratorType[Any, Any]]) -> list[str]:
@@ -175,20 +233,9 @@ async def test_a_reader_cancelled_between_chunks_ends_every_generator(
     upstream: tuple[SlowBody, str], client: Any
 ) -> None:
     fake, url = upstream
-    got_one = anyio.Event()
-
-    async def read(response: Any) -> None:
-        async with ResponseBody(response) as body:
-            await anext(body)
-            got_one.set()
-            await anyio.sleep_forever()
-
     with anyio.fail_after(10), started_generators() as started:
         response = await open_body(client, url, Reply(pieces=200, delay=0.05), fake)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(read, response)
-            await got_one.wait()
-            tg.cancel_scope.cancel()
+        await cancel_after_one_chunk(response)
         assert suspended(started) == []
         assert await fake.wait_disconnect(5)
 
@@ -275,3 +322,81 @@ async def test_a_generator_closing_its_body_in_finally_can_still_be_stepped(
         with pytest.raises(StopAsyncIteration):
             await anext(reader)
         assert await fake.wait_disconnect(5)
+
+
+_PIECES = b"".join(b"piece %d\n" % n for n in range(5))
+on_asyncio = pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiohttp runs on it alone
+
+
+@on_asyncio
+async def test_a_body_over_aiohttp_is_read_by_its_transport_without_generators(
+    upstream: tuple[SlowBody, str], aiohttp_client: Any
+) -> None:
+    fake, url = upstream
+    with anyio.fail_after(10), started_generators() as started:
+        for _ in range(2):  # the second over the connection the first gave back
+            response = await open_body(aiohttp_client, url, Reply(pieces=5, delay=0.01), fake)
+            assert await read_all(response) == _PIECES
+            assert response.is_closed
+    # No body generator (``aiter_bytes``, ``aiter_raw``, the bound stream's ``__aiter__``).
+    assert [agen.__qualname__ for agen in started if "aiter" in agen.__qualname__] == []
+    assert suspended(started) == []
+
+
+@on_asyncio
+async def test_a_gzip_body_over_aiohttp_is_still_decoded(
+    upstream: tuple[SlowBody, str], aiohttp_client: Any
+) -> None:
+    fake, url = upstream
+    with anyio.fail_after(10), started_generators() as started:
+        reply = Reply(pieces=5, delay=0.01, gzip=True)
+        response = await open_body(aiohttp_client, url, reply, fake)
+        assert response.headers["content-encoding"] == "gzip"
+        assert await read_all(response) == _PIECES
+    assert "Response.aiter_bytes" in [agen.__qualname__ for agen in started]  # decoded
+    assert suspended(started) == []
+
+
+@on_asyncio
+async def test_a_body_over_aiohttp_left_early_drops_its_connection(
+    upstream: tuple[SlowBody, str], aiohttp_client: Any
+) -> None:
+    fake, url = upstream
+    with anyio.fail_after(10):
+        reply = Reply(pieces=200, burst=20, delay=0.05)
+        response = await open_body(aiohttp_client, url, reply, fake)
+        assert await anyio.to_thread.run_sync(fake.burst_sent.wait, 5)
+        async with ResponseBody(response) as body:
+            assert (await anext(body)).startswith(b"piece 0\n")
+        assert response.is_closed
+        assert await fake.wait_disconnect(5)  # not kept for another request
+        with pytest.raises(StopAsyncIteration):
+            await anext(body)
+        response = await open_body(aiohttp_client, url, Reply(pieces=5), fake)
+        assert await read_all(response) == _PIECES  # over a new connection
+
+
+@on_asyncio
+async def test_a_reader_over_aiohttp_cancelled_between_chunks_drops_its_connection(
+    upstream: tuple[SlowBody, str], aiohttp_client: Any
+) -> None:
+    fake, url = upstream
+    with anyio.fail_after(10):
+        response = await open_body(aiohttp_client, url, Reply(pieces=200, delay=0.05), fake)
+        await cancel_after_one_chunk(response)
+        assert response.is_closed
+        assert await fake.wait_disconnect(5)
+
+
+@on_asyncio
+async def test_a_dropped_connection_over_aiohttp_is_a_read_error(
+    upstream: tuple[SlowBody, str], aiohttp_client: Any
+) -> None:
+    fake, url = upstream
+    chunks: list[bytes] = []
+    with anyio.fail_after(10):
+        response = await open_body(aiohttp_client, url, Reply(pieces=10, drop_after=3), fake)
+        async with ResponseBody(response) as body:
+            with pytest.raises((httpx.ReadError, httpx2.ReadError)):
+                await read_into(chunks, body)
+    assert b"".join(chunks) == b"piece 0\npiece 1\npiece 2\n"

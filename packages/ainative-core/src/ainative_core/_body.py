@@ -45,6 +45,13 @@ interpreter frames (``gc.get_referents``). Stepping the iterator needs only publ
 duck typing, so it works for httpx and httpx2 responses (ainative-core depends on neither)
 and for any iterator built on the body: ``aiter_raw()``, ``aiter_lines()`` or an SDK's
 event stream over the response.
+
+A response whose transport offers its body as an iterator object (the ``DIRECT_BODY``
+extension, which `aiohttp_transport` sets) and that has no ``Content-Encoding`` is read
+through that object, not ``aiter_bytes()``: the same bytes, five generators fewer per read
+(under the paced pipeline load they cost about 6 % of the server's CPU). Its close is still
+``response.aclose()``, and the steps of 2. end it just the same. httpx does not then count
+the bytes (``num_bytes_downloaded``) nor mark the stream consumed.
 """
 
 from __future__ import annotations
@@ -52,13 +59,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar, cast, final, overload
+from typing import Final, Generic, Protocol, Self, TypeVar, cast, final, overload
 
 import anyio
 
-__all__ = ["ResponseBody", "StreamedResponse"]
+__all__ = ["DIRECT_BODY", "ResponseBody", "StreamedResponse"]
 
 T = TypeVar("T")
+
+DIRECT_BODY: Final = "ainative.direct_body"
+"""The key of a response extension that holds its raw body as an object whose ``__aiter__``
+gives an iterator object (no generator); `ResponseBody` reads it when nothing is to decode."""
+_IDENTITY: Final = ("", "identity")
 
 
 class StreamedResponse(Protocol):
@@ -76,8 +88,9 @@ class ResponseBody(Generic[T]):
     ``items`` is what to iterate: an iterator that reads ``response``'s body, such as
     ``response.aiter_raw()``, ``response.aiter_lines()`` or an SDK's stream over the
     response; by default ``response.aiter_bytes()`` (decoded as its ``Content-Encoding``
-    says). Use it as ``async with ResponseBody(response) as body: async for chunk in body``
-    (``aclose()`` also closes the response), from one task at a time. ``aclose()`` is
+    says; read directly when the transport offers it and nothing is to decode). Use it as
+    ``async with ResponseBody(response) as body: async for chunk in body`` (``aclose()``
+    also closes the response), from one task at a time. ``aclose()`` is
     shielded from cancellation, never waits on the network, and may be called any number of
     times; once closed, the body ends (`StopAsyncIteration`). See the module docstring for
     how the close works.
@@ -94,7 +107,7 @@ class ResponseBody(Generic[T]):
     def __init__(self, response: StreamedResponse, items: AsyncIterator[T] | None = None) -> None:
         self._response = response
         if items is None:
-            items = cast("AsyncIterator[T]", response.aiter_bytes())
+            items = cast("AsyncIterator[T]", _direct_body(response) or response.aiter_bytes())
         self._items = items
         self._started = False
         self._ended = False
@@ -140,6 +153,18 @@ class ResponseBody(Generic[T]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _direct_body(response: object) -> AsyncIterator[bytes] | None:
+    """The transport's own reader of ``response``'s body, if it has one and no decoding."""
+    extensions = getattr(response, "extensions", None)
+    body = extensions.get(DIRECT_BODY) if isinstance(extensions, dict) else None
+    if body is None:
+        return None
+    encoding = response.headers.get("content-encoding", "")  # type: ignore[attr-defined]
+    if encoding.strip().lower() not in _IDENTITY:
+        return None
+    return cast("AsyncIterator[bytes]", body.__aiter__())
 
 
 async def _step_to_the_end(items: AsyncIterator[object]) -> None:

@@ -174,8 +174,9 @@ class SSEDecoder:
     def _decode(self, text: str) -> list[_Raw]:
         """The events ``text`` completes, as ``(data, event, id, retry)``.
 
-        Whole blocks of the common layout (``id: N`` and one ``data:`` line, or just the
-        ``data:`` line, LF line ends) are decoded by slicing; anything else goes line by
+        Whole blocks of the common layouts (``id: N`` and one ``data:`` line, ``event:``
+        and one ``data:`` line, or just the ``data:`` line, LF line ends) are decoded by
+        slicing; anything else goes line by
         line through the general algorithm, with identical results.
         """
         if not text:
@@ -209,21 +210,29 @@ class SSEDecoder:
         for block in buffer[:end].split("\n\n"):
             # The fast layouts, only when no earlier line left a field pending.
             if not self._data and not self._event:
-                if block.startswith("id: "):
+                if block.startswith("data: "):
+                    if block.find("\n") < 0:
+                        append((block[6:], "", self.last_event_id, self.retry))
+                        continue
+                else:
+                    # ``id: N`` (ainative's layout) or ``event: name`` (Anthropic's), then
+                    # one ``data:`` line.
+                    field = 4 if block.startswith("id: ") else 7 * block.startswith("event: ")
                     newline = block.find("\n")
                     if (
-                        newline > 0
+                        field
+                        and newline > 0
                         and block.startswith("data: ", newline + 1)
                         and block.find("\n", newline + 1) < 0
-                        and block.find("\0", 4, newline) < 0
                     ):
-                        ident = block[4:newline]
-                        self.last_event_id = ident
-                        append((block[newline + 7 :], "", ident, self.retry))
-                        continue
-                elif block.startswith("data: ") and block.find("\n") < 0:
-                    append((block[6:], "", self.last_event_id, self.retry))
-                    continue
+                        value, data = block[field:newline], block[newline + 7 :]
+                        if field == 7:
+                            append((data, value, self.last_event_id, self.retry))
+                            continue
+                        if "\0" not in value:
+                            self.last_event_id = value
+                            append((data, "", value, self.retry))
+                            continue
             lines = block.split("\n")
             lines.append("")
             self._lines(lines, events)

@@ -218,22 +218,19 @@ class OpenAIProvider(BaseProvider):
             )
         async with ResponseBody(response) as body:
             done = False
-            while True:
-                # Read to the end even after [DONE] (the body ends right after it): the
-                # connection then goes back to the pool rather than being dropped.
-                with map_openai_errors():
-                    try:
-                        raw = await anext(body)
-                    except StopAsyncIteration:
-                        break
-                for sse in decoder.feed(raw):
-                    if done:
-                        continue
-                    if sse.data.startswith("[DONE]"):
-                        done = True
-                        continue
-                    # Each chunk's JSON becomes events directly: no SDK model per chunk.
-                    for event in mapper.feed(parse_chunk(sse.data)):
-                        yield event
+            # Read to the end even after [DONE] (the body ends right after it): the
+            # connection then goes back to the pool rather than being dropped. One error map
+            # around the whole read, not one entered per read.
+            with map_openai_errors():
+                async for raw in body:
+                    for sse in decoder.feed(raw):
+                        if done:
+                            continue
+                        if sse.data.startswith("[DONE]"):
+                            done = True
+                            continue
+                        # Each chunk's JSON becomes events directly: no SDK model per chunk.
+                        for event in mapper.feed(parse_chunk(sse.data)):
+                            yield event
         for event in mapper.end():
             yield event
