@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import anyio.abc
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ainative_core import (
@@ -166,6 +167,7 @@ class SocketSession(ABC):
         "_pace",
         "_refused",
         "_scope",
+        "_send",
         "_streams",
         "_tg",
         "_waiting",
@@ -182,6 +184,9 @@ class SocketSession(ABC):
         self.caller = caller
         """Who opened the socket: the owner of the streams it starts."""
         self._outbox = _Outbox(server.config.max_batch_bytes)
+        self._send: Callable[[Message], Awaitable[None]] = websocket.send
+        """Where frames are written: the server's ASGI ``send`` itself when the session runs
+        under `socket_endpoint`."""
         self._waiting: dict[Hashable, list[bool]] = {}
         """Senders waiting for room in the outbox, by key: a flag `withdraw` sets."""
         self._writing = True
@@ -271,19 +276,19 @@ class SocketSession(ABC):
         self._busy = True
         outbox = self._outbox
         guard = self._guard
-        send_text = self.websocket.send_text
+        send = self._send
         left = len(outbox)
         try:
             if first is not None:
                 guard.since = monotonic()
-                await send_text(first)
+                await send({"type": "websocket.send", "text": first})
                 guard.since = None
             while outbox and (writer or left > 0):
                 before = len(outbox)
                 message = outbox.take(self._room_limit if self.batched else None)
                 left -= before - len(outbox)
                 guard.since = monotonic()
-                await send_text(message)
+                await send({"type": "websocket.send", "text": message})
                 guard.since = None
         except CLOSED:
             self._writing = False
@@ -456,19 +461,38 @@ async def refuse_handshake(websocket: WebSocket, exc: AINativeError) -> None:
 SessionFactory = Callable[["AINativeServer", WebSocket, "Caller"], SocketSession]
 
 
-def socket_endpoint(
-    server: AINativeServer, session: SessionFactory
-) -> Callable[[WebSocket], Awaitable[None]]:
-    """A WebSocket endpoint: checks the caller (key, ticket, Origin; refused as
-    `refuse_handshake` does), accepts, and runs ``session(server, websocket, caller)``."""
+@final
+class _Endpoint:
+    """A WebSocket route's ASGI app: checks the caller, accepts, runs one session.
 
-    async def endpoint(websocket: WebSocket) -> None:
+    An ASGI app rather than a function endpoint, for what every idle socket holds and every
+    frame costs: starlette runs a function endpoint inside two more coroutines and an
+    exception handler's closures (held for the socket's life), and its
+    ``WebSocket.send_text`` adds two calls per frame written; the session writes through
+    the server's ``send`` itself.
+    """
+
+    __slots__ = ("_server", "_session")
+
+    def __init__(self, server: AINativeServer, session: SessionFactory) -> None:
+        self._server = server
+        self._session = session
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive=receive, send=send)
+        server = self._server
         try:
             caller = server.caller(websocket)
         except AINativeError as exc:  # a bad key or ticket (401), an origin refused (403)
             await refuse_handshake(websocket, exc)
             return
         await websocket.accept()
-        await session(server, websocket, caller).run()
+        session = self._session(server, websocket, caller)
+        session._send = send
+        await session.run()
 
-    return endpoint
+
+def socket_endpoint(server: AINativeServer, session: SessionFactory) -> ASGIApp:
+    """A WebSocket route's ASGI app: checks the caller (key, ticket, Origin; refused as
+    `refuse_handshake` does), accepts, and runs ``session(server, websocket, caller)``."""
+    return _Endpoint(server, session)
