@@ -163,6 +163,8 @@ class _Follower:
 class _Session(SocketSession):
     """One socket of the WebSocket chat transport: one follower per ``requestId``."""
 
+    __slots__ = ("chats", "requests")
+
     def __init__(
         self, server: AINativeServer, websocket: WebSocket, caller: Caller, chats: StreamAliases
     ) -> None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import anyio.abc
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ainative_core import (
@@ -73,7 +74,9 @@ class _Outbox:
         """Senders waiting for room wake once the waiting bytes fall to this (not on every
         frame written, which would wake every waiting follower per frame)."""
         self._urgent: list[str] = []
-        self._queue: deque[tuple[Hashable | None, str]] = deque()
+        self._queue: deque[tuple[Hashable | None, str]] | None = None
+        """Made when a frame first waits: an idle socket's frames go out without it (a
+        deque's first block is 0.7 KiB, a fifth of what a stream's follower task holds)."""
         self.bytes = 0
         """Bytes of the non-urgent frames waiting."""
         self._room: anyio.Event | None = None
@@ -81,10 +84,13 @@ class _Outbox:
         it can)."""
 
     def __len__(self) -> int:
-        return len(self._urgent) + len(self._queue)
+        queue = self._queue
+        return len(self._urgent) + (len(queue) if queue is not None else 0)
 
     def put(self, frames: list[str], key: Hashable | None) -> None:
         queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
         for frame in frames:
             queue.append((key, frame))
             self.bytes += len(frame)
@@ -94,15 +100,17 @@ class _Outbox:
 
     def drop(self, key: Hashable) -> None:
         """Leave out the waiting frames put under ``key``."""
-        kept = deque(item for item in self._queue if item[0] != key)
-        self.bytes = sum(len(frame) for _, frame in kept)
-        self._queue = kept
+        if self._queue is not None:
+            kept = deque(item for item in self._queue if item[0] != key)
+            self.bytes = sum(len(frame) for _, frame in kept)
+            self._queue = kept
         self._wake()  # a sender withdrawn while it waits for room wakes
 
     def clear(self) -> None:
         """Leave out every waiting frame (the socket is gone)."""
         self._urgent.clear()
-        self._queue.clear()
+        if self._queue is not None:
+            self._queue.clear()
         self.bytes = 0
         self._wake()
 
@@ -123,6 +131,7 @@ class _Outbox:
         if budget is None:
             if urgent:
                 return urgent.pop(0)  # a few at most: the ends of cancelled streams
+            assert queue is not None  # not empty
             frame = queue.popleft()[1]
             self.bytes -= len(frame)
             self._made_room()
@@ -151,12 +160,33 @@ class _Outbox:
 class SocketSession(ABC):
     """One accepted socket of a protocol: its frames, its sends, its followers' task group."""
 
+    __slots__ = (
+        "_busy",
+        "_guard",
+        "_outbox",
+        "_pace",
+        "_refused",
+        "_scope",
+        "_send",
+        "_streams",
+        "_tg",
+        "_waiting",
+        "_writing",
+        "batched",
+        "caller",
+        "server",
+        "websocket",
+    )
+
     def __init__(self, server: AINativeServer, websocket: WebSocket, caller: Caller) -> None:
         self.server = server
         self.websocket = websocket
         self.caller = caller
         """Who opened the socket: the owner of the streams it starts."""
         self._outbox = _Outbox(server.config.max_batch_bytes)
+        self._send: Callable[[Message], Awaitable[None]] = websocket.send
+        """Where frames are written: the server's ASGI ``send`` itself when the session runs
+        under `socket_endpoint`."""
         self._waiting: dict[Hashable, list[bool]] = {}
         """Senders waiting for room in the outbox, by key: a flag `withdraw` sets."""
         self._writing = True
@@ -215,6 +245,15 @@ class SocketSession(ABC):
         if not self._writing:
             return False
         outbox = self._outbox
+        if not self._busy and not outbox:
+            # An idle socket and one message: written at once, without the outbox's round
+            # trip (a paced stream's every token).
+            if len(frames) == 1:
+                await self._drain(frames[0])
+                return True
+            if self.batched and sum(map(len, frames)) <= self._room_limit:
+                await self._drain("[" + ",".join(frames) + "]")
+                return True
         if urgent:
             outbox.put_urgent(frames)
         else:
@@ -225,26 +264,31 @@ class SocketSession(ABC):
             await self._drain()
         return True
 
-    async def _drain(self, *, writer: bool = False) -> None:
-        """Write what waits (with `batched`, everything waiting as one message). No task
-        of its own and no hand-over between two tasks per frame: the sender that found the
-        socket idle writes what waits at that moment, its own frames and others', and
-        leaves what came meanwhile to a writer task (so that a follower never stays
-        writing for others while its own stream waits); the writer task (``writer``)
-        writes until nothing waits. Cancelled with frames still waiting, either leaves a
-        writer task to write them."""
+    async def _drain(self, first: str | None = None, *, writer: bool = False) -> None:
+        """Write ``first`` (a message of a sender that found the socket idle), then what
+        waits (with `batched`, everything waiting as one message). No task of its own and
+        no hand-over between two tasks per frame: the sender that found the socket idle
+        writes what waits at that moment, its own frames and others', and leaves what came
+        meanwhile to a writer task (so that a follower never stays writing for others
+        while its own stream waits); the writer task (``writer``) writes until nothing
+        waits. Cancelled with frames still waiting, either leaves a writer task to write
+        them."""
         self._busy = True
         outbox = self._outbox
         guard = self._guard
-        send_text = self.websocket.send_text
+        send = self._send
         left = len(outbox)
         try:
+            if first is not None:
+                guard.since = monotonic()
+                await send({"type": "websocket.send", "text": first})
+                guard.since = None
             while outbox and (writer or left > 0):
                 before = len(outbox)
                 message = outbox.take(self._room_limit if self.batched else None)
                 left -= before - len(outbox)
                 guard.since = monotonic()
-                await send_text(message)
+                await send({"type": "websocket.send", "text": message})
                 guard.since = None
         except CLOSED:
             self._writing = False
@@ -376,22 +420,27 @@ class SocketSession(ABC):
         ws = self.websocket
         return ws.client_state == connected and ws.application_state == connected
 
+    def answers(self, exc: Exception) -> bool:
+        """Whether a follower that failed with ``exc`` is answered with its refusal (the
+        failure logged), or ends quietly (the socket closed)."""
+        if isinstance(exc, CLOSED) and (
+            not isinstance(exc, RuntimeError) or not self._socket_open()
+        ):
+            return False  # the socket closed
+        # Any other failure, a provider's own RuntimeError (the socket still open) included.
+        log_unexpected(exc, "ws.stream_failed")
+        return True
+
     async def guard(
         self, follow: Callable[[], Awaitable[None]], refusal: Callable[[BaseException], list[str]]
     ) -> None:
         """Run one follower: a closed socket ends it quietly, any other failure is answered
-        with ``refusal(exc)``."""
+        with ``refusal(exc)`` (see `answers`)."""
         try:
             await follow()
-        except CLOSED as exc:
-            if not isinstance(exc, RuntimeError) or not self._socket_open():
-                return  # the socket closed
-            # A provider's own RuntimeError, the socket still open: a failure like others.
-            log_unexpected(exc, "ws.stream_failed")
-            await self.answer(refusal(exc))
         except Exception as exc:
-            log_unexpected(exc, "ws.stream_failed")
-            await self.answer(refusal(exc))
+            if self.answers(exc):
+                await self.answer(refusal(exc))
 
 
 async def refuse_handshake(websocket: WebSocket, exc: AINativeError) -> None:
@@ -412,19 +461,38 @@ async def refuse_handshake(websocket: WebSocket, exc: AINativeError) -> None:
 SessionFactory = Callable[["AINativeServer", WebSocket, "Caller"], SocketSession]
 
 
-def socket_endpoint(
-    server: AINativeServer, session: SessionFactory
-) -> Callable[[WebSocket], Awaitable[None]]:
-    """A WebSocket endpoint: checks the caller (key, ticket, Origin; refused as
-    `refuse_handshake` does), accepts, and runs ``session(server, websocket, caller)``."""
+@final
+class _Endpoint:
+    """A WebSocket route's ASGI app: checks the caller, accepts, runs one session.
 
-    async def endpoint(websocket: WebSocket) -> None:
+    An ASGI app rather than a function endpoint, for what every idle socket holds and every
+    frame costs: starlette runs a function endpoint inside two more coroutines and an
+    exception handler's closures (held for the socket's life), and its
+    ``WebSocket.send_text`` adds two calls per frame written; the session writes through
+    the server's ``send`` itself.
+    """
+
+    __slots__ = ("_server", "_session")
+
+    def __init__(self, server: AINativeServer, session: SessionFactory) -> None:
+        self._server = server
+        self._session = session
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive=receive, send=send)
+        server = self._server
         try:
             caller = server.caller(websocket)
         except AINativeError as exc:  # a bad key or ticket (401), an origin refused (403)
             await refuse_handshake(websocket, exc)
             return
         await websocket.accept()
-        await session(server, websocket, caller).run()
+        session = self._session(server, websocket, caller)
+        session._send = send
+        await session.run()
 
-    return endpoint
+
+def socket_endpoint(server: AINativeServer, session: SessionFactory) -> ASGIApp:
+    """A WebSocket route's ASGI app: checks the caller (key, ticket, Origin; refused as
+    `refuse_handshake` does), accepts, and runs ``session(server, websocket, caller)``."""
+    return _Endpoint(server, session)

@@ -111,6 +111,8 @@ def refusal_frames(exc: BaseException, stream_id: str | None = None) -> list[str
 class _Session(SocketSession):
     """One socket of wire protocol v1: one subscription task per stream."""
 
+    __slots__ = ("cancelled", "followers", "resumable")
+
     def __init__(self, server: AINativeServer, websocket: WebSocket, caller: Caller) -> None:
         super().__init__(server, websocket, caller)
         self.followers: dict[str, anyio.CancelScope] = {}
@@ -159,37 +161,38 @@ class _Session(SocketSession):
     async def _follow(
         self, request: ActionRequest | None, stream_id: str | None, after: int
     ) -> None:
+        # One coroutine frame per stream, no closures: an idle socket's stream holds this
+        # frame for its whole life (a nested follower and guard held 0.8 KiB more).
         scope = anyio.CancelScope()
-
-        async def follow() -> None:
-            subscribing = self.server.subscribe(
-                WS,
-                request,
-                stream_id=stream_id,
-                after=after,
-                resumable=self.resumable,
-                caller=self.caller,
-            )
-            async with subscribing as subscription:
-                sid = subscription.stream_id
-                previous = self.followers.get(sid)
-                if previous is not None:
-                    previous.cancel()  # the client resumes what this socket followed
-                self.followers[sid] = scope
-                try:
-                    async for batch in subscription:
-                        if sid not in self.cancelled:
-                            await self.send(batch.frames, key=sid)
-                        elif batch.end:  # its done, ahead of the other streams' frames
-                            await self.send(batch.frames[-1:], urgent=True)
-                finally:
-                    if self.followers.get(sid) is scope:
-                        del self.followers[sid]
-                        self.cancelled.discard(sid)
-
         try:
             with scope:
-                await self.guard(follow, lambda exc: refusal_frames(exc, stream_id))
+                subscribing = self.server.subscribe(
+                    WS,
+                    request,
+                    stream_id=stream_id,
+                    after=after,
+                    resumable=self.resumable,
+                    caller=self.caller,
+                )
+                async with subscribing as subscription:
+                    sid = subscription.stream_id
+                    previous = self.followers.get(sid)
+                    if previous is not None:
+                        previous.cancel()  # the client resumes what this socket followed
+                    self.followers[sid] = scope
+                    try:
+                        async for batch in subscription:
+                            if sid not in self.cancelled:
+                                await self.send(batch.frames, key=sid)
+                            elif batch.end:  # its done, ahead of the other streams' frames
+                                await self.send(batch.frames[-1:], urgent=True)
+                    finally:
+                        if self.followers.get(sid) is scope:
+                            del self.followers[sid]
+                            self.cancelled.discard(sid)
+        except Exception as exc:
+            if self.answers(exc):
+                await self.answer(refusal_frames(exc, stream_id))
         finally:
             self.release()
 
