@@ -312,6 +312,14 @@ def test_models_list_and_retrieve(serve: Serve, plugins: PluginSandbox) -> None:
     assert missing.value.code == "model_not_found"
 
 
+def test_a_model_id_with_a_newline_is_openais_not_found(serve: Serve) -> None:
+    with serve() as (_, live):
+        response = httpx.get(f"{live.base_url}/v1/models/a%0Ab", timeout=10)
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "model_not_found")
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 ERRORS: dict[str, tuple[dict[str, Any], BaseException | None, type[Exception], int]] = {

@@ -19,6 +19,7 @@ away cancels the provider call at once, unless it declared that it resumes
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
@@ -339,10 +340,14 @@ class OpenAIAPI:
             entry = resolve_model(server.plugins, request.path_params["model_id"])
             return JSONResponse(_model_object(entry.id, entry.provider))
 
+        model = Route(f"{PREFIX}/models/{{model_id:path}}", guard(get_model), methods=["GET"])
+        # A model id may hold any character: Starlette's ``path`` pattern (``.*``) stops at
+        # a newline, and such an id got the framework's 404 rather than OpenAI's error.
+        model.path_regex = re.compile(model.path_regex.pattern, re.DOTALL)
         return [
             Route(path, guard(create), methods=["POST"]),
             Route(f"{path}/{{stream_id}}", guard(resume), methods=["GET"]),
             Route(f"{path}/{{stream_id}}", guard(cancel), methods=["DELETE"]),
             Route(f"{PREFIX}/models", guard(list_models), methods=["GET"]),
-            Route(f"{PREFIX}/models/{{model_id:path}}", guard(get_model), methods=["GET"]),
+            model,
         ]
