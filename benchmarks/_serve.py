@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-__all__ = ["TARGETS", "load_app", "main"]
+__all__ = ["GC_TUNED", "TARGETS", "load_app", "main"]
 
 TARGETS: dict[str, str] = {
     "naive": "benchmarks.peers.naive:app",
@@ -27,6 +27,11 @@ TARGETS: dict[str, str] = {
     "naive-anthropic": "benchmarks.peers.naive_anthropic:app",
     "naive-ollama": "benchmarks.peers.naive_ollama:app",
 }
+
+
+GC_TUNED: frozenset[str] = frozenset({"ainative"})
+"""Targets served with `ainative serve`'s garbage-collector settings (`tune_gc`); the peers
+keep Python's, as their users run them."""
 
 
 def load_app(target: str) -> Any:
@@ -43,6 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     # Like a deployment would, keep log output to warnings (uvicorn's is set the same below).
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     app = load_app(args.target)
+    if args.target in GC_TUNED:
+        from ainative_server import tune_gc
+
+        tune_gc()  # as `ainative serve` does once its app is built
     if args.server == "uvicorn":
         import uvicorn
 

@@ -307,3 +307,28 @@ def test_serve_refuses_an_app_that_is_not_a_server(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "'notaserver:thing' is a int, not an AINativeServer" in done.stderr
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(("setting", "seen"), [(None, "10000 frozen"), ("0", "700 not frozen")])
+def test_serve_tunes_the_garbage_collector_unless_told_not_to(
+    tmp_path: Path, backend: str, setting: str | None, seen: str
+) -> None:
+    (tmp_path / "collector.py").write_text(
+        "import gc\n"
+        "\n"
+        "from ainative_server import create_server\n"
+        "\n"
+        "server = create_server()\n"
+        "\n"
+        "\n"
+        '@server.action("gc")\n'
+        "async def report(stream, request):\n"
+        "    frozen = 'frozen' if gc.get_freeze_count() else 'not frozen'\n"
+        "    await stream.send_token(f'{gc.get_threshold()[0]} {frozen}')\n",
+        encoding="utf-8",
+    )
+    env = {"AINATIVE_GC_THRESHOLD": setting}
+    with serve_process("collector:server", "--backend", backend, env=env, cwd=tmp_path) as base:
+        answered = httpx.post(f"{base}/ai/stream", json={"action": "gc"}, timeout=15)
+    assert json.dumps({"type": "token", "data": seen}, separators=(",", ":")) in answered.text

@@ -8,6 +8,8 @@ from typing import Any, Final
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ._gc import GC_THRESHOLD
+
 __all__ = ["LOOPBACK_ORIGINS", "SEED_SETTINGS", "ServerConfig"]
 
 LOOPBACK_ORIGINS: Final = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"
@@ -161,6 +163,10 @@ class ServerConfig(BaseSettings):
     """Seconds ``ainative serve`` waits for a request's headers, from the connection's
     start or its previous response (the keep-alive timeout too); then it closes the
     connection."""
+    gc_threshold: int = Field(default=GC_THRESHOLD, ge=0)
+    """The garbage collector's gen-0 threshold ``ainative serve`` sets once its app is
+    built, after freezing the objects made at start-up (`tune_gc`); 0 keeps Python's
+    settings (700, no freeze). An app served some other way is not changed."""
 
     @model_validator(mode="before")
     @classmethod

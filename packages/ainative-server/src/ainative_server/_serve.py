@@ -31,11 +31,15 @@ def worker_app() -> FastAPI:
     ``AINATIVE_*``, its server from ``AINATIVE_SERVE_APP`` when ``serve`` was given one."""
     from ainative_core._cli import configure_cli_logging  # the CLI's, in a worker of it
 
-    from ._server import create_app
+    from ._gc import tune_gc
+    from ._server import create_server
 
     configure_cli_logging()
     ref = os.environ.get("AINATIVE_SERVE_APP")
-    return _imported_server(ref).get_app() if ref else create_app()
+    ainative = _imported_server(ref) if ref else create_server()
+    app = ainative.get_app()
+    tune_gc(ainative.config.gc_threshold)
+    return app
 
 
 def _imported_server(ref: str) -> AINativeServer:
@@ -284,6 +288,10 @@ def serve_command(
     if config.chat_page:
         click.echo(f"chat page: {url}/")
     click.echo("Press Ctrl+C to quit")
+    if app is not None:
+        from ._gc import tune_gc
+
+        tune_gc(config.gc_threshold)  # the start-up's objects made, before any request
     if backend == "asyncio":
         import uvicorn
 
