@@ -144,6 +144,38 @@ async def _cancelled_wait(store: EventStore) -> None:
     raise AssertionError("woken")
 
 
+async def test_a_cancelled_wait_is_pushed_no_later_event(store: EventStore) -> None:
+    # A push that returns None has delivered its event: the other waiter waits on.
+    await store.create("s1")
+    cancelled: list[StoredEvent] = []
+    delivered: list[StoredEvent] = []
+    woke: list[object] = []
+
+    async def waiter() -> None:
+        woke.append(await store.wait("s1", 0, delivered.append))
+
+    async def cancelled_wait() -> None:
+        await store.wait("s1", 0, cancelled.append)
+        raise AssertionError("woken")
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            async with anyio.create_task_group() as inner:
+                inner.start_soon(cancelled_wait)
+                await anyio.wait_all_tasks_blocked()
+                inner.cancel_scope.cancel()
+            tg.start_soon(waiter)
+            await anyio.wait_all_tasks_blocked()
+            await store.append("s1", WireEvent.token("a"))
+            await anyio.wait_all_tasks_blocked()
+            await store.finish("s1")
+    assert cancelled == []
+    assert len(woke) == 1
+    # The store pushed the event to the live waiter or woke it with it (or without).
+    assert [event.id for event in delivered] in ([], [1])
+    await store.delete("s1")
+
+
 async def test_wake_all_returns_every_waiter_without_an_event(store: EventStore) -> None:
     await store.create("s1")
     await store.create("s2")

@@ -19,7 +19,7 @@ import contextlib
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import ClassVar, Final, final
@@ -130,8 +130,9 @@ class EventStore(ABC):
         """The events with id > ``after`` (at most ``limit``)."""
 
     @abstractmethod
-    async def wait(self, stream_id: str, after: int, push: EventPush | None = None) -> object:
-        """Return once an event with id > ``after`` exists or the stream is finished.
+    def wait(self, stream_id: str, after: int, push: EventPush | None = None) -> Awaitable[object]:
+        """Return once an event with id > ``after`` exists or the stream is finished
+        (``await store.wait(...)``; an ``async def`` implements it).
 
         A store may return the appended event that ended the wait (a hand-off that spares
         the caller a `read` when its id is ``after + 1`` and it is not ``done``); None
@@ -220,18 +221,35 @@ call finds its backend through sniffio (about a microsecond, per token on the ho
 @final
 class _Log:
     """A stream's events and its waiting followers: a future each on asyncio (woken with
-    the appended event), one shared `anyio.Event` on other backends."""
+    the appended event), one shared `anyio.Event` on other backends.
 
-    __slots__ = ("bytes", "deadline", "events", "finished", "futures", "owner", "waiter")
+    The events are kept as two lists of strings (their types and JSON), not as
+    `StoredEvent` objects: strings are not tracked by the garbage collector, objects are.
+    Retained logs hold about a hundred events per stream; as objects, every one of them was
+    walked by each full collection, and their creation brought the next one sooner (200
+    streams of 100 tokens: a 125-190 ms pause every 20,000 tokens instead of 50 ms, the
+    p99 of the paced load). A `StoredEvent` is made when an event is appended (handed to
+    the waiting followers) or read.
+    """
+
+    __slots__ = ("bytes", "deadline", "finished", "futures", "jsons", "kinds", "owner", "waiter")
 
     def __init__(self, owner: str | None = None) -> None:
         self.owner = owner
-        self.events: list[StoredEvent] = []
+        self.kinds: list[str] = []
+        self.jsons: list[str] = []
         self.bytes = 0
         self.finished = False
         self.deadline = math.inf
         self.futures: list[tuple[asyncio.Future[object], EventPush | None]] = []
         self.waiter: anyio.Event | None = None
+
+    def slice(self, start: int, end: int) -> list[StoredEvent]:
+        """The events with ids ``start + 1`` to ``end`` (at most: ``end`` may be past the end)."""
+        kinds = self.kinds
+        jsons = self.jsons
+        end = min(end, len(jsons))
+        return [StoredEvent(i + 1, kinds[i], jsons[i]) for i in range(start, end)]
 
     def wake(self, event: StoredEvent | None = None) -> None:
         futures = self.futures
@@ -254,23 +272,27 @@ class _Log:
             self.waiter = None
             waiter.set()
 
-    async def wait(self, push: EventPush | None) -> object:
+    def wait(self, push: EventPush | None) -> Awaitable[object]:
         loop = _running_loop()
         if loop is None:
             if self.waiter is None:
                 self.waiter = anyio.Event()
-            await self.waiter.wait()
-            return None
-        # A future per waiter: cancelling one waiter's wait leaves the others' alone.
+            return _none_after(self.waiter)
+        # A future per waiter: cancelling one waiter's wait leaves the others' alone. The
+        # future itself is awaited (no coroutine around it: two frames fewer per token); a
+        # cancelled one stays in ``futures`` until the next `wake` skips it (at most a wake
+        # tick: the hub wakes every waiter that often).
         future: asyncio.Future[object] = loop.create_future()
-        item = (future, push)
-        self.futures.append(item)
-        try:
-            return await future
-        finally:
-            if future.cancelled():
-                with contextlib.suppress(ValueError):
-                    self.futures.remove(item)
+        self.futures.append((future, push))
+        return future
+
+
+async def _none_after(event: anyio.Event) -> None:
+    await event.wait()
+
+
+async def _no_wait() -> None:
+    return None
 
 
 @final
@@ -319,23 +341,28 @@ class InMemoryEventStore(EventStore):
         log = self._get(stream_id)
         if log.finished:
             raise ValueError(f"stream {stream_id!r} is finished")
-        stored = StoredEvent.encode(len(log.events) + 1, event)
-        log.events.append(stored)
-        log.bytes += len(stored.json)
+        jsons = log.jsons
+        text = event.to_json()
+        kind = event.type
+        jsons.append(text)
+        log.kinds.append(kind)
+        log.bytes += len(text)
+        stored = StoredEvent(len(jsons), kind, text)
         log.wake(stored)
         return stored
 
     async def read(self, stream_id: str, after: int, limit: int | None = None) -> ReadResult:
         log = self._get(stream_id)
         start = max(after, 0)
-        end = len(log.events) if limit is None else start + limit
-        return ReadResult(log.events[start:end], log.finished, len(log.events))
+        count = len(log.jsons)
+        end = count if limit is None else start + limit
+        return ReadResult(log.slice(start, end), log.finished, count)
 
-    async def wait(self, stream_id: str, after: int, push: EventPush | None = None) -> object:
+    def wait(self, stream_id: str, after: int, push: EventPush | None = None) -> Awaitable[object]:
         log = self._get(stream_id)
-        if len(log.events) > after or log.finished:
-            return None
-        return await log.wait(push)
+        if len(log.jsons) > after or log.finished:
+            return _no_wait()
+        return log.wait(push)
 
     async def finish(self, stream_id: str) -> None:
         log = self._get(stream_id)
@@ -352,7 +379,7 @@ class InMemoryEventStore(EventStore):
 
     async def stats(self, stream_id: str) -> StreamStats:
         log = self._get(stream_id)
-        return StreamStats(len(log.events), log.bytes, log.finished, log.owner)
+        return StreamStats(len(log.jsons), log.bytes, log.finished, log.owner)
 
     async def describe(self) -> str:
         return "memory (the logs of this process only: no resume through another process)"

@@ -70,10 +70,9 @@ class Feed:
         self.users = 0
         self._caches: dict[str, _Frames] = {}
 
-    async def frames(
-        self, hub: StreamHub, encoding: Encoding[F], events: list[StoredEvent]
-    ) -> list[F]:
-        """The frames of ``events`` (consecutive ids), made now if they are not yet."""
+    def made(self, encoding: Encoding[F], events: list[StoredEvent]) -> list[F] | None:
+        """The frames of ``events`` (consecutive ids), made now if they are not yet; None
+        when frames of earlier events must be made first (`frames` reads them)."""
         cache = self._caches.get(encoding.name)
         if cache is None:
             cache = self._caches[encoding.name] = _Frames(encoding, self.stream_id)
@@ -83,16 +82,29 @@ class Feed:
         made = len(frames)
         if made < last:
             if made + 1 < first:
-                # A cold cache and a cursor past its end: the encoder starts at event 1.
-                earlier = await hub.store.read(self.stream_id, made, first - 1 - made)
-                missing = earlier.events + events
-                if missing[0].id != made + 1 or len(missing) != last - made:
-                    raise StreamNotFoundError(f"the log of stream {self.stream_id!r} is gone")
-            else:
-                missing = events[made + 1 - first :]
+                return None
             encode = cache.encode
-            frames.extend([encode(event) for event in missing])
+            frames.extend([encode(event) for event in events[made + 1 - first :]])
         return frames[first - 1 : last]
+
+    async def frames(
+        self, hub: StreamHub, encoding: Encoding[F], events: list[StoredEvent]
+    ) -> list[F]:
+        """The frames of ``events`` (consecutive ids), made now if they are not yet."""
+        made = self.made(encoding, events)
+        if made is not None:
+            return made
+        # A cold cache and a cursor past its end: the encoder starts at event 1.
+        frames = self._caches[encoding.name].frames
+        first = events[0].id
+        count = len(frames)
+        earlier = await hub.store.read(self.stream_id, count, first - 1 - count)
+        missing = earlier.events
+        if (missing[0].id if missing else first) != count + 1 or len(missing) != first - 1 - count:
+            raise StreamNotFoundError(f"the log of stream {self.stream_id!r} is gone")
+        made = self.made(encoding, missing + events)
+        assert made is not None
+        return made[len(missing) :]
 
     def frame_now(self, encoding: Encoding[F], event: StoredEvent) -> F | None:
         """The frame of ``event`` if it can be made now (its predecessors' are), else None."""
@@ -269,7 +281,9 @@ class Subscription(Generic[F]):
                 if encoding.keepalive is not None:
                     frames.append(encoding.keepalive)
                 return Batch(frames, None, False)
-            made = await self._feed.frames(self._hub, encoding, events)
+            made = self._feed.made(encoding, events)
+            if made is None:
+                made = await self._feed.frames(self._hub, encoding, events)
             if frames:
                 frames += made
             else:
