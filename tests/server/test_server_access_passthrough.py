@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import anyio
 import httpx
@@ -16,7 +15,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ainative_server import ServerConfig
 from ainative_server._access_log import ACCESS_LOGGER, AccessLogMiddleware
 from ainative_server._hub import StreamHub
-from ainative_testing import live_server
+from ainative_testing import LiveServer, live_server
+
+from .test_server_access_log import access_records
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +41,8 @@ def probe(app: ASGIApp, seen: Seen) -> ASGIApp:
 
 
 def echo_app(seen: Seen) -> ASGIApp:
-    """Answers HTTP with ``ok`` and echoes one WebSocket text frame; records its callables."""
+    """Answers HTTP with ``ok``, echoes one WebSocket text frame until the client closes, and
+    records its callables."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -58,7 +60,9 @@ def echo_app(seen: Seen) -> ASGIApp:
         await send({"type": "websocket.accept"})
         message = await receive()
         await send({"type": "websocket.send", "text": message["text"]})
-        await send({"type": "websocket.close", "code": 1000})
+        for _ in range(10):  # the client closes, once it has the echo
+            if (await receive())["type"] == "websocket.disconnect":
+                break
 
     return app
 
@@ -88,45 +92,55 @@ async def exchange(base_url: str) -> tuple[str, str]:
     return body, echoed
 
 
-def served(seen_outer: Seen, seen_inner: Seen) -> Any:
-    middleware = AccessLogMiddleware(echo_app(seen_inner), hub=StreamHub(ServerConfig()))
-    return probe(middleware, seen_outer)
+@pytest.fixture
+def probed(server_backend: str) -> Iterator[tuple[Seen, Seen, LiveServer]]:
+    """The middleware between two probes over a loopback server: what the server passed,
+    what the app got, and the server."""
+    outer, inner = Seen(), Seen()
+    middleware = AccessLogMiddleware(echo_app(inner), hub=StreamHub(ServerConfig()))
+    with live_server(probe(middleware, outer), backend=server_backend) as live:  # type: ignore[arg-type]
+        yield outer, inner, live
+
+
+def unwrapped(outer: Seen, inner: Seen, kind: str) -> tuple[bool, bool]:
+    """Whether the app got the server's own ``receive`` and ``send`` for ``kind``."""
+    return inner.calls[kind][0] is outer.calls[kind][0], inner.calls[kind][1] is outer.calls[kind][
+        1
+    ]
 
 
 async def test_without_the_log_the_app_gets_the_servers_receive_and_send(
-    server_backend: str, access_log_level: logging.Logger
+    probed: tuple[Seen, Seen, LiveServer], access_log_level: logging.Logger
 ) -> None:
+    outer, inner, live = probed
     access_log_level.setLevel(logging.WARNING)
-    outer, inner = Seen(), Seen()
-    with live_server(served(outer, inner), backend=server_backend) as live:  # type: ignore[arg-type]
-        assert await exchange(live.base_url) == ("ok", "hello")
+    assert await exchange(live.base_url) == ("ok", "hello")
     assert set(inner.calls) == {"http", "websocket"}
-    for kind in ("http", "websocket"):
-        assert inner.calls[kind][0] is outer.calls[kind][0]
-        assert inner.calls[kind][1] is outer.calls[kind][1]
+    assert unwrapped(outer, inner, "http") == (True, True)
+    assert unwrapped(outer, inner, "websocket") == (True, True)
 
 
 async def test_with_the_log_on_the_app_gets_wrapped_callables(
-    server_backend: str, access_log_level: logging.Logger, caplog: pytest.LogCaptureFixture
+    probed: tuple[Seen, Seen, LiveServer],
+    access_log_level: logging.Logger,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    outer, inner, live = probed
     caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
-    outer, inner = Seen(), Seen()
-    with live_server(served(outer, inner), backend=server_backend) as live:  # type: ignore[arg-type]
-        assert await exchange(live.base_url) == ("ok", "hello")
-    for kind in ("http", "websocket"):
-        assert inner.calls[kind][1] is not outer.calls[kind][1]
-    assert inner.calls["websocket"][0] is not outer.calls["websocket"][0]
+    assert await exchange(live.base_url) == ("ok", "hello")
+    assert unwrapped(outer, inner, "http") == (True, False)  # HTTP watches only ``send``
+    assert unwrapped(outer, inner, "websocket") == (False, False)
+    assert len(access_records(caplog, 2)) == 2
 
 
 async def test_the_log_turned_on_at_run_time_applies_to_the_next_connection(
-    server_backend: str, access_log_level: logging.Logger
+    probed: tuple[Seen, Seen, LiveServer], access_log_level: logging.Logger
 ) -> None:
+    outer, inner, live = probed
     access_log_level.setLevel(logging.WARNING)
-    outer, inner = Seen(), Seen()
-    with live_server(served(outer, inner), backend=server_backend) as live:  # type: ignore[arg-type]
-        await exchange(live.base_url)
-        assert inner.calls["websocket"][1] is outer.calls["websocket"][1]
-        access_log_level.setLevel(logging.INFO)
-        await exchange(live.base_url)
-        assert inner.calls["websocket"][1] is not outer.calls["websocket"][1]
-        assert inner.calls["http"][1] is not outer.calls["http"][1]
+    await exchange(live.base_url)
+    assert unwrapped(outer, inner, "websocket") == (True, True)
+    access_log_level.setLevel(logging.INFO)
+    await exchange(live.base_url)
+    assert unwrapped(outer, inner, "http") == (True, False)
+    assert unwrapped(outer, inner, "websocket") == (False, False)
