@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import structlog
@@ -136,3 +137,34 @@ def test_capture_logs_sees_the_library_events() -> None:
     with structlog.testing.capture_logs() as logs:
         get_logger("ainative.test").info("hello", n=1)
     assert logs == [{"event": "hello", "n": 1, "log_level": "info"}]
+
+
+def test_a_logger_follows_the_level_set_after_its_first_use(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = get_logger("ainative.test.level")
+    log.debug("before")  # below the default level: dropped before any processor
+    with caplog.at_level(logging.DEBUG, logger=ROOT_LOGGER):
+        log.debug("after", n=1)
+    log.debug("after the level is back")
+    assert [r.getMessage() for r in caplog.records] == ["after n=1"]
+
+
+def test_a_filtering_chain_drops_a_low_event_before_any_processor_runs() -> None:
+    seen: list[str] = []
+
+    def record(logger: Any, method: str, event: Any) -> Any:
+        seen.append(event["event"])
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[structlog.stdlib.filter_by_level, record])
+    try:
+        log = get_logger("ainative.test.chain")
+        log.debug("hidden")
+        log.warning("shown")
+        with structlog.testing.capture_logs() as logs:
+            log.debug("captured")  # capture_logs filters nothing: every event reaches it
+    finally:
+        structlog.reset_defaults()
+    assert seen == ["shown"]
+    assert [e["event"] for e in logs] == ["captured"]

@@ -6,6 +6,10 @@ ainative writes nothing itself. Its events go to the stdlib loggers ``ainative.*
 silences or redirects them. An application that configured structlog gets its own
 processors applied first (checked at each event, so `structlog.testing.capture_logs` works
 too). The CLI configures both (``ainative --log-level ... --log-format console|json``).
+
+An event below the level costs one check: the logger's methods return at once, as those of
+structlog's filtering loggers do, instead of building the event only for the processors to
+drop it.
 """
 
 from __future__ import annotations
@@ -45,6 +49,33 @@ def _route(logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
     return _as_log_kwargs(event)
 
 
+def _wanted(logger: logging.Logger, method: str) -> bool:
+    """Whether `_route` would pass an event of ``method``'s level on (or whether it cannot
+    tell before running the processors: structlog configured without ``filter_by_level``
+    first, as `structlog.testing.capture_logs` does)."""
+    if structlog.is_configured():
+        processors = structlog.get_config()["processors"]
+        if not processors or processors[0] is not structlog.stdlib.filter_by_level:
+            return True
+    return logger.isEnabledFor(_LEVELS.get(method, logging.INFO))
+
+
+class _BoundLogger(structlog.stdlib.BoundLogger):
+    """structlog's stdlib logger whose methods are no-ops below the level.
+
+    The stdlib ``BoundLogger`` runs the whole processor chain for every event (7 µs for a
+    ``debug`` with four fields), and here the level is only checked at its end, in `_route`
+    (or by ``filter_by_level`` first in the CLI's chain): a filtered call is then 0.3 µs.
+    """
+
+    def _proxy_to_logger(
+        self, method_name: str, event: str | None = None, *event_args: str, **event_kw: Any
+    ) -> Any:
+        if not _wanted(self._logger, method_name):
+            return None
+        return super()._proxy_to_logger(method_name, event, *event_args, **event_kw)
+
+
 # The attributes of a LogRecord: ``extra`` may not set them (logging raises).
 _RECORD: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _CALL: Final = ("exc_info", "stack_info", "stacklevel")
@@ -67,6 +98,9 @@ def get_logger(name: str, **initial: Any) -> Any:
     return structlog.wrap_logger(
         logging.getLogger(name),
         processors=[_route],
-        wrapper_class=structlog.stdlib.BoundLogger,
+        wrapper_class=_BoundLogger,
+        # Its processors and class are fixed here (`_route` reads the configuration at each
+        # event), so the bound logger is built once, not again at each call (2 µs).
+        cache_logger_on_first_use=True,
         **initial,
     )

@@ -9,7 +9,10 @@ frames named: wire protocol v1 names each in every frame), their ``tokens`` and
 ``duration_ms``. The path is logged without its query string (a ticket travels there).
 
 Lines are at ``info`` on the stdlib logger ``ainative.access``, and nothing is computed for
-them unless it is enabled there: ``ainative --log-level info serve`` shows them.
+them unless it is enabled there: ``ainative --log-level info serve`` shows them. That is
+decided as each request or WebSocket starts: without the log, the app gets the server's
+own ``receive`` and ``send`` (no wrapper runs per frame), and turning the log on at run
+time applies from the next connection on.
 """
 
 from __future__ import annotations
@@ -69,7 +72,9 @@ class AccessLogMiddleware:
         return sum(counts) if counts else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if not _enabled():
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
@@ -87,8 +92,6 @@ class AccessLogMiddleware:
             if logged:
                 return
             logged = True
-            if not _enabled():
-                return
             fields: dict[str, Any] = {
                 "method": scope.get("method"),
                 "path": scope.get("path"),
@@ -154,8 +157,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receiving, sending)
         finally:
-            if _enabled():
-                self._log_websocket(scope, started, status, close_code, streams)
+            self._log_websocket(scope, started, status, close_code, streams)
 
     def _log_websocket(
         self,
