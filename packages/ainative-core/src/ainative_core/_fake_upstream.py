@@ -213,9 +213,11 @@ class FakeUpstream(ABC, Generic[ReplyT]):
                     return
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
             finished = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            # Counted before the body's end is sent: a client that has read it may look at
+            # ``completed`` at once.
             with self._lock:
                 self.completed += 1
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             tg.cancel_scope.cancel()
 
 
