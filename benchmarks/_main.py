@@ -281,7 +281,82 @@ def goals_for(
             "server CPU µs/token", AINATIVE_OPENAI.label, AINATIVE_SSE.label
         )
     _add_notes(figures, goals)
+    goals.extend(_echo_goals(figures))
     goals.extend(pipeline_goals(figures, litellm_missing))
+    return goals
+
+
+def _echo_goals(figures: dict[str, Figure]) -> list[Goal]:
+    """The pipeline issue's goals for the echo figures: per-run ratios of two rows of the
+    same figure (side by side in one run)."""
+    single, paced = figures.get("figure1"), figures.get("figure2")
+    specs = [
+        (
+            "Echo single stream, WS with our clients' batched frames ≥ 1.0x naive",
+            single,
+            "tokens/s",
+            "ainative WS, batched frames",
+            "naive",
+            1.0,
+            "min",
+        ),
+        (
+            "Echo single stream, WS one event per frame (the seed's) ≥ 1.0x naive",
+            single,
+            "tokens/s",
+            "ainative WS",
+            "naive",
+            1.0,
+            "min",
+        ),
+        (
+            "Echo paced, server CPU/token ≤ 1.0x naive (SSE)",
+            paced,
+            "server CPU µs/token",
+            "ainative SSE",
+            "naive",
+            1.0,
+            "max",
+        ),
+        (
+            "Echo paced, p99 extra delay ≤ 2x naive's (SSE)",
+            paced,
+            "p99 extra delay ms",
+            "ainative SSE",
+            "naive",
+            2.0,
+            "max",
+        ),
+        (
+            "Echo paced, server CPU/token ≤ 1.5x raw1 (SSE, stretch)",
+            paced,
+            "server CPU µs/token",
+            "ainative SSE",
+            "raw1",
+            1.5,
+            "max",
+        ),
+        (
+            "Echo paced WS, server CPU/token ≤ 1.5x raw1 WS",
+            paced,
+            "server CPU µs/token",
+            "ainative WS",
+            "raw1 WS",
+            1.5,
+            "max",
+        ),
+    ]
+    goals = []
+    for text, figure, column, numerator, denominator, threshold, direction in specs:
+        goal = Goal(
+            text,
+            f"{numerator} ÷ {denominator} ({column})",
+            threshold,
+            "min" if direction == "min" else "max",
+        )
+        if figure is not None:
+            goal.ratios = figure.ratios(column, numerator, denominator)
+        goals.append(goal)
     return goals
 
 
