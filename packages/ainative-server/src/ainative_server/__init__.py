@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ._encoding import Encoder as Encoder
     from ._encoding import Encoding as Encoding
     from ._endpoints import ToolRequest as ToolRequest
-    from ._gc import GC_THRESHOLD as GC_THRESHOLD
     from ._gc import tune_gc as tune_gc
     from ._http import cancel_on_disconnect as cancel_on_disconnect
     from ._http import client_can_resume as client_can_resume
@@ -69,7 +68,6 @@ if TYPE_CHECKING:
     from ._ws import WebSocketTransport as WebSocketTransport
 
 __all__ = [
-    "GC_THRESHOLD",
     "AGUIEncoding",
     "AGUITransport",
     "AINativeServer",
